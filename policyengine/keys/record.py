@@ -1,0 +1,83 @@
+"""The stored description of an API key. It never holds the secret, only facts about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from policyengine.net import NetworkSet, parse_network
+from policyengine.units import Rate
+
+Environment = Literal["test", "live"]
+ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
+Refill = Literal["daily", "monthly", "never"]
+
+#: The instant a key without an expiry is treated as expiring at, in conditions.
+NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A credit allowance: ``credits`` requests, refilled each day or month (or never)."""
+
+    credits: int
+    refill: Refill = "monthly"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    id: str
+    type: str
+    label: str
+    environment: Environment
+    prefix: str
+    last4: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    allowed_ips: tuple[str, ...] = ()
+    rate_limits: dict[str, Rate] = field(default_factory=dict)
+    usage: Usage | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    disabled: bool = False
+    revoked_at: datetime | None = None
+    rotated_to: str | None = None
+    grace_until: datetime | None = None
+    last_used_at: datetime | None = None
+    #: The key this one replaced, when it was created by a rotation.
+    rotated_from: str | None = None
+    #: Bumped by every change; a store writes a change only over the revision it was made from.
+    revision: int = 0
+    #: Whether the key's passive end (expiry, or the end of a rotation grace period) has been
+    #: emitted as an event; set by the one process that wins the write, so it is emitted once.
+    end_announced: bool = False
+    # Derived once, so that a check compares numbers.
+    created_ts: float = field(init=False, repr=False, compare=False)
+    expires_ts: float = field(init=False, repr=False, compare=False)
+    ip_ranges: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    networks: NetworkSet = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ranges = tuple(parse_network(cidr) for cidr in self.allowed_ips)
+        object.__setattr__(self, "created_ts", self.created_at.timestamp())
+        object.__setattr__(self, "expires_ts", (self.expires_at or NEVER).timestamp())
+        object.__setattr__(self, "ip_ranges", ranges)
+        object.__setattr__(self, "networks", NetworkSet(ranges))
+
+    @property
+    def display(self) -> str:
+        """How a key is shown: its prefix and last four characters, never more."""
+        return f"{self.prefix}…{self.last4}"
+
+    def state(self, now: datetime) -> str:
+        """``active``, ``disabled``, ``revoked``, ``expired`` or ``rotated`` at ``now``."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.disabled:
+            return "disabled"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        if self.rotated_to is not None:
+            return "rotated"
+        return "active"

@@ -1,0 +1,223 @@
+"""A directory of policy YAML → a validated :class:`PolicySet`, or every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from policyengine.errors import Diagnostic, InvalidValue, PolicyError
+from policyengine.language.checker import suggest
+from policyengine.policy.model import (
+    KeyType,
+    PolicySet,
+    Route,
+    Rule,
+)
+from policyengine.policy.read_key_types import read_key_type
+from policyengine.policy.read_rules import read_rule
+from policyengine.policy.routes import METHODS, Param, parse_template
+from policyengine.policy.scopes import Scope
+from policyengine.policy.source import Reader
+
+FILE_KEYS = ("version", "description", "headers", "resources", "key_types", "routes", "rules")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_ROUTE_TARGET = re.compile(
+    r"([a-z0-9][a-z0-9_.-]*)(?:/(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9_.-]+))?:([a-z0-9][a-z0-9_.-]*)"
+)
+_HEADER = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
+
+
+def is_test_file(path: Path) -> bool:
+    return path.stem.endswith("_test")
+
+
+def policy_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not is_test_file(p)
+    )
+
+
+def load_directory(directory: str | Path) -> PolicySet:
+    """Every ``*.yaml`` below ``directory`` (except ``*_test.yaml`` suites), validated."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise PolicyError([_nowhere(str(root), "not a directory")])
+    files = {str(p): p.read_text(encoding="utf-8") for p in policy_files(root)}
+    if not files:
+        raise PolicyError([_nowhere(str(root), "no policy files (*.yaml) in this directory")])
+    return load_texts(files)
+
+
+def _nowhere(path: str, message: str) -> Diagnostic:
+    from policyengine.errors import Location
+
+    return Diagnostic(Location(path, 1, 1), message)
+
+
+@dataclass
+class Collected:
+    """What the first pass found; rules wait until every file's headers are known."""
+
+    key_types: dict[str, KeyType] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    resources: dict[str, set[str]] = field(default_factory=dict)
+    headers: set[str] = field(default_factory=set)
+    rules: list[tuple[Reader, yaml.Node]] = field(default_factory=list)
+    scope_refs: list[tuple[Reader, yaml.Node, Scope]] = field(default_factory=list)
+    seen_routes: dict[tuple[str, tuple[object, ...]], str] = field(default_factory=dict)
+
+
+def load_texts(files: dict[str, str]) -> PolicySet:
+    """Policy files given as ``{path: text}``; the paths appear in diagnostics."""
+    diagnostics: list[Diagnostic] = []
+    pending = Collected()
+    for path, text in files.items():
+        reader = Reader(path, text, diagnostics)
+        root = reader.compose()
+        if root is not None:
+            _read_file(reader, root, pending)
+    for reader, node, scope in pending.scope_refs:
+        _check_scope(reader, node, scope, pending.resources)
+    rules = [r for r in (read_rule(reader, node, pending) for reader, node in pending.rules) if r]
+    names: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.name in names:
+            first = names[rule.name].location
+            diagnostics.append(
+                Diagnostic(rule.location, f"duplicate rule name '{rule.name}' (first at {first})")
+            )
+        names.setdefault(rule.name, rule)
+    if diagnostics:
+        raise PolicyError(diagnostics)
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path].encode() + b"\0")
+    return PolicySet(
+        key_types=pending.key_types,
+        routes=tuple(pending.routes),
+        rules=tuple(rules),
+        headers=tuple(sorted(pending.headers)),
+        resources={name: frozenset(actions) for name, actions in pending.resources.items()},
+        files=tuple(files),
+        digest=digest.hexdigest(),
+    )
+
+
+def _read_file(r: Reader, root: yaml.Node, pending: Collected) -> None:
+    top = r.mapping(root, "a policy file", FILE_KEYS)
+    if top is None:
+        return
+    if "version" not in top:
+        r.error(root, "missing 'version: 1'")
+    elif r.integer(top["version"][1], "version") not in (1, None):
+        r.error(top["version"][1], "unsupported version; this engine reads version 1")
+    if "description" in top:
+        r.string(top["description"][1], "description")
+    if "headers" in top:
+        for name, node in r.strings(top["headers"][1], "headers") or ():
+            if not _HEADER.fullmatch(name):
+                r.error(node, f"'{name}' is not a header name in lower case")
+            pending.headers.add(name)
+    if "resources" in top:
+        _resources(r, top["resources"][1], pending)
+    if "routes" in top:
+        _routes(r, top["routes"][1], pending)
+    if "key_types" in top:
+        types = r.mapping(top["key_types"][1], "key_types") or {}
+        for name, (name_node, node) in types.items():
+            if name in pending.key_types:
+                first = pending.key_types[name].location
+                r.error(name_node, f"duplicate key type '{name}' (first at {first})")
+            elif not _NAME.fullmatch(name):
+                r.error(name_node, f"key type name '{name}' must be lower case: a-z, 0-9, _ . -")
+            else:
+                key_type = read_key_type(r, name, name_node, node, pending)
+                if key_type is not None:
+                    pending.key_types[name] = key_type
+    if "rules" in top:
+        pending.rules.extend((r, node) for node in r.sequence(top["rules"][1], "rules") or ())
+
+
+def _resources(r: Reader, node: yaml.Node, pending: Collected) -> None:
+    for name, (name_node, actions_node) in (r.mapping(node, "resources") or {}).items():
+        if not _NAME.fullmatch(name):
+            r.error(name_node, f"resource name '{name}' must be lower case: a-z, 0-9, _ . -")
+            continue
+        actions = pending.resources.setdefault(name, set())
+        for action, action_node in r.strings(actions_node, f"actions of '{name}'") or ():
+            if not _NAME.fullmatch(action):
+                r.error(action_node, f"action name '{action}' must be lower case")
+            actions.add(action)
+
+
+def _routes(r: Reader, node: yaml.Node, pending: Collected) -> None:
+    for spec, (spec_node, target) in (r.mapping(node, "routes") or {}).items():
+        method, _, path = spec.partition(" ")
+        method, path = method.strip().upper(), path.strip()
+        if method not in METHODS or not path:
+            r.error(
+                spec_node, f"route '{spec}' must be a method and a path, such as 'GET /v1/events'"
+            )
+            continue
+        try:
+            segments = parse_template(path)
+        except InvalidValue as error:
+            r.error(spec_node, str(error))
+            continue
+        shape = (method, tuple(None if isinstance(s, Param) else s for s in segments))
+        if shape in pending.seen_routes:
+            r.error(spec_node, f"route '{spec}' duplicates '{pending.seen_routes[shape]}'")
+            continue
+        pending.seen_routes[shape] = spec
+        any_key, scope_node = False, target
+        if isinstance(target, yaml.MappingNode):
+            fields = r.mapping(target, f"route '{spec}'", ("scope", "any_key")) or {}
+            if "scope" not in fields:
+                r.error(target, f"route '{spec}' needs a scope, such as events:read")
+                continue
+            scope_node = fields["scope"][1]
+            if "any_key" in fields:
+                any_key = bool(r.boolean(fields["any_key"][1], "any_key"))
+        target_text = r.string(scope_node, f"the scope of route '{spec}'")
+        match = _ROUTE_TARGET.fullmatch(target_text or "")
+        if target_text is None:
+            continue
+        if match is None:
+            r.error(
+                scope_node,
+                f"route '{spec}' must map to one resource and one action, such as events:read "
+                f"or events/{{id}}:read, not '{target_text}'",
+            )
+            continue
+        resource, instance, action = match.groups()
+        params = {s.name for s in segments if isinstance(s, Param)}
+        if instance is not None and instance.startswith("{") and instance[1:-1] not in params:
+            r.error(scope_node, f"'{instance}' is not a parameter of the path '{path}'")
+            continue
+        scope = Scope(resource, instance, action)
+        pending.resources.setdefault(scope.resource, set()).add(scope.action)
+        pending.routes.append(
+            Route(
+                method, path, scope.resource, instance, scope.action, any_key, r.location(spec_node)
+            )
+        )
+
+
+def _check_scope(r: Reader, node: yaml.Node, scope: Scope, known: dict[str, set[str]]) -> None:
+    if scope.resource != "*" and scope.resource not in known:
+        r.error(
+            node, f"unknown resource '{scope.resource}'" + suggest(scope.resource, sorted(known))
+        )
+        return
+    actions = known[scope.resource] if scope.resource != "*" else set().union(*known.values())
+    if scope.action != "*" and scope.action not in actions:
+        where = f" of '{scope.resource}'" if scope.resource != "*" else ""
+        r.error(
+            node, f"unknown action '{scope.action}'{where}" + suggest(scope.action, sorted(actions))
+        )

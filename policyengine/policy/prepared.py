@@ -1,0 +1,249 @@
+"""The prepared policy set: compiled once, asked one question per request.
+
+``authorize`` answers the scope and rule steps of the pipeline. The rules that can apply
+to a key type, scope set, resource and action are found once and kept in a plan, so a
+request evaluates only their conditions, and when there are none its answer is a
+ready-made verdict: a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policyengine.context import Context
+from policyengine.decision import Code, RuleRef, Step
+from policyengine.keys.record import KeyRecord
+from policyengine.language.compiler import Predicate, compile_predicate
+from policyengine.policy.coverage import Coverage
+from policyengine.policy.model import KeyType, PolicySet, Rule
+from policyengine.policy.routes import RouteMatch, RouteTable
+from policyengine.policy.scopes import Scope, parse_scope
+
+#: Plans kept at most; past it the table starts again (each plan is cheap to rebuild).
+MAX_PLANS = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer of the scope and rule steps."""
+
+    code: Code
+    step: str
+    reason: str
+    rule: RuleRef | None = None
+    error: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.code is Code.OK
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule: Rule
+    test: Predicate
+    ref: RuleRef
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What can decide for one key type, scope set, resource and action."""
+
+    granted: bool
+    #: Instances that instance-scoped grants (``events/evt_42:read``) allow.
+    instances: frozenset[str]
+    allow: tuple[CompiledRule, ...]
+    deny: tuple[CompiledRule, ...]
+    no_scope: Verdict
+    ok: Verdict
+    #: The answer, when it needs no condition and no instance: most requests.
+    fixed: Verdict | None = field(default=None)
+
+
+class PreparedPolicy:
+    def __init__(self, policy: PolicySet, coverage: Coverage | None = None) -> None:
+        self.policy = policy
+        self.digest = policy.digest
+        self.key_types: dict[str, KeyType] = dict(policy.key_types)
+        self.routes = RouteTable(policy.routes)
+        self.headers = frozenset(policy.headers)
+        self._rules = tuple(_compile(rule, coverage) for rule in policy.rules)
+        self._plans: dict[tuple[object, ...], Plan] = {}
+
+    def route(self, method: str, path: str) -> RouteMatch | None:
+        return self.routes.match(method, path)
+
+    def authorize(
+        self,
+        key: KeyRecord,
+        ctx: Context,
+        token_scopes: tuple[str, ...] | None = None,
+        any_key: bool = False,
+    ) -> Verdict:
+        """Scope, then rules: deny overrides allow, and nothing is allowed by default."""
+        cache_key = (key.type, key.scopes, token_scopes, ctx.resource, ctx.action, any_key)
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            plan = self._plan(key, token_scopes, ctx.resource, ctx.action, any_key)
+            if len(self._plans) >= MAX_PLANS:
+                self._plans.clear()
+            self._plans[cache_key] = plan
+        if plan.fixed is not None:
+            return plan.fixed
+        granted = plan.granted or ctx.resource_id in plan.instances
+        current = None
+        denied = None
+        try:
+            if not granted:
+                # Every applicable rule is evaluated, so that an error in any of them
+                # denies whatever the order of the rules.
+                allowed = False
+                for current in plan.allow:
+                    if current.test(key, ctx):
+                        allowed = True
+                if not allowed:
+                    return plan.no_scope
+            for current in plan.deny:
+                if current.test(key, ctx) and denied is None:
+                    denied = current
+        except Exception as error:  # any error in a rule denies
+            return _failed(current, error)
+        return denied.verdict if denied is not None else plan.ok
+
+    def _plan(
+        self,
+        key: KeyRecord,
+        token_scopes: tuple[str, ...] | None,
+        resource: str,
+        action: str,
+        any_key: bool,
+    ) -> Plan:
+        key_type = self.key_types.get(key.type)
+        applicable = [r for r in self._rules if r.rule.applies_to(key.type, resource, action)]
+        allow = tuple(r for r in applicable if r.rule.effect == "allow")
+        deny = tuple(r for r in applicable if r.rule.effect == "deny")
+        grants = self._grants(key, key_type, token_scopes)
+        granted = any_key or any(s.instance is None and _grant(s, resource, action) for s in grants)
+        instances = frozenset(
+            s.instance for s in grants if s.instance is not None and _grant(s, resource, action)
+        )
+        ok = Verdict(Code.OK, "done", f"{resource}:{action} is granted")
+        target = f"{resource}:{action}"
+        no_scope = Verdict(
+            Code.INSUFFICIENT_SCOPE,
+            "scope",
+            f"no scope of this {key.type} key grants {target}"
+            if key_type is not None
+            else f"the key type '{key.type}' is not in the policies",
+            RuleRef("scope"),
+        )
+        fixed = None
+        if key_type is None:
+            fixed = no_scope
+        elif granted and not deny:
+            fixed = ok
+        elif not granted and not instances and not allow:
+            fixed = no_scope
+        return Plan(granted, instances, allow, deny, no_scope, ok, fixed)
+
+    def _grants(
+        self, key: KeyRecord, key_type: KeyType | None, token_scopes: tuple[str, ...] | None
+    ) -> list[Scope]:
+        """The scopes in force: the type's, or the key's own within the type's allowance,
+        narrowed further by a token's."""
+        if key_type is None:
+            return []
+        if key_type.scopes is not None:
+            grants = list(key_type.scopes)
+        else:
+            own = [_parse(s) for s in key.scopes]
+            grants = [
+                s
+                for s in own
+                if s is not None and any(a.covers(s) for a in key_type.allowed_scopes)
+            ]
+        if token_scopes is not None:
+            narrowed = [_parse(s) for s in token_scopes]
+            grants = [t for t in narrowed if t is not None and any(g.covers(t) for g in grants)]
+        return grants
+
+    def explain(
+        self,
+        key: KeyRecord,
+        ctx: Context,
+        token_scopes: tuple[str, ...] | None = None,
+        any_key: bool = False,
+    ) -> tuple[Verdict, list[Step], Scope | None, list[Rule]]:
+        """The same answer as :meth:`authorize`, with every step that led to it, the scope
+        that granted and the rules that matched."""
+        verdict = self.authorize(key, ctx, token_scopes, any_key)
+        key_type = self.key_types.get(key.type)
+        grants = self._grants(key, key_type, token_scopes)
+        target = f"{ctx.resource}{'/' + ctx.resource_id if ctx.resource_id else ''}:{ctx.action}"
+        scope = next(
+            (s for s in grants if s.grants(ctx.resource, ctx.resource_id, ctx.action)), None
+        )
+        steps = []
+        if any_key:
+            steps.append(Step("scope", True, "any valid key may call this route"))
+        elif scope is not None:
+            steps.append(Step("scope", True, f"scope {scope} grants {target}"))
+        else:
+            steps.append(Step("scope", False, f"no scope grants {target}"))
+        matched: list[Rule] = []
+        for compiled in self._rules:
+            rule = compiled.rule
+            if not rule.applies_to(key.type, ctx.resource, ctx.action):
+                continue
+            if rule.effect == "allow" and (scope is not None or any_key):
+                continue
+            try:
+                hit = compiled.test(key, ctx)
+            except Exception as error:  # shown; the verdict denies
+                steps.append(Step("rules", False, f"{compiled.ref} failed: {error}"))
+                continue
+            if hit:
+                matched.append(rule)
+            verb = "matched" if hit else "did not match"
+            passed = not hit if rule.effect == "deny" else hit
+            steps.append(Step("rules", passed, f"{rule.effect} rule {compiled.ref} {verb}"))
+        return verdict, steps, scope, matched
+
+
+def _parse(text: str) -> Scope | None:
+    try:
+        return parse_scope(text)
+    except ValueError:
+        return None
+
+
+def _grant(scope: Scope, resource: str, action: str) -> bool:
+    return (scope.resource in ("*", resource)) and (scope.action in ("*", action))
+
+
+def _compile(rule: Rule, coverage: Coverage | None) -> CompiledRule:
+    probes = (
+        coverage.probe(rule.when) if coverage and rule.when else None,
+        coverage.probe(rule.unless) if coverage and rule.unless else None,
+    )
+    test = compile_predicate(
+        rule.when.tree if rule.when else None,
+        rule.unless.tree if rule.unless else None,
+        rule.name,
+        probes,
+    )
+    ref = RuleRef(rule.name, rule.location)
+    verdict = Verdict(Code(rule.code), "rules", rule.reason, ref)
+    return CompiledRule(rule, test, ref, verdict)
+
+
+def _failed(rule: CompiledRule | None, error: Exception) -> Verdict:
+    name = rule.ref if rule is not None else "a rule"
+    return Verdict(
+        Code.UNAVAILABLE,
+        "rules",
+        f"the policy could not be evaluated: {name} failed",
+        rule.ref if rule is not None else None,
+        f"{type(error).__name__}: {error}",
+    )
