@@ -220,6 +220,9 @@ class _Checker:
 
     def arith(self, node: ast.Arith) -> ast.Expr:
         operands = [self.visit(o) for o in node.operands]
+        if any(_type(o) in (TIME, DURATION) for o in operands):
+            # A quoted instant beside a time or a duration is a time.
+            operands = [_coerce(o, TIME) for o in operands]
         result = _type(operands[0])
         for op, operand in zip(node.ops, operands[1:], strict=True):
             combined = _ARITH.get((result, op, _type(operand)))

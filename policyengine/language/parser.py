@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 
@@ -127,7 +128,14 @@ def _offset(error: UnexpectedInput, source: str) -> int:
 
 def _describe(error: UnexpectedInput, source: str) -> str:
     if isinstance(error, UnexpectedCharacters):
-        return f"unexpected character {source[error.pos_in_stream or 0]!r}"
+        position = error.pos_in_stream or 0
+        word = re.match(r"\d[\w.:/]*", source[position:])
+        if word:
+            return (
+                f"invalid number or duration {word.group()!r} (durations are written 30d, "
+                "15m or 1h30m; units: ms, s, m, h, d, w)"
+            )
+        return f"unexpected character {source[position]!r}"
     if isinstance(error, UnexpectedToken):
         found = "end of condition" if error.token.type == "$END" else repr(str(error.token))
         names = set(error.expected)

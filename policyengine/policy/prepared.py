@@ -122,7 +122,14 @@ class PreparedPolicy:
         key_type = self.key_types.get(key.type)
         applicable = [r for r in self._rules if r.rule.applies_to(key.type, resource, action)]
         allow = tuple(r for r in applicable if r.rule.effect == "allow")
-        deny = tuple(r for r in applicable if r.rule.effect == "deny")
+        # A deny rule about networks answers for the IP step, which comes before the
+        # rules: among matching deny rules it decides, whatever their order.
+        deny = tuple(
+            sorted(
+                (r for r in applicable if r.rule.effect == "deny"),
+                key=lambda r: r.rule.code != "IP_NOT_ALLOWED",
+            )
+        )
         grants = self._grants(key, key_type, token_scopes)
         granted = any_key or any(s.instance is None and _grant(s, resource, action) for s in grants)
         instances = frozenset(

@@ -144,6 +144,9 @@ def _rate_limits(
             if not NAME.fullmatch(name):
                 r.error(name_node, f"limit name '{name}' must be lower case: a-z, 0-9, _ . -")
                 return None
+            if name == "usage":
+                r.error(name_node, "'usage' names usage credits; give the limit another name")
+                return None
             limit = _rate_limit(r, name, node)
             if limit is None:
                 return None

@@ -1,0 +1,64 @@
+"""The IETF RateLimit header fields, as a client parses them."""
+
+from __future__ import annotations
+
+import pytest
+
+from policyengine.keys.record import Usage
+from policyengine.limits import MemoryLimiter, rate_limit_headers
+from policyengine.limits.headers import retry_after_field, sf_string
+from policyengine.policy.model import RateLimit
+from policyengine.units import make_rate, parse_rate
+
+from .conftest import MIDNIGHT
+
+LIMITS = (
+    RateLimit("burst", make_rate(10, 1.0, 3)),
+    RateLimit("daily", parse_rate("1000/day")),
+)
+
+
+def test_an_admitted_request_lists_every_policy_and_what_is_left_of_each() -> None:
+    limiter = MemoryLimiter()
+    outcome = limiter.acquire("k", LIMITS, Usage(500, "daily"), MIDNIGHT + 3_600)
+    assert rate_limit_headers(outcome) == {
+        "RateLimit-Policy": '"burst";q=10;w=1, "daily";q=1000;w=86400, "usage";q=500;w=86400',
+        # burst: full again in 0.1 s; daily: in 86.4 s; credits: at midnight, 23 h away
+        "RateLimit": '"burst";r=2;t=1, "daily";r=999;t=87, "usage";r=499;t=82800',
+    }
+
+
+def test_a_rate_limited_request_says_when_to_retry() -> None:
+    limiter = MemoryLimiter()
+    for _ in range(3):
+        limiter.acquire("k", LIMITS, None, MIDNIGHT)
+    denied = limiter.acquire("k", LIMITS, None, MIDNIGHT + 0.05)
+    headers = rate_limit_headers(denied)
+    # 0.05 s to wait: rounded up, so that retrying then succeeds; t says the same
+    assert headers["Retry-After"] == "1"
+    assert headers["RateLimit"] == '"burst";r=0;t=1, "daily";r=997;t=260'
+
+
+def test_spent_lifetime_credits_give_no_retry_after_nor_window() -> None:
+    limiter = MemoryLimiter()
+    usage = Usage(1, "never")
+    limiter.acquire("k", (), usage, MIDNIGHT)
+    headers = rate_limit_headers(limiter.acquire("k", (), usage, MIDNIGHT))
+    assert headers == {"RateLimit-Policy": '"usage";q=1', "RateLimit": '"usage";r=0'}
+
+
+def test_a_key_without_limits_gets_no_headers() -> None:
+    assert rate_limit_headers(MemoryLimiter().acquire("k", (), None, MIDNIGHT)) == {}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "field"), [(0.001, "1"), (1.0, "1"), (1.000001, "2"), (59.5, "60"), (0.0, "1")]
+)
+def test_retry_after_is_whole_seconds_rounded_up(seconds: float, field: str) -> None:
+    assert retry_after_field(seconds) == field
+
+
+def test_names_are_structured_field_strings() -> None:
+    assert sf_string('per "second"') == '"per \\"second\\""'
+    assert sf_string("a\\b") == '"a\\\\b"'
+    assert sf_string("café\n") == '"caf??"'

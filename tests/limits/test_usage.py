@@ -1,0 +1,47 @@
+"""Credit periods: UTC days and months, named as the counters are."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from policyengine.limits.gcra import MICROS
+from policyengine.limits.usage import LIFETIME, current_period
+
+
+def micros(text: str) -> int:
+    return round(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * MICROS)
+
+
+@pytest.mark.parametrize(
+    ("refill", "now", "name", "start", "end"),
+    [
+        ("daily", "2026-11-27T13:45:10", "2026-11-27", "2026-11-27", "2026-11-28"),
+        ("daily", "2026-12-31T23:59:59.999999", "2026-12-31", "2026-12-31", "2027-01-01"),
+        ("monthly", "2026-11-27T13:45:10", "2026-11", "2026-11-01", "2026-12-01"),
+        ("monthly", "2026-12-31T23:59:59", "2026-12", "2026-12-01", "2027-01-01"),
+        ("monthly", "2028-02-29T12:00:00", "2028-02", "2028-02-01", "2028-03-01"),
+    ],
+)
+def test_the_period_an_instant_falls_in(
+    refill: str, now: str, name: str, start: str, end: str
+) -> None:
+    period = current_period(refill, micros(now))  # type: ignore[arg-type]
+    assert period == (name, micros(start), micros(end))
+
+
+def test_the_next_period_starts_at_its_first_microsecond() -> None:
+    assert current_period("daily", micros("2026-11-28T00:00:00")).id == "2026-11-28"
+    assert current_period("daily", micros("2026-11-27T23:59:59.999999")).id == "2026-11-27"
+    assert current_period("monthly", micros("2027-01-01T00:00:00")).id == "2027-01"
+
+
+def test_an_earlier_instant_is_not_answered_from_the_last_period() -> None:
+    assert current_period("daily", micros("2026-11-27T10:00:00")).id == "2026-11-27"
+    assert current_period("daily", micros("2026-11-26T10:00:00")).id == "2026-11-26"
+
+
+def test_lifetime_credits_have_one_period_that_never_ends() -> None:
+    assert current_period("never", micros("2026-11-27T10:00:00")) is LIFETIME
+    assert LIFETIME.end is None
