@@ -1,0 +1,270 @@
+"""What each ``policyengine keys`` command does, and how it prints its answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from policyengine.errors import KeyRequestError, StorageError
+from policyengine.keys import render
+from policyengine.keys.codec import record_to_json
+from policyengine.keys.format import KeyFormat
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.pages import IssuedKey
+from policyengine.keys.record import KeyRecord, Refill, Usage
+from policyengine.keys.scan import Finding, scan_paths
+from policyengine.policy.model import PolicySet
+
+DEFAULT_STORE = "sqlite:///policyengine.db"
+STORE_ENV = "POLICYENGINE_STORE"
+REDIS_ENV = "POLICYENGINE_REDIS"
+OK, FAILED = 0, 1
+#: Key states under which a leaked secret still works, or can be made to work again.
+LIVE = ("active", "rotated", "disabled", "unchecked")
+
+
+def create(args: argparse.Namespace) -> int:
+    with _manager(args, create=True) as manager:
+        issued = manager.create(
+            type=args.type,
+            label=args.label,
+            environment=args.env,
+            expires_in=args.expires_in,
+            allowed_ips=args.allowed_ip,
+            scopes=args.scope,
+            rate_limit=args.rate_limit,
+            rate_limits=_pairs(args.limit, "--limit"),
+            usage=_usage(args.usage),
+            metadata=_pairs(args.metadata, "--metadata"),
+        )
+    _issued(args, issued, f"Created key {issued.key.id}")
+    return OK
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    with _manager(args) as manager:
+        page = manager.list(
+            environment=args.env,
+            type=args.type,
+            state=args.state,
+            label=args.label,
+            limit=args.limit,
+            cursor=args.cursor,
+        )
+    now = _now()
+    if args.json:
+        _json({"keys": [record_to_json(r, now) for r in page], "next_cursor": page.next_cursor})
+    else:
+        print(render.key_table(page, now))
+        if page.next_cursor:
+            print(f"\nmore keys: add --cursor {page.next_cursor}")
+    return OK
+
+
+def show(args: argparse.Namespace) -> int:
+    with _manager(args) as manager:
+        record = manager.get(args.key_id)
+    _record(args, record)
+    return OK
+
+
+def rotate(args: argparse.Namespace) -> int:
+    with _manager(args) as manager:
+        issued = manager.rotate(args.key_id, grace=args.grace, expires_in=args.expires_in)
+        until = manager.get(args.key_id).grace_until
+    headline = f"Rotated {args.key_id} (it works until {render.moment(until)}) to {issued.key.id}"
+    _issued(args, issued, headline)
+    return OK
+
+
+def change(method: str) -> Callable[[argparse.Namespace], int]:
+    """The handler of ``disable``, ``enable`` or ``revoke``."""
+
+    def run_change(args: argparse.Namespace) -> int:
+        with _manager(args) as manager:
+            if method == "revoke":
+                record = manager.revoke(args.key_id, reason=args.reason)
+            else:
+                record = getattr(manager, method)(args.key_id)
+        _record(args, record)
+        return OK
+
+    return run_change
+
+
+def scan(args: argparse.Namespace) -> int:
+    key_format = KeyFormat(args.key_prefix)
+    result = scan_paths(args.paths, key_format)
+    rows: list[tuple[Finding, str, str]] = []
+    revoked: list[str] = []
+    with _maybe_manager(args) as manager:
+        for finding in result.findings:
+            status, key_id = _status(manager, finding)
+            if args.revoke and manager is not None and status in LIVE:
+                if key_id not in revoked:
+                    manager.revoke(key_id, reason=f"leaked: found in {finding.where}")
+                    revoked.append(key_id)
+                status = "revoked"
+            rows.append((finding, status, key_id))
+    live = sorted({key_id or finding.secret for finding, status, key_id in rows if status in LIVE})
+    if args.json:
+        _json(
+            {
+                "findings": [
+                    {
+                        "where": f.where,
+                        "key": key_format.mask(f.secret),
+                        "status": status,
+                        "key_id": key_id or None,
+                    }
+                    for f, status, key_id in rows
+                ],
+                "revoked": revoked,
+                "skipped": [{"path": str(s.path), "reason": s.reason} for s in result.skipped],
+            }
+        )
+    else:
+        if rows:
+            print(
+                render.table(
+                    ("WHERE", "KEY", "STATUS", "ID"),
+                    [
+                        [f.where, key_format.mask(f.secret), status, key_id]
+                        for f, status, key_id in rows
+                    ],
+                )
+            )
+        for key_id in revoked:
+            print(f"revoked {key_id}")
+        print(
+            f"{len(rows)} key(s) found in {result.files} file(s) scanned, {len(live)} still live"
+            + (f"; {len(result.skipped)} skipped" if result.skipped else "")
+        )
+    return FAILED if live else OK
+
+
+def _status(manager: KeyManager | None, finding: Finding) -> tuple[str, str]:
+    """What the store says of a key found: its state and id, ``unknown`` if it has no such
+    key (another deployment's, or a test fixture), ``unchecked`` without a store."""
+    if manager is None:
+        return "unchecked", ""
+    record = manager.lookup(finding.secret, touch=False)
+    if record is None:
+        return "unknown", ""
+    return record.state(_now()), record.id
+
+
+@contextmanager
+def _maybe_manager(args: argparse.Namespace) -> Iterator[KeyManager | None]:
+    if args.offline:
+        if args.revoke:
+            raise KeyRequestError("--revoke needs the key store; drop --offline")
+        yield None
+        return
+    try:
+        manager = _open(args, create=False)
+    except StorageError as error:
+        if args.revoke:
+            raise
+        print_error(f"{error}; keys found cannot be checked against it")
+        yield None
+        return
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+@contextmanager
+def _manager(args: argparse.Namespace, *, create: bool = False) -> Iterator[KeyManager]:
+    manager = _open(args, create=create)
+    try:
+        yield manager
+    finally:
+        manager.close()
+
+
+def _open(args: argparse.Namespace, *, create: bool) -> KeyManager:
+    store = args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE
+    redis = args.redis or os.environ.get(REDIS_ENV) or None
+    return KeyManager.open(
+        store,
+        _policies(args.policies),
+        redis=redis,
+        listen=False,
+        create=create,
+        key_format=KeyFormat(args.key_prefix),
+        maintenance_interval=None,
+    )
+
+
+def _policies(directory: str) -> Callable[[], PolicySet]:
+    loaded: list[PolicySet] = []
+
+    def load() -> PolicySet:
+        if not loaded:
+            # Imported on first need: revoking or scanning never needs the policy files,
+            # and the loader brings in the whole policy language.
+            from policyengine.policy.loader import load_directory
+
+            loaded.append(load_directory(directory))
+        return loaded[0]
+
+    return load
+
+
+def _issued(args: argparse.Namespace, issued: IssuedKey, headline: str) -> None:
+    if args.json:
+        _json({"secret": issued.secret, "key": record_to_json(issued.key, _now())})
+        return
+    key = issued.key
+    print(f"{headline} ({key.type}, {key.environment}): {key.label}")
+    print(f"Expires: {render.moment(key.expires_at, 'never')}\n")
+    print(f"    {issued.secret}\n")
+    print("This is the only time the secret is shown. Store it now: it cannot be recovered.")
+
+
+def _record(args: argparse.Namespace, record: KeyRecord) -> None:
+    if args.json:
+        _json(record_to_json(record, _now()))
+    else:
+        print(render.key_details(record, _now()))
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
+    if not values:
+        return None
+    pairs = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name:
+            raise KeyRequestError(f"{option} takes NAME=VALUE, not {value!r}")
+        pairs[name] = text
+    return pairs
+
+
+def _usage(value: str | None) -> Usage | None:
+    if value is None:
+        return None
+    credits, _, refill = value.partition("/")
+    refills: dict[str, Refill] = {"daily": "daily", "monthly": "monthly", "never": "never"}
+    if not credits.isdigit() or (refill or "monthly") not in refills:
+        raise KeyRequestError(f"--usage takes CREDITS[/daily|monthly|never], not {value!r}")
+    return Usage(int(credits), refills[refill or "monthly"])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def print_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)

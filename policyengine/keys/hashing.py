@@ -1,0 +1,133 @@
+"""The keyed hash that stores hold instead of a key: HMAC-SHA256 under a server-side secret.
+
+A password needs a slow hash because people choose guessable ones; an API key is 178
+random bits, so no amount of fast hashing makes guessing it feasible, and a fast hash
+keeps the lookup in microseconds. The server-side secret adds what a plain SHA-256 would
+lack: a copy of the store alone does not even let anyone test a candidate key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from policyengine.errors import ConfigError
+
+SECRET_ENV = "POLICYENGINE_SECRET"  # noqa: S105 - the variable's name, not a secret
+MIN_SECRET_BYTES = 32
+
+
+class KeyHasher:
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: str | bytes) -> None:
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if len(raw) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                f"the key hashing secret is {len(raw)} bytes long; it needs at least "
+                f"{MIN_SECRET_BYTES} (generate one with: python -c 'import secrets; "
+                "print(secrets.token_hex(32))')"
+            )
+        self._secret = raw
+
+    def __repr__(self) -> str:
+        return "KeyHasher(<secret>)"
+
+    def hash(self, key: str) -> str:
+        """The hex HMAC-SHA256 of ``key``: what a store keeps and looks a key up by."""
+        return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def matches(computed: str, stored: str) -> bool:
+        """Whether two hashes are equal, in time that does not depend on where they differ."""
+        return hmac.compare_digest(computed.encode(), stored.encode())
+
+    @classmethod
+    def generate(cls) -> KeyHasher:
+        """A hasher with a fresh random secret, for stores that do not outlive the process."""
+        return cls(secrets.token_bytes(MIN_SECRET_BYTES))
+
+    @classmethod
+    def from_file(cls, path: Path) -> KeyHasher:
+        """The secret kept in ``path``, created there (readable by its owner only) if absent."""
+        if not path.exists():
+            _create_secret_file(path)
+        return cls(_read_secret_file(path))
+
+
+def resolve_hasher(
+    secret: str | bytes | None,
+    *,
+    secret_file: Path | None,
+    persistent: bool,
+    holds_keys: Callable[[], bool] = lambda: False,
+) -> KeyHasher:
+    """The hasher a store gets: an explicit secret, else ``$POLICYENGINE_SECRET``, else the
+    store's own secret file (the embedded SQLite default), else, for a store that dies with
+    the process, a random secret."""
+    if secret is not None:
+        return KeyHasher(secret)
+    from_env = os.environ.get(SECRET_ENV)
+    if from_env:
+        return KeyHasher(from_env)
+    if secret_file is not None:
+        # A new secret beside a store that already holds keys would silently orphan every
+        # one of them; the lost file must be restored instead.
+        if not secret_file.exists() and holds_keys():
+            raise ConfigError(
+                f"the key store holds keys but their hashing secret {secret_file} is missing: "
+                f"restore that file, or set {SECRET_ENV} to the secret it held"
+            )
+        return KeyHasher.from_file(secret_file)
+    if not persistent:
+        return KeyHasher.generate()
+    raise ConfigError(
+        f"this key store needs a server-side hashing secret shared by every instance: set "
+        f"{SECRET_ENV} (at least {MIN_SECRET_BYTES} characters) or pass secret="
+    )
+
+
+def _create_secret_file(path: Path) -> None:
+    # Written to a private temporary file and linked into place, so that a concurrent
+    # process sees either no file or a complete one, and the first process to link wins.
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(MIN_SECRET_BYTES) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):  # another process linked first: use its
+            os.link(temporary, path)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the key hashing secret {path}: {error.strerror}"
+        ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise ConfigError(f"cannot read the key hashing secret {path}: {error.strerror}") from None
+    with os.fdopen(descriptor) as file:
+        info = os.fstat(file.fileno())
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"the key hashing secret {path} is readable by other users "
+                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}"
+            )
+        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+            raise ConfigError(
+                f"the key hashing secret {path} belongs to another user; it must be this "
+                "process's own file"
+            )
+        return file.read().strip()

@@ -1,0 +1,299 @@
+"""What the SQL stores share: the schema and its migrations, rows ⇄ records, the queries.
+
+The SQL is written once, with ``?`` placeholders, in the subset that SQLite and
+PostgreSQL both speak: times are integer microseconds since the epoch, lists and maps are
+JSON text, the hash is hex text. A backend supplies only connections and transactions.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from policyengine.errors import InvalidValue, StorageError
+from policyengine.keys import codec
+from policyengine.keys.record import Environment, KeyRecord
+from policyengine.keys.store import KeyQuery, StoredKey
+
+TABLE = "policyengine_keys"
+COMPONENT = "keys"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "create the keys table",
+        (
+            f"""CREATE TABLE {TABLE} (
+                id TEXT PRIMARY KEY,
+                key_hash TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL,
+                label TEXT NOT NULL,
+                environment TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                last4 TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT,
+                scopes TEXT NOT NULL,
+                allowed_ips TEXT NOT NULL,
+                rate_limits TEXT NOT NULL,
+                usage TEXT,
+                metadata TEXT NOT NULL,
+                disabled INTEGER NOT NULL,
+                revoked_at BIGINT,
+                rotated_to TEXT,
+                rotated_from TEXT,
+                grace_until BIGINT,
+                last_used_at BIGINT,
+                revision INTEGER NOT NULL,
+                end_announced INTEGER NOT NULL
+            )""",
+            f"CREATE INDEX {TABLE}_newest ON {TABLE} (created_at DESC, id DESC)",
+        ),
+    ),
+    Migration(
+        2,
+        "index the keys whose end is still to be announced",
+        (f"CREATE INDEX {TABLE}_unannounced ON {TABLE} (end_announced, expires_at)",),
+    ),
+)
+
+# The record's fields, in column order; ``last_used_at`` is written only by ``touch``.
+_FIELDS = (
+    "id", "type", "label", "environment", "prefix", "last4", "created_at", "expires_at",
+    "scopes", "allowed_ips", "rate_limits", "usage", "metadata", "disabled", "revoked_at",
+    "rotated_to", "rotated_from", "grace_until", "revision", "end_announced", "last_used_at",
+)  # fmt: skip
+_COLUMNS = ", ".join(_FIELDS)
+# Statements are assembled from the constant names above, never from input, which is
+# always passed as parameters: hence the ``noqa: S608`` marks.
+_PLACEHOLDERS = ", ".join("?" for _ in _FIELDS)
+_INSERT = f"INSERT INTO {TABLE} ({_COLUMNS}, key_hash) VALUES ({_PLACEHOLDERS}, ?)"  # noqa: S608
+_UPDATE = (
+    f"UPDATE {TABLE} SET "  # noqa: S608
+    + ", ".join(f"{name} = ?" for name in _FIELDS[1:-1])
+    + " WHERE id = ? AND revision = ?"
+)
+_TOUCH = (
+    f"UPDATE {TABLE} SET last_used_at = ? WHERE id = ? "  # noqa: S608
+    "AND (last_used_at IS NULL OR last_used_at < ?)"
+)
+
+# When a key is in each state, as ``KeyRecord.state`` decides it; ``{now}`` is a parameter.
+_LIVE = "(revoked_at IS NULL OR revoked_at > ?)"
+_UNEXPIRED = "(expires_at IS NULL OR expires_at > ?)"
+_STATES: dict[str, tuple[str, int]] = {
+    "revoked": ("revoked_at IS NOT NULL AND revoked_at <= ?", 1),
+    "disabled": (f"{_LIVE} AND disabled = 1", 1),
+    "expired": (f"{_LIVE} AND disabled = 0 AND expires_at IS NOT NULL AND expires_at <= ?", 2),
+    "rotated": (f"{_LIVE} AND disabled = 0 AND {_UNEXPIRED} AND rotated_to IS NOT NULL", 2),
+    "active": (f"{_LIVE} AND disabled = 0 AND {_UNEXPIRED} AND rotated_to IS NULL", 2),
+}
+
+Row = Sequence[Any]
+#: Runs one statement inside a transaction: ``(sql, params) → (rows, rowcount)``.
+Run = Callable[[str, Sequence[object]], tuple[list[Row], int]]
+
+
+def record_values(record: KeyRecord) -> list[object]:
+    values: dict[str, object] = {
+        "id": record.id,
+        "type": record.type,
+        "label": record.label,
+        "environment": record.environment,
+        "prefix": record.prefix,
+        "last4": record.last4,
+        "created_at": codec.to_micros(record.created_at),
+        "expires_at": codec.optional_micros(record.expires_at),
+        "scopes": codec.dumps(list(record.scopes)),
+        "allowed_ips": codec.dumps(list(record.allowed_ips)),
+        "rate_limits": codec.dumps(codec.rates_to_json(record.rate_limits)),
+        "usage": None if record.usage is None else codec.dumps(codec.usage_to_json(record.usage)),
+        "metadata": codec.dumps(record.metadata),
+        "disabled": int(record.disabled),
+        "revoked_at": codec.optional_micros(record.revoked_at),
+        "rotated_to": record.rotated_to,
+        "rotated_from": record.rotated_from,
+        "grace_until": codec.optional_micros(record.grace_until),
+        "revision": record.revision,
+        "end_announced": int(record.end_announced),
+        "last_used_at": codec.optional_micros(record.last_used_at),
+    }
+    return [values[name] for name in _FIELDS]
+
+
+def record_from_row(row: Row) -> KeyRecord:
+    value = dict(zip(_FIELDS, row, strict=False))
+    try:
+        return KeyRecord(
+            id=value["id"],
+            type=value["type"],
+            label=value["label"],
+            environment=cast(Environment, value["environment"]),
+            prefix=value["prefix"],
+            last4=value["last4"],
+            created_at=codec.from_micros(value["created_at"]),
+            expires_at=codec.optional_moment(value["expires_at"]),
+            scopes=tuple(json.loads(value["scopes"])),
+            allowed_ips=tuple(json.loads(value["allowed_ips"])),
+            rate_limits=codec.rates_from_json(json.loads(value["rate_limits"])),
+            usage=codec.usage_from_json(
+                None if value["usage"] is None else json.loads(value["usage"])
+            ),
+            metadata=dict(json.loads(value["metadata"])),
+            disabled=bool(value["disabled"]),
+            revoked_at=codec.optional_moment(value["revoked_at"]),
+            rotated_to=value["rotated_to"],
+            rotated_from=value["rotated_from"],
+            grace_until=codec.optional_moment(value["grace_until"]),
+            revision=int(value["revision"]),
+            end_announced=bool(value["end_announced"]),
+            last_used_at=codec.optional_moment(value["last_used_at"]),
+        )
+    except (KeyError, TypeError, ValueError, InvalidValue) as error:
+        raise StorageError(f"the stored key {value.get('id')!r} is unreadable: {error}") from None
+
+
+def list_statement(query: KeyQuery) -> tuple[str, list[object]]:
+    now = codec.to_micros(query.now)
+    where: list[str] = []
+    params: list[object] = []
+    for column, wanted in (("environment", query.environment), ("type", query.type)):
+        if wanted is not None:
+            where.append(f"{column} = ?")
+            params.append(wanted)
+    if query.label is not None:
+        escaped = query.label.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("lower(label) LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
+    if query.state is not None:
+        clause, uses_of_now = _STATES[query.state]
+        where.append(f"({clause})")
+        params.extend([now] * uses_of_now)
+    if query.after is not None:
+        created, key_id = codec.to_micros(query.after[0]), query.after[1]
+        where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+        params.extend([created, created, key_id])
+    if query.end_unannounced:
+        where.append("end_announced = 0")
+    condition = f" WHERE {' AND '.join(where)}" if where else ""
+    params.append(query.limit)
+    return (
+        f"SELECT {_COLUMNS} FROM {TABLE}{condition} "  # noqa: S608
+        "ORDER BY created_at DESC, id DESC LIMIT ?",
+        params,
+    )
+
+
+class SqlStore(ABC):
+    """The store protocol over SQL; a backend gives it transactions."""
+
+    #: A statement that serialises migrations across processes, run first in their transaction.
+    _migration_lock: str | None = None
+
+    @abstractmethod
+    def _transaction(self, write: bool) -> AbstractContextManager[Run]:
+        """A transaction that commits on leaving and rolls back on an error; every database
+        error inside it (or in opening it) becomes a :class:`StorageError`. ``write`` says
+        whether it will write, so that a backend can take the write lock up front."""
+
+    def migrate(self, now: datetime) -> None:
+        """Bring the schema to the newest version this code knows, once per database."""
+        with self._transaction(write=True) as run:
+            if self._migration_lock is not None:
+                run(self._migration_lock, ())
+            run(
+                "CREATE TABLE IF NOT EXISTS policyengine_migrations (component TEXT NOT NULL, "
+                "version INTEGER NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, "
+                "PRIMARY KEY (component, version))",
+                (),
+            )
+            rows, _ = run(
+                "SELECT version FROM policyengine_migrations WHERE component = ?", (COMPONENT,)
+            )
+            applied = {int(row[0]) for row in rows}
+            latest = MIGRATIONS[-1].version
+            if applied and max(applied) > latest:
+                raise StorageError(
+                    f"the key store's schema is at version {max(applied)}, newer than this "
+                    f"policyengine knows ({latest}); upgrade policyengine"
+                )
+            for migration in MIGRATIONS:
+                if migration.version in applied:
+                    continue
+                for statement in migration.statements:
+                    run(statement, ())
+                run(
+                    "INSERT INTO policyengine_migrations (component, version, name, applied_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (COMPONENT, migration.version, migration.name, codec.to_micros(now)),
+                )
+
+    def schema_version(self) -> int:
+        with self._transaction(write=False) as run:
+            rows, _ = run(
+                "SELECT max(version) FROM policyengine_migrations WHERE component = ?",
+                (COMPONENT,),
+            )
+        return int(rows[0][0] or 0)
+
+    def insert(self, record: KeyRecord, key_hash: str) -> None:
+        with self._transaction(write=True) as run:
+            run(_INSERT, [*record_values(record), key_hash])
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        with self._transaction(write=False) as run:
+            rows, _ = run(f"SELECT {_COLUMNS} FROM {TABLE} WHERE id = ?", (key_id,))  # noqa: S608
+        return record_from_row(rows[0]) if rows else None
+
+    def get_by_hash(self, key_hash: str) -> StoredKey | None:
+        with self._transaction(write=False) as run:
+            rows, _ = run(
+                f"SELECT {_COLUMNS}, key_hash FROM {TABLE} WHERE key_hash = ?",  # noqa: S608
+                (key_hash,),
+            )
+        if not rows:
+            return None
+        return StoredKey(record_from_row(rows[0]), str(rows[0][len(_FIELDS)]))
+
+    def update(self, record: KeyRecord) -> bool:
+        with self._transaction(write=True) as run:
+            return self._update(run, record)
+
+    def rotate(self, old: KeyRecord, new: KeyRecord, new_hash: str) -> bool:
+        with self._transaction(write=True) as run:
+            if not self._update(run, old):
+                return False
+            run(_INSERT, [*record_values(new), new_hash])
+            return True
+
+    def list(self, query: KeyQuery) -> Sequence[KeyRecord]:
+        statement, params = list_statement(query)
+        with self._transaction(write=False) as run:
+            rows, _ = run(statement, params)
+        return [record_from_row(row) for row in rows]
+
+    def touch(self, used: Mapping[str, datetime]) -> None:
+        with self._transaction(write=True) as run:
+            # In id order, so that two processes flushing at once lock rows in one order.
+            for key_id, minute in sorted(used.items()):
+                micros = codec.to_micros(minute)
+                run(_TOUCH, (micros, key_id, micros))
+
+    @staticmethod
+    def _update(run: Run, record: KeyRecord) -> bool:
+        values = record_values(record)[1:-1]
+        _, count = run(_UPDATE, [*values, record.id, record.revision - 1])
+        return count == 1

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import math
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policyengine.errors import ConfigError, InvalidValue
+from policyengine.keys.format import (
+    BASE62,
+    CHECKSUM_LENGTH,
+    ENTROPY_BITS,
+    RANDOM_LENGTH,
+    KeyFormat,
+    checksum,
+)
+
+FORMAT = KeyFormat()
+environments = st.sampled_from(("live", "test"))
+random_parts = st.text(alphabet=BASE62, min_size=RANDOM_LENGTH, max_size=RANDOM_LENGTH)
+
+
+def make_key(environment: str, random: str, key_format: KeyFormat = FORMAT) -> str:
+    body = f"{key_format.prefix}_{environment}_{random}"
+    return body + checksum(body)
+
+
+def test_generated_key_has_the_documented_shape() -> None:
+    key = FORMAT.generate("live")
+    assert key.startswith("tdoc_live_")
+    assert len(key) == len("tdoc_live_") + RANDOM_LENGTH + CHECKSUM_LENGTH == 46
+    assert set(key[len("tdoc_live_") :]) <= set(BASE62)
+    assert FORMAT.is_well_formed(key)
+    assert FORMAT.parse(FORMAT.generate("test")).environment == "test"
+
+
+def test_keys_carry_at_least_178_random_bits() -> None:
+    assert RANDOM_LENGTH * math.log2(62) >= ENTROPY_BITS >= 178
+    keys = {FORMAT.generate("live") for _ in range(2000)}
+    assert len(keys) == 2000
+
+
+def test_checksum_is_six_base62_characters_of_crc32_zero_padded() -> None:
+    # CRC32 of "" is 0, which must still be written as six characters.
+    assert checksum("") == "000000"
+    assert len(checksum("tdoc_live_" + "a" * 30)) == CHECKSUM_LENGTH
+
+
+@given(environments, random_parts)
+def test_parse_returns_the_parts_a_key_was_made_of(environment: str, random: str) -> None:
+    key = make_key(environment, random)
+    parsed = FORMAT.parse(key)
+    assert (parsed.environment, parsed.random, parsed.text) == (environment, random, key)
+    assert parsed.checksum == key[-CHECKSUM_LENGTH:]
+
+
+@given(
+    environments,
+    random_parts,
+    st.data(),
+)
+def test_any_single_character_change_is_caught_offline(
+    environment: str, random: str, data: st.DataObject
+) -> None:
+    key = make_key(environment, random)
+    position = data.draw(st.integers(0, len(key) - 1))
+    replacement = data.draw(
+        st.sampled_from(string.ascii_letters + string.digits + "_-.").filter(
+            lambda c: c != key[position]
+        )
+    )
+    altered = key[:position] + replacement + key[position + 1 :]
+    assert not FORMAT.is_well_formed(altered)
+    with pytest.raises(InvalidValue):
+        FORMAT.parse(altered)
+
+
+@given(environments, random_parts, st.integers(0, 44))
+def test_swapping_two_neighbouring_characters_is_caught(
+    environment: str, random: str, position: int
+) -> None:
+    key = make_key(environment, random)
+    swapped = key[:position] + key[position + 1] + key[position] + key[position + 2 :]
+    if swapped != key:
+        assert not FORMAT.is_well_formed(swapped)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "it is empty"),
+        ("ghp_0123456789abcdefghijklmnopqrstuvwxyz", "should start with tdoc_live_ or tdoc_test_"),
+        ("tdoc_live_abc", "3 characters follow the prefix, not 36 (was it truncated"),
+        ("tdoc_live_" + "a" * 35 + "!", "is not a letter or a digit"),
+        ("tdoc_live_" + "a" * 36, "checksum does not match"),
+    ],
+)
+def test_a_malformed_key_gets_a_clear_message_that_does_not_repeat_it(
+    text: str, message: str
+) -> None:
+    with pytest.raises(InvalidValue) as raised:
+        FORMAT.parse(text)
+    assert message in str(raised.value)
+    if text:
+        assert text not in str(raised.value)
+
+
+def test_non_text_is_not_a_key() -> None:
+    assert not FORMAT.is_well_formed(None)
+    assert not FORMAT.is_well_formed(b"tdoc_live_")
+    with pytest.raises(InvalidValue):
+        FORMAT.parse(42)
+
+
+def test_prefix_is_configurable_and_keys_of_another_prefix_are_refused() -> None:
+    acme = KeyFormat("acme")
+    key = acme.generate("test")
+    assert key.startswith("acme_test_")
+    assert acme.is_well_formed(key)
+    assert not FORMAT.is_well_formed(key)
+
+
+@pytest.mark.parametrize("prefix", ["", "T", "Tdoc", "td_oc", "1abc", "a" * 17])
+def test_an_unusable_prefix_is_a_configuration_error(prefix: str) -> None:
+    with pytest.raises(ConfigError):
+        KeyFormat(prefix)
+
+
+def test_mask_shows_only_the_prefix_and_the_last_four_characters() -> None:
+    key = FORMAT.generate("live")
+    assert FORMAT.mask(key) == f"tdoc_live_…{key[-4:]}"
+    assert key[len("tdoc_live_") : -4] not in FORMAT.mask(key)
+
+
+filler = st.text(alphabet=string.ascii_letters + string.digits + " _=:'\"\n\t{}", max_size=60)
+
+
+@given(st.lists(st.tuples(filler, environments, random_parts), max_size=6), filler)
+def test_find_keys_finds_exactly_the_planted_keys(
+    pieces: list[tuple[str, str, str]], tail: str
+) -> None:
+    planted = [make_key(environment, random) for _, environment, random in pieces]
+    # Separators keep a key from touching filler letters, as it would in real text.
+    text = "".join(f"{noise} {key}\n" for (noise, _, _), key in zip(pieces, planted, strict=True))
+    text += tail
+    assert [found.text for found in FORMAT.find_keys(text)] == planted
+
+
+@given(environments, random_parts)
+def test_find_keys_ignores_look_alikes_whose_checksum_is_wrong(
+    environment: str, random: str
+) -> None:
+    key = make_key(environment, random)
+    wrong = key[:-1] + ("0" if key[-1] != "0" else "1")
+    assert FORMAT.find_keys(f"token = {wrong}") == []
+
+
+def test_find_keys_ignores_a_key_inside_a_longer_token_and_reports_positions() -> None:
+    key = FORMAT.generate("live")
+    assert FORMAT.find_keys(f"x{key}") == []
+    assert FORMAT.find_keys(f"{key}x") == []
+    found = FORMAT.find_keys(f'API_KEY="{key}"')
+    assert [(f.text, f.start, f.environment) for f in found] == [(key, 9, "live")]
+    assert key not in repr(found)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from policyengine.errors import ConfigError
+from policyengine.keys.format import KeyFormat
+from policyengine.keys.hashing import SECRET_ENV, KeyHasher, resolve_hasher
+
+SECRET = "s" * 32
+KEY = KeyFormat().generate("live")
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+
+
+def test_hash_is_a_keyed_hmac_not_a_plain_digest() -> None:
+    first = KeyHasher(SECRET).hash(KEY)
+    assert len(first) == 64
+    assert int(first, 16) >= 0
+    assert first == KeyHasher(SECRET).hash(KEY)
+    assert first != KeyHasher("t" * 32).hash(KEY)
+    assert first != hashlib.sha256(KEY.encode()).hexdigest()
+
+
+def test_matches_compares_hashes() -> None:
+    hasher = KeyHasher(SECRET)
+    assert hasher.matches(hasher.hash(KEY), hasher.hash(KEY))
+    assert not hasher.matches(hasher.hash(KEY), hasher.hash(KEY[:-1] + "x"))
+
+
+def test_a_short_secret_is_refused() -> None:
+    with pytest.raises(ConfigError, match="at least 32"):
+        KeyHasher("too short")
+
+
+def test_the_hashing_secret_never_shows_in_repr() -> None:
+    assert SECRET not in repr(KeyHasher(SECRET))
+
+
+def test_secret_file_is_created_once_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db.secret"
+    first = KeyHasher.from_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KeyHasher.from_file(path).hash(KEY) == first.hash(KEY)
+    assert [p.name for p in tmp_path.iterdir()] == ["keys.db.secret"]
+
+
+def test_concurrent_processes_creating_the_secret_file_agree_on_one(tmp_path: Path) -> None:
+    path = tmp_path / "race.secret"
+    hashes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def create() -> None:
+        barrier.wait()
+        hashes.append(KeyHasher.from_file(path).hash(KEY))
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(hashes)) == 1
+    assert len(hashes) == 8
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o666])
+def test_a_secret_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "keys.db.secret"
+    path.write_text("x" * 64)
+    os.chmod(path, mode)
+    with pytest.raises(ConfigError, match=f"chmod 600 {path}"):
+        KeyHasher.from_file(path)
+
+
+def test_explicit_secret_wins_over_environment_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "e" * 32)
+    explicit = resolve_hasher(SECRET, secret_file=tmp_path / "f", persistent=True)
+    assert explicit.hash(KEY) == KeyHasher(SECRET).hash(KEY)
+    from_env = resolve_hasher(None, secret_file=tmp_path / "f", persistent=True)
+    assert from_env.hash(KEY) == KeyHasher("e" * 32).hash(KEY)
+    assert not (tmp_path / "f").exists()
+
+
+def test_a_shared_store_without_a_configured_secret_is_refused() -> None:
+    with pytest.raises(ConfigError, match=SECRET_ENV):
+        resolve_hasher(None, secret_file=None, persistent=True)
+
+
+def test_a_store_that_dies_with_the_process_gets_a_random_secret() -> None:
+    one = resolve_hasher(None, secret_file=None, persistent=False)
+    two = resolve_hasher(None, secret_file=None, persistent=False)
+    assert one.hash(KEY) != two.hash(KEY)
+
+
+def test_a_lost_secret_file_beside_a_store_with_keys_is_not_silently_replaced(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keys.db.secret"
+    with pytest.raises(ConfigError, match="missing: restore that file"):
+        resolve_hasher(None, secret_file=path, persistent=True, holds_keys=lambda: True)
+    assert not path.exists()

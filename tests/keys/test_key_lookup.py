@@ -1,0 +1,224 @@
+"""The hot path: lookups that stay off the database, and how fast changes reach them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from policyengine.errors import ConfigError, InvalidValue, StorageError
+from policyengine.keys.format import KeyFormat
+from policyengine.keys.hashing import KeyHasher
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.memory import MemoryStore
+from policyengine.keys.store import StoredKey
+
+from .conftest import ManagerFactory
+from .support import SECRET, Clock, policy_set
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts what reaches it, and can be made to fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hash_lookups = 0
+        self.touches: list[dict[str, datetime]] = []
+        self.down = False
+
+    def get_by_hash(self, key_hash: str) -> StoredKey | None:
+        self.hash_lookups += 1
+        if self.down:
+            raise StorageError("the store is down")
+        return super().get_by_hash(key_hash)
+
+    def touch(self, used: Mapping[str, datetime]) -> None:
+        if self.down:
+            raise StorageError("the store is down")
+        self.touches.append(dict(used))
+        super().touch(used)
+
+
+@pytest.fixture
+def counting() -> CountingStore:
+    return CountingStore()
+
+
+@pytest.fixture
+def counted(counting: CountingStore, clock: Clock) -> Any:
+    manager = KeyManager(
+        counting,
+        policy_set,
+        hasher=KeyHasher(SECRET),
+        clock=clock,
+        maintenance_interval=None,
+        cache_ttl=5.0,
+    )
+    yield manager
+    manager.close()
+
+
+def create(manager: KeyManager) -> str:
+    return manager.create(type="read-only", label="checks", environment="live").secret
+
+
+@pytest.mark.parametrize(
+    "text", ["", "Bearer x", "tdoc_live_short", KeyFormat().generate("live")[:-1] + "!"]
+)
+def test_a_malformed_secret_is_refused_without_touching_the_store(
+    counted: KeyManager, counting: CountingStore, text: str
+) -> None:
+    with pytest.raises(InvalidValue):
+        counted.lookup(text)
+    assert counting.hash_lookups == 0
+
+
+def test_repeated_lookups_are_answered_from_the_cache(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    secret = create(counted)
+    unknown = KeyFormat().generate("live")
+    for _ in range(100):
+        assert counted.lookup(secret) is not None
+        assert counted.lookup(unknown) is None
+    assert counting.hash_lookups == 2
+    clock.advance(seconds=5)
+    counted.lookup(secret)
+    assert counting.hash_lookups == 3
+
+
+def test_a_store_outage_surfaces_as_a_storage_error(
+    counted: KeyManager, counting: CountingStore
+) -> None:
+    secret = create(counted)
+    counting.down = True
+    with pytest.raises(StorageError):
+        counted.lookup(secret)
+
+
+def test_last_use_is_written_in_batches_at_minute_granularity(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    first, second = create(counted), create(counted)
+    clock.now = clock.now.replace(second=10)
+    for _ in range(50):
+        counted.lookup(first)
+        counted.lookup(second)
+        clock.advance(seconds=0.5)
+    counted.lookup(first, touch=False)
+    assert counting.touches == []  # nothing is written on the request path
+    counted.flush()
+    minute = clock.now.replace(second=0, microsecond=0)
+    assert len(counting.touches) == 1
+    assert set(counting.touches[0].values()) == {minute}
+    record = counted.lookup(first, touch=False)
+    assert counted.get(record.id).last_used_at == minute  # type: ignore[union-attr]
+    counted.flush()
+    assert len(counting.touches) == 1  # nothing new to write
+
+
+def test_last_use_survives_a_failed_write(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    secret = create(counted)
+    record = counted.lookup(secret)
+    counting.down = True
+    with pytest.raises(StorageError):
+        counted.flush()
+    counting.down = False
+    counted.flush()
+    assert counted.get(record.id).last_used_at == clock.now.replace(second=0, microsecond=0)  # type: ignore[union-attr]
+
+
+def test_the_maintenance_thread_writes_last_use_without_being_asked(store_url: str) -> None:
+    with KeyManager.open(
+        store_url, policy_set, secret=SECRET, maintenance_interval=0.05
+    ) as manager:
+        issued = manager.create(type="read-only", label="background", environment="test")
+        manager.lookup(issued.secret)
+        deadline = time.monotonic() + 5
+        while manager.get(issued.key.id).last_used_at is None:
+            assert time.monotonic() < deadline, "last_used_at was never written"
+            time.sleep(0.02)
+
+
+def test_another_process_sees_a_revocation_within_the_cache_ttl(
+    sql_url: str, make_manager: ManagerFactory, clock: Clock
+) -> None:
+    admin = make_manager(url=sql_url)
+    server = make_manager(url=sql_url, cache_ttl=30.0)
+    issued = admin.create(type="read-only", label="shared", environment="live")
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    admin.revoke(issued.key.id)
+    clock.advance(seconds=29)
+    # The documented bound: without Redis, a cached lookup may lag by up to the TTL.
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    clock.advance(seconds=1)
+    assert server.lookup(issued.secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
+
+
+def test_with_redis_another_process_sees_a_revocation_at_once(
+    sql_url: str, redis_url: str, make_manager: ManagerFactory, clock: Clock
+) -> None:
+    channel = f"policyengine-test:{time.time_ns()}"
+    admin = make_manager(url=sql_url, redis=redis_url, redis_channel=channel, listen=False)
+    server = make_manager(url=sql_url, redis=redis_url, redis_channel=channel, cache_ttl=3600.0)
+    issued = admin.create(type="read-only", label="shared", environment="live")
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    admin.revoke(issued.key.id)
+    deadline = time.monotonic() + 5
+    while server.lookup(issued.secret).state(clock.now) != "revoked":  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the revocation never reached the other process"
+        time.sleep(0.01)
+
+
+def test_an_unreachable_redis_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="cannot reach Redis"):
+        KeyManager.open(
+            "memory://", policy_set, redis="redis://127.0.0.1:1/0", maintenance_interval=None
+        )
+
+
+def test_a_clock_without_a_timezone_is_a_configuration_error(counting: CountingStore) -> None:
+    with pytest.raises(ConfigError, match="timezone-aware"):
+        KeyManager(
+            counting,
+            policy_set,
+            hasher=KeyHasher(SECRET),
+            clock=lambda: datetime(2030, 1, 1),
+            maintenance_interval=None,
+        )
+
+
+def test_a_lookup_that_raced_a_change_is_not_cached() -> None:
+    from policyengine.keys.lookup import MISSING, LookupCache
+
+    cache = LookupCache(60, 100, timer=lambda: 0.0)
+    before_the_read = cache.generation
+    cache.invalidate("key_" + "A" * 20)  # a change lands while the store is being read
+    cache.put("ab" * 32, None, before_the_read)
+    assert cache.get("ab" * 32) is MISSING
+
+
+def test_a_failing_event_sink_does_not_undo_or_hide_the_change(
+    counting: CountingStore, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_sink(event: object) -> None:
+        raise RuntimeError("audit log is full")
+
+    manager = KeyManager(
+        counting,
+        policy_set,
+        hasher=KeyHasher(SECRET),
+        clock=clock,
+        events=broken_sink,
+        maintenance_interval=None,
+    )
+    issued = manager.create(type="read-only", label="audited", environment="live")
+    manager.revoke(issued.key.id)
+    assert manager.get(issued.key.id).state(clock.now) == "revoked"
+    assert "the key event sink failed on a revoked event" in caplog.text
+    manager.close()
