@@ -21,12 +21,22 @@ def _validate(args: argparse.Namespace) -> int:
     policy = load_directory(args.directory)
     suites = load_suites(args.directory, {rule.name for rule in policy.rules})
     cases = sum(len(s.cases) for s in suites)
-    print(
-        f"{args.directory}: valid — {len(policy.key_types)} key types, "
-        f"{len(policy.routes)} routes, {len(policy.rules)} rule{'s' if len(policy.rules) != 1 else ''}, "
-        f"{len(policy.files)} files; {len(suites)} test suites, {cases} cases"
+    counts = ", ".join(
+        _count(n, what)
+        for n, what in (
+            (len(policy.key_types), "key type"),
+            (len(policy.routes), "route"),
+            (len(policy.rules), "rule"),
+            (len(policy.files), "file"),
+        )
     )
+    tests = f"{_count(len(suites), 'test suite')}, {_count(cases, 'case')}"
+    print(f"{args.directory}: valid — {counts}; {tests}")
     return 0
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _test(args: argparse.Namespace) -> int:

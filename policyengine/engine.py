@@ -1,176 +1,269 @@
-"""The check pipeline: credential → key → state → environment → IP → scope and rules →
-usage → rate. The first step that fails decides; an error anywhere denies."""
+"""The engine: policies, keys and limits behind one ``check``.
+
+``check`` runs DESIGN's pipeline: credential → key → state → environment → IP → scope
+and rules → usage → rate. The first step that fails decides, and any error on the way —
+a store or limiter that fails, a rule that raises — denies with ``UNAVAILABLE``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from policyengine.context import Context
-from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
-from policyengine.errors import InvalidValue
-from policyengine.keys.record import KeyRecord
-from policyengine.net import NetworkSet, client_address, format_ip
+from policyengine.decision import Code, Decision, Step
+from policyengine.errors import InvalidValue, StorageError
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.record import KeyRecord, Usage
+from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
+from policyengine.net import NetworkSet
+from policyengine.pipeline import deny, judge, resolve
+from policyengine.policy.loader import load_directory
+from policyengine.policy.model import KeyType, PolicySet, RateLimit
 from policyengine.policy.prepared import PreparedPolicy
-from policyengine.policy.routes import RouteMatch
 from policyengine.request import Request
 
-#: The address of a request that gave none: it lies in no network.
-UNKNOWN_ADDRESS = -1
+log = logging.getLogger("policyengine")
+
+Clock = Callable[[], datetime]
+EMPTY = PolicySet(key_types={})
+#: Per-key limit sets kept at most before the table starts again.
+MAX_LIMIT_SETS = 65536
 
 
-def deny(
-    code: Code, step: str, reason: str, key: KeyRecord | None = None, **extra: object
-) -> Decision:
-    return Decision(
-        allowed=False,
-        code=code,
-        reason=reason,
-        step=step,
-        rule=extra.pop("rule", None) or RuleRef(step),  # type: ignore[arg-type]
-        key=_ref(key) if key is not None else None,
-        **extra,  # type: ignore[arg-type]
-    )
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-def _ref(key: KeyRecord) -> KeyRef:
-    return KeyRef(key.id, key.type, key.environment)
+class Engine:
+    """Decides whether a credential may do what a request asks.
 
+    ``store`` holds the keys (``sqlite:///policyengine.db``, ``memory://``,
+    ``postgresql://…``); ``limiter`` the rate-limit state (``memory://``, ``redis://…``);
+    ``redis``, when given, carries key changes to other processes at once.
+    """
 
-def resolve(
-    prepared: PreparedPolicy,
-    request: Request,
-    now: float,
-    trusted_proxies: NetworkSet,
-    credential_type: str = "key",
-) -> tuple[Context, RouteMatch | None] | Decision:
-    """The request as conditions see it: its route, client address and declared headers."""
-    headers: Mapping[str, str] = {k.lower(): v for k, v in request.headers.items()}
-    if request.ip is None:
-        ip = UNKNOWN_ADDRESS
-    else:
+    def __init__(
+        self,
+        policy: PolicySet | None = None,
+        *,
+        environment: str = "live",
+        store: str = "sqlite:///policyengine.db",
+        limiter: str | Limiter = "memory://",
+        redis: str | None = None,
+        secret: str | bytes | None = None,
+        trusted_proxies: Iterable[str] = (),
+        clock: Clock | None = None,
+        directory: str | Path | None = None,
+        keys: KeyManager | None = None,
+        **key_options: Any,
+    ) -> None:
+        if environment not in ("test", "live"):
+            raise InvalidValue(f"environment must be test or live, not {environment!r}")
+        self.environment = environment
+        self.directory = Path(directory) if directory is not None else None
+        self._clock = clock or _utc_now
+        self._prepared = PreparedPolicy(policy or EMPTY)
+        self._reload_lock = threading.Lock()
+        self.trusted_proxies = NetworkSet(trusted_proxies)
+        self.limiter = open_limiter(limiter) if isinstance(limiter, str) else limiter
+        self.keys = keys or KeyManager.open(
+            store, self.policy_set, secret=secret, redis=redis, clock=clock, **key_options
+        )
+        self._limit_sets: dict[tuple[object, ...], tuple[tuple[RateLimit, ...], Usage | None]] = {}
+
+    @classmethod
+    def from_directory(cls, directory: str | Path, **options: Any) -> Engine:
+        """An engine over the policy files in ``directory``; refuses a set that does not load."""
+        return cls(load_directory(directory), directory=directory, **options)
+
+    def policy_set(self) -> PolicySet:
+        return self._prepared.policy
+
+    @property
+    def prepared(self) -> PreparedPolicy:
+        return self._prepared
+
+    def reload(self, directory: str | Path | None = None) -> PolicySet:
+        """Swap in the policy files of ``directory`` (by default, the one loaded from).
+
+        The new set is loaded and compiled aside and swapped in with one assignment, so a
+        check sees the old set or the new, never a mix. A set that does not load raises
+        :class:`~policyengine.errors.PolicyError` and the old set keeps serving.
+        """
+        source = Path(directory) if directory is not None else self.directory
+        if source is None:
+            raise InvalidValue("this engine was not loaded from a directory; name one")
+        with self._reload_lock:
+            prepared = PreparedPolicy(load_directory(source))
+            self._prepared = prepared
+            self.directory = source
+        log.info("policy set %s loaded from %s", prepared.digest[:12], source)
+        return prepared.policy
+
+    def check(self, request: Request, explain: bool = False) -> Decision:
+        now = request.time or self._clock()
+        prepared = self._prepared
         try:
-            ip = client_address(request.ip, headers, trusted_proxies)
-        except InvalidValue as error:
-            return deny(Code.IP_NOT_ALLOWED, "ip", f"the client address is malformed: {error}")
-    declared = {name: headers[name] for name in prepared.headers if name in headers}
-    match = None
-    if request.resource is not None and request.action is not None:
-        resource, _, instance = request.resource.partition("/")
-        action = request.action
-    elif request.method is not None and request.path is not None:
-        path = request.path.partition("?")[0]
-        match = prepared.route(request.method, path)
-        if match is None:
-            return deny(
-                Code.DENIED_BY_POLICY,
-                "scope",
-                f"no route in the policies matches {request.method.upper()} {path}",
-                rule=RuleRef("routes"),
+            decision = self._check(prepared, request, now, explain)
+        except Exception as error:  # any failure denies
+            log.warning("check failed: %s: %s", type(error).__name__, error)
+            decision = deny(
+                Code.UNAVAILABLE,
+                "engine",
+                "the engine could not decide",
+                error=f"{type(error).__name__}: {error}",
             )
-        resource, instance, action = match.route.resource, match.instance, match.route.action
-    else:
-        return deny(
-            Code.DENIED_BY_POLICY,
-            "scope",
-            "the request names neither a method and path nor a resource and action",
-            rule=RuleRef("routes"),
-        )
-    ctx = Context(
-        ip=ip,
-        time=now,
-        resource=resource,
-        action=action,
-        resource_id=instance,
-        method=(request.method or "").upper(),
-        path=(request.path or "").partition("?")[0],
-        credential_type=credential_type,
-        headers=declared,
-    )
-    return ctx, match
-
-
-def judge(
-    prepared: PreparedPolicy,
-    key: KeyRecord,
-    ctx: Context,
-    environment: str | None,
-    now: datetime,
-    *,
-    any_key: bool = False,
-    token_scopes: tuple[str, ...] | None = None,
-    explain: bool = False,
-) -> Decision:
-    """The steps from the key's state to the rules, for a key already found."""
-    trace: list[Step] | None = [] if explain else None
-    state = key.state(now)
-    if state in ("revoked", "disabled", "expired"):
-        code = {"revoked": Code.REVOKED, "disabled": Code.DISABLED, "expired": Code.EXPIRED}[state]
-        return _end(
-            deny(code, "state", f"the key is {state}", key), trace, Step("state", False, state)
-        )
-    if trace is not None:
-        trace.append(Step("state", True, state))
-    if environment is not None and key.environment != environment:
-        reason = f"a {key.environment} key cannot be used against the {environment} environment"
-        return _end(
-            deny(Code.WRONG_ENVIRONMENT, "environment", reason, key),
-            trace,
-            Step("environment", False, reason),
-        )
-    if trace is not None:
-        trace.append(
-            Step("environment", True, f"{key.environment} key, {environment or 'any'} environment")
-        )
-    if key.networks and ctx.ip not in key.networks:
-        shown = format_ip(ctx.ip) if ctx.ip >= 0 else "an unknown address"
-        reason = f"{shown} is outside the key's allowed networks"
-        return _end(deny(Code.IP_NOT_ALLOWED, "ip", reason, key), trace, Step("ip", False, reason))
-    if trace is not None:
-        trace.append(
-            Step(
-                "ip",
-                True,
-                "address within the key's networks" if key.networks else "key not restricted",
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "decision %s %s key=%s step=%s",
+                decision.code,
+                decision.status,
+                decision.key.id if decision.key else "-",
+                decision.step,
             )
-        )
-        verdict, steps, _, _ = prepared.explain(key, ctx, token_scopes, any_key)
-        trace.extend(steps)
-    else:
-        verdict = prepared.authorize(key, ctx, token_scopes, any_key)
-    if not verdict.allowed:
-        return _end(
-            Decision(
-                allowed=False,
-                code=verdict.code,
-                reason=verdict.reason,
-                step=verdict.step,
-                rule=verdict.rule,
-                key=_ref(key),
-                error=verdict.error,
-            ),
-            trace,
-            None,
-        )
-    return _end(
-        Decision(
-            allowed=True,
-            code=Code.OK,
-            reason=verdict.reason,
-            step="done",
-            rule=verdict.rule,
-            key=_ref(key),
-        ),
-        trace,
-        None,
-    )
-
-
-def _end(decision: Decision, trace: list[Step] | None, step: Step | None) -> Decision:
-    if trace is None:
         return decision
-    if step is not None:
-        trace.append(step)
-    from dataclasses import replace
 
-    return replace(decision, trace=tuple(trace))
+    def _check(
+        self, prepared: PreparedPolicy, request: Request, now: datetime, explain: bool
+    ) -> Decision:
+        if not prepared.key_types:
+            return deny(
+                Code.UNAVAILABLE,
+                "policy",
+                "no policies are loaded",
+                error="the policy set is empty",
+            )
+        credential = request.credential
+        if not credential:
+            return deny(Code.MISSING_CREDENTIAL, "credential", "no API key was presented")
+        try:
+            key = self.keys.lookup(credential, now=now, touch=request.time is None)
+        except InvalidValue as error:
+            return deny(Code.MALFORMED_CREDENTIAL, "credential", str(error))
+        except StorageError as error:
+            return deny(Code.UNAVAILABLE, "key", "the key store is unavailable", error=str(error))
+        if key is None:
+            return deny(Code.NOT_FOUND, "key", "no such key")
+        return self._judge(prepared, key, request, now, explain, None, "key")
+
+    def _judge(
+        self,
+        prepared: PreparedPolicy,
+        key: KeyRecord,
+        request: Request,
+        now: datetime,
+        explain: bool,
+        token_scopes: tuple[str, ...] | None,
+        credential_type: str,
+    ) -> Decision:
+        resolved = resolve(
+            prepared, request, now.timestamp(), self.trusted_proxies, credential_type
+        )
+        decision = judge(
+            prepared,
+            key,
+            resolved,
+            self.environment,
+            now,
+            token_scopes=token_scopes,
+            explain=explain,
+        )
+        if not decision.allowed:
+            return decision
+        key_type = prepared.key_types.get(key.type)
+        if key_type is None:
+            return decision
+        limits, usage = self._limits(prepared, key, key_type)
+        if not limits and usage is None:
+            return decision
+        try:
+            outcome = self.limiter.acquire(key.id, limits, usage, now.timestamp())
+        except StorageError as error:
+            if fails_open(limits, usage):
+                log.warning("limiter unavailable; %s is let through unmetered", key.id)
+                return _with_step(decision, Step("rate", True, "limiter unavailable; fail open"))
+            return replace(
+                decision,
+                allowed=False,
+                code=Code.UNAVAILABLE,
+                step="rate",
+                reason="the rate limiter is unavailable",
+                rule=None,
+                error=str(error),
+            )
+        headers = RateLimitHeaders(outcome)
+        if outcome.allowed:
+            allowed = Decision(
+                allowed=True,
+                code=Code.OK,
+                reason=decision.reason,
+                step=decision.step,
+                rule=decision.rule,
+                key=decision.key,
+                headers=headers,
+                trace=decision.trace,
+            )
+            return _with_step(allowed, Step("rate", True, "within limits"))
+        code = Code.USAGE_EXCEEDED if outcome.code == "USAGE_EXCEEDED" else Code.RATE_LIMITED
+        step = "usage" if code is Code.USAGE_EXCEEDED else "rate"
+        reason = (
+            "the key's usage credits are spent"
+            if code is Code.USAGE_EXCEEDED
+            else f"over the rate limit ({', '.join(outcome.denied_by)})"
+        )
+        denied = replace(
+            decision,
+            allowed=False,
+            code=code,
+            step=step,
+            reason=reason,
+            rule=None,
+            headers=headers,
+        )
+        return _with_step(denied, Step(step, False, reason))
+
+    def _limits(
+        self, prepared: PreparedPolicy, key: KeyRecord, key_type: KeyType
+    ) -> tuple[tuple[RateLimit, ...], Usage | None]:
+        """The key type's limits with the key's overrides, worked out once per key version."""
+        cache_key = (key.id, key.revision, prepared.digest)
+        found = self._limit_sets.get(cache_key)
+        if found is None:
+            found = (merge_limits(key_type.rate_limits, key), key.usage or key_type.usage)
+            if len(self._limit_sets) >= MAX_LIMIT_SETS:
+                self._limit_sets.clear()
+            self._limit_sets[cache_key] = found
+        return found
+
+    def close(self) -> None:
+        self.keys.close()
+        self.limiter.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit, ...]:
+    """A key's own rates replace its type's limits of the same name, keeping what an
+    outage means for them; new names are added, and fail closed."""
+    merged = [
+        replace(limit, rate=key.rate_limits[limit.name]) if limit.name in key.rate_limits else limit
+        for limit in limits
+    ]
+    known = {limit.name for limit in limits}
+    merged += [RateLimit(name, rate) for name, rate in key.rate_limits.items() if name not in known]
+    return tuple(merged)
+
+
+def _with_step(decision: Decision, step: Step) -> Decision:
+    if decision.trace is None:
+        return decision
+    return replace(decision, trace=(*decision.trace, step))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from policyengine.errors import InvalidValue
 
@@ -17,8 +18,10 @@ _MAPPED = 0xFFFF << 32
 _V4_MAX = 1 << 32
 
 
+@lru_cache(maxsize=65536)
 def parse_ip(text: str) -> int:
-    """An address, IPv4 or IPv6, as an integer in the mapped space."""
+    """An address, IPv4 or IPv6, as an integer in the mapped space (clients repeat, so the
+    answers are kept)."""
     if not isinstance(text, str) or "%" in text:
         raise InvalidValue(f"invalid IP address {text!r}")
     try:

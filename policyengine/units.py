@@ -90,6 +90,14 @@ def parse_rate(text: str) -> Rate:
     )
 
 
+def parse_period(text: str) -> float:
+    """A rate's period: ``minute`` (or ``m``), ``second``, ``hour``, ``day``, or a duration."""
+    name = _PERIOD_ALIASES.get(text, text)
+    if name in PERIOD_SECONDS:
+        return PERIOD_SECONDS[name]
+    return parse_duration(text)
+
+
 def make_rate(limit: int, period: float, burst: int) -> Rate:
     if limit < 1:
         raise InvalidValue(f"a rate limit must admit at least 1 request, not {limit}")

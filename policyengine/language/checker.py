@@ -137,11 +137,14 @@ class _Checker:
         if parent in MAPS:
             if parent == "request.headers" and node.parts[-1] not in self.headers:
                 declared = ", ".join(sorted(self.headers)) or "none"
+                name = node.parts[-1]
+                hint = suggest(name, sorted(self.headers))
+                if any(h.startswith(f"{name}-") for h in self.headers):
+                    hint = f' (a name with "-" is written request.headers["{name}-…"])'
                 raise ConditionError(
                     node.start,
-                    f"header '{node.parts[-1]}' is not declared; list it under 'headers:' "
-                    f"in a policy file (declared: {declared})"
-                    + suggest(node.parts[-1], sorted(self.headers)),
+                    f"header '{name}' is not declared; list it under 'headers:' "
+                    f"in a policy file (declared: {declared})" + hint,
                 )
             return replace(node, type=STRING)
         if dotted in MAPS:
@@ -208,7 +211,8 @@ class _Checker:
             or (lt == IP and rt == CIDR)
             or (lt == STRING and rt == STRING)
         )
-        if rt.is_list and rt.item == CIDR and lt != IP:
+        if lt == CIDR:
+            # Whether a network lies within another is not something 'in' answers.
             fits = False
         if not fits:
             raise ConditionError(

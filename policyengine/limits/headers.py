@@ -14,7 +14,7 @@ request would be admitted; for usage credits, until they refill. A 429 adds
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from policyengine.limits.outcome import LimitOutcome, LimitState
 
@@ -80,3 +80,31 @@ def sf_string(text: str) -> str:
 def _seconds(value: float) -> int:
     # A Structured Field integer: non-negative here, and within its 15 digits.
     return min(max(math.ceil(value), 0), 999_999_999_999_999)
+
+
+class RateLimitHeaders(Mapping[str, str]):
+    """:func:`rate_limit_headers` of an outcome, worked out when first read: a caller that
+    never sends them (an embedded check, say) never pays for formatting them."""
+
+    __slots__ = ("_headers", "_outcome")
+
+    def __init__(self, outcome: LimitOutcome) -> None:
+        self._outcome = outcome
+        self._headers: dict[str, str] | None = None
+
+    def _get(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = rate_limit_headers(self._outcome)
+        return self._headers
+
+    def __getitem__(self, name: str) -> str:
+        return self._get()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return f"RateLimitHeaders({self._get()!r})"

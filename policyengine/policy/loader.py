@@ -50,7 +50,8 @@ def load_directory(directory: str | Path) -> PolicySet:
         raise PolicyError([_nowhere(str(root), "not a directory")])
     files = {str(p): p.read_text(encoding="utf-8") for p in policy_files(root)}
     if not files:
-        raise PolicyError([_nowhere(str(root), "no policy files (*.yaml) in this directory")])
+        message = "no policy files (*.yaml or *.yml) in this directory"
+        raise PolicyError([_nowhere(str(root), message)])
     return load_texts(files)
 
 

@@ -199,23 +199,36 @@ class PreparedPolicy:
         else:
             steps.append(Step("scope", False, f"no scope grants {target}"))
         matched: list[Rule] = []
-        for compiled in self._rules:
-            rule = compiled.rule
-            if not rule.applies_to(key.type, ctx.resource, ctx.action):
-                continue
-            if rule.effect == "allow" and (scope is not None or any_key):
-                continue
-            try:
-                hit = compiled.test(key, ctx)
-            except Exception as error:  # shown; the verdict denies
-                steps.append(Step("rules", False, f"{compiled.ref} failed: {error}"))
-                continue
-            if hit:
-                matched.append(rule)
-            verb = "matched" if hit else "did not match"
-            passed = not hit if rule.effect == "deny" else hit
-            steps.append(Step("rules", passed, f"{rule.effect} rule {compiled.ref} {verb}"))
+        granted = scope is not None or any_key
+        applicable = [
+            c for c in self._rules if c.rule.applies_to(key.type, ctx.resource, ctx.action)
+        ]
+        # The same rules as authorize, in the same order: allow rules only when no scope
+        # grants, deny rules only once something has granted.
+        if not granted:
+            for compiled in (c for c in applicable if c.rule.effect == "allow"):
+                if self._step(compiled, key, ctx, steps):
+                    matched.append(compiled.rule)
+                    granted = True
+        if granted:
+            for compiled in (c for c in applicable if c.rule.effect == "deny"):
+                if self._step(compiled, key, ctx, steps):
+                    matched.append(compiled.rule)
         return verdict, steps, scope, matched
+
+    @staticmethod
+    def _step(compiled: CompiledRule, key: KeyRecord, ctx: Context, steps: list[Step]) -> bool:
+        """Evaluate one rule for an explanation, noting the outcome as a step."""
+        rule = compiled.rule
+        try:
+            hit = compiled.test(key, ctx)
+        except Exception as error:  # shown; the verdict denies
+            steps.append(Step("rules", False, f"{compiled.ref} failed: {error}"))
+            return False
+        verb = "matched" if hit else "did not match"
+        passed = not hit if rule.effect == "deny" else hit
+        steps.append(Step("rules", passed, f"{rule.effect} rule {compiled.ref} {verb}"))
+        return hit
 
 
 def _parse(text: str) -> Scope | None:

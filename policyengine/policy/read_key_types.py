@@ -13,7 +13,7 @@ from policyengine.language.checker import suggest
 from policyengine.policy.model import REQUIRABLE_FIELDS, KeyType, RateLimit
 from policyengine.policy.scopes import Scope, parse_scope
 from policyengine.policy.source import Reader
-from policyengine.units import PERIOD_SECONDS, make_rate, parse_duration, parse_rate
+from policyengine.units import make_rate, parse_duration, parse_period, parse_rate
 
 if TYPE_CHECKING:
     from policyengine.policy.loader import Collected
@@ -167,7 +167,7 @@ def _rate_limit(r: Reader, name: str, node: yaml.Node) -> RateLimit | None:
         )
         return None
     limit = r.integer(fields["limit"][1], "limit", minimum=1)
-    period = r.parsed(fields["per"][1], "per", lambda t: PERIOD_SECONDS.get(t) or parse_duration(t))
+    period = r.parsed(fields["per"][1], "per", parse_period)
     burst = r.integer(fields["burst"][1], "burst", minimum=1) if "burst" in fields else limit
     on_error = (
         r.choice(fields["on_error"][1], "on_error", ("deny", "allow"))

@@ -30,7 +30,11 @@ def parse_template(path: str) -> tuple[Segment, ...]:
         raise InvalidValue(f"route path {path!r} must start with '/'")
     segments: list[Segment] = []
     names = set()
-    for part in path[1:].split("/"):
+    parts = path[1:].split("/")
+    for index, part in enumerate(parts):
+        if part == "" and index == len(parts) - 1:
+            segments.append("")  # the root, or a trailing slash: a path of its own
+            continue
         param = _PARAM.fullmatch(part)
         if param:
             if param.group(1) in names:

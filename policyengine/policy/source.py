@@ -67,7 +67,12 @@ class Reader:
                 Diagnostic(Location(self.path, 1, 1), "a policy file holds one YAML document")
             )
             return None
-        return documents[0] if documents else None
+        if not documents:
+            self.diagnostics.append(
+                Diagnostic(Location(self.path, 1, 1), "the file is empty; it needs 'version: 1'")
+            )
+            return None
+        return documents[0]
 
     # Positions.
 

@@ -101,6 +101,8 @@ def _suite(r: Reader, root: yaml.Node, rule_names: set[str]) -> Suite | None:
     name = Path(r.path).stem
     if "name" in top:
         name = r.string(top["name"][1], "name") or name
+    if "description" in top:
+        r.string(top["description"][1], "description")
     environment = "live"
     if "environment" in top:
         environment = r.choice(top["environment"][1], "environment", ("test", "live")) or "live"

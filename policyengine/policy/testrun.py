@@ -8,8 +8,8 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from policyengine.decision import Decision
-from policyengine.engine import judge, resolve
 from policyengine.net import NetworkSet
+from policyengine.pipeline import judge, resolve
 from policyengine.policy.coverage import Coverage, CoverageReport
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
@@ -81,15 +81,9 @@ def run_suites(policy: PolicySet, suites: list[Suite]) -> Run:
 
 def _decide(prepared: PreparedPolicy, case: Case, coverage: Coverage) -> Decision:
     resolved = resolve(prepared, case.request, case.now.timestamp(), NetworkSet())
-    if isinstance(resolved, Decision):
-        return resolved
-    ctx, match = resolved
-    any_key = match is not None and match.route.any_key
-    decision = judge(
-        prepared, case.key, ctx, case.environment, case.now, any_key=any_key, explain=True
-    )
-    if decision.step in ("scope", "rules", "done"):
-        _, _, scope, matched = prepared.explain(case.key, ctx, None, any_key)
+    decision = judge(prepared, case.key, resolved, case.environment, case.now, explain=True)
+    if decision.step in ("scope", "rules", "done") and resolved.problem is None:
+        _, _, scope, matched = prepared.explain(case.key, resolved.ctx, None, resolved.any_key)
         key_type = prepared.key_types.get(case.key.type)
         if scope is not None and key_type is not None:
             allowed = key_type.allowed_scopes if key_type.from_key else ()

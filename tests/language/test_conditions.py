@@ -234,3 +234,13 @@ def test_policy_values_cannot_inject_code() -> None:
     source = 'key.label == "\\" or __import__(\'os\') or \\""'
     assert holds(source) is False
     assert holds('key.metadata["__class__"] == ""')
+
+
+def test_a_network_on_the_left_of_in_is_refused() -> None:
+    for source in ("10.0.0.0/8 in [10.0.0.1]", "10.0.0.0/8 in [10.0.0.0/8]"):
+        assert "cannot test whether a cidr is in" in refused(source).message
+
+
+def test_a_hyphenated_header_written_with_a_dot_gets_a_hint() -> None:
+    error = refused('request.headers.x-team == "ops"')
+    assert 'written request.headers["x-…"]' in error.message

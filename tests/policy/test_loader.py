@@ -300,3 +300,25 @@ def test_cli_misuse_exits_with_2() -> None:
     assert cli().returncode == 2
     assert cli("validate", "--no-such-option").returncode == 2
     assert cli("frobnicate").returncode == 2
+
+
+def test_an_empty_policy_file_is_an_error() -> None:
+    assert errors({"k.yaml": KEY_TYPES, "empty.yaml": ""}) == [
+        "empty.yaml:1:1: the file is empty; it needs 'version: 1'"
+    ]
+
+
+def test_a_rate_period_may_be_abbreviated() -> None:
+    text = KEY_TYPES.replace("600/minute", "{limit: 10, per: m, burst: 2}")
+    limit = load_texts({"k.yaml": text}).key_types["reader"].rate_limits[0]
+    assert (limit.rate.limit, limit.rate.period, limit.rate.burst) == (10, 60.0, 2)
+
+
+def test_the_root_and_trailing_slashes_are_routes_of_their_own() -> None:
+    from policyengine.policy.routes import RouteTable
+
+    text = "version: 1\nroutes:\n  GET /: home:read\n  GET /v1/events/: events:read\n"
+    table = RouteTable(load_texts({"r.yaml": text}).routes)
+    assert table.match("GET", "/") is not None
+    assert table.match("GET", "/v1/events/") is not None
+    assert table.match("GET", "/v1/events") is None

@@ -1,0 +1,105 @@
+"""An ASGI middleware that checks every HTTP request of any ASGI application.
+
+An allowed request reaches the application with the decision in
+``scope["state"]["policyengine.decision"]`` and the rate-limit headers added to its
+response; a denied one is answered here, with DESIGN's JSON error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
+
+import anyio.to_thread
+
+from policyengine.decision import Decision
+from policyengine.engine import Engine
+from policyengine.integrations.http import bearer, denial_headers, error_body, request_id
+from policyengine.request import Request
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STATE_KEY = "policyengine.decision"
+
+
+class PolicyMiddleware:
+    """``exclude`` lists path prefixes that are not checked (health checks, docs).
+    With ``threaded=True`` each check runs in a worker thread, so that a key-store miss
+    never blocks the event loop; by default it runs inline, which is faster when keys are
+    served from the lookup cache."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        engine: Engine,
+        *,
+        exclude: Iterable[str] = (),
+        realm: str = "api",
+        threaded: bool = False,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.exclude = tuple(exclude)
+        self.realm = realm
+        self.threaded = threaded
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (self.exclude and scope["path"].startswith(self.exclude)):
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        request = Request(
+            credential=bearer(headers.get("authorization")),
+            method=scope["method"],
+            path=scope["path"],
+            ip=scope["client"][0] if scope.get("client") else None,
+            headers=headers,
+        )
+        if self.threaded:
+            decision = await anyio.to_thread.run_sync(self.engine.check, request)
+        else:
+            decision = self.engine.check(request)
+        if not decision.allowed:
+            await _deny(send, decision, request_id(headers), self.realm)
+            return
+        scope.setdefault("state", {})[STATE_KEY] = decision
+        extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and extra:
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        # Repeated forwarding headers are one comma-separated list (RFC 9110, 5.3).
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+async def _deny(send: Send, decision: Decision, rid: str, realm: str) -> None:
+    body = error_body(decision, rid)
+    headers = {
+        "content-type": "application/json",
+        "content-length": str(len(body)),
+        "x-request-id": rid,
+        **{k.lower(): v for k, v in denial_headers(decision, realm).items()},
+    }
+    await send(
+        {
+            "type": "http.response.start",
+            "status": decision.status,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

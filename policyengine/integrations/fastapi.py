@@ -1,0 +1,93 @@
+"""A FastAPI dependency: ``Depends(authorize)`` on a route checks its request, by an
+explicit scope or by the routes of the policy files, and hands the route the decision.
+
+Call :func:`install` once on the application so that denials are answered with DESIGN's
+JSON error body; without it FastAPI still answers with the right status and headers, the
+body nested under ``detail``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException
+from fastapi import Request as HTTPRequest
+from fastapi.responses import JSONResponse, Response
+
+from policyengine.decision import Decision
+from policyengine.engine import Engine
+from policyengine.integrations.http import bearer, denial_headers, request_id
+from policyengine.request import Request
+
+
+class PolicyDenied(HTTPException):
+    def __init__(self, decision: Decision, request_id: str, realm: str) -> None:
+        self.decision = decision
+        self.request_id = request_id
+        body = {
+            "error": {
+                "code": decision.code.value,
+                "message": decision.reason,
+                "request_id": request_id,
+            }
+        }
+        super().__init__(
+            decision.status,
+            detail=body,
+            headers={**denial_headers(decision, realm), "X-Request-ID": request_id},
+        )
+
+
+class Authorize:
+    """``Depends(Authorize(engine))`` checks by the policies' routes;
+    ``Depends(Authorize(engine, "events/{id}:read"))`` asks for that scope, naming a path
+    parameter as the instance."""
+
+    def __init__(self, engine: Engine, scope: str | None = None, *, realm: str = "api") -> None:
+        self.engine = engine
+        self.realm = realm
+        self.resource: str | None = None
+        self.action: str | None = None
+        if scope is not None:
+            resource, separator, action = scope.rpartition(":")
+            if not separator or not resource or not action or "*" in scope:
+                raise ValueError(f"scope {scope!r} must be resource:action, such as events:read")
+            self.resource, self.action = resource, action
+
+    async def __call__(self, request: HTTPRequest, response: Response) -> Decision:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        resource = self.resource
+        if resource is not None:
+            resource = resource.format_map(_Params(request.path_params))
+        decision = self.engine.check(
+            Request(
+                credential=bearer(headers.get("authorization")),
+                method=request.method if resource is None else None,
+                path=request.url.path if resource is None else None,
+                resource=resource,
+                action=self.action,
+                ip=request.client.host if request.client else None,
+                headers=headers,
+            )
+        )
+        if not decision.allowed:
+            raise PolicyDenied(decision, request_id(headers), self.realm)
+        request.state.policyengine_decision = decision
+        response.headers.update(decision.headers)
+        return decision
+
+
+class _Params(dict[str, str]):
+    def __init__(self, params: dict[str, object]) -> None:
+        super().__init__({k: str(v) for k, v in params.items()})
+
+    def __missing__(self, name: str) -> str:
+        raise ValueError(f"the route has no path parameter '{name}'")
+
+
+async def _answer(request: HTTPRequest, error: Exception) -> JSONResponse:
+    assert isinstance(error, PolicyDenied)
+    return JSONResponse(error.detail, status_code=error.status_code, headers=error.headers)
+
+
+def install(app: FastAPI) -> None:
+    """Answer denials with ``{"error": {"code", "message", "request_id"}}``."""
+    app.add_exception_handler(PolicyDenied, _answer)

@@ -1,0 +1,62 @@
+"""What every integration shares: reading the credential from ``Authorization`` and
+answering a denial with the JSON error body, ``WWW-Authenticate`` and rate-limit headers."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping
+
+from policyengine.decision import Code, Decision
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The credential of ``Authorization: Bearer <credential>``; ``None`` when absent.
+
+    A header in another scheme, or with nothing after the scheme, yields ``""``: a
+    credential was offered but is not one of ours, which the engine calls malformed.
+    """
+    if authorization is None:
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return credential.strip()
+
+
+def request_id(headers: Mapping[str, str]) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a fresh one."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def error_body(decision: Decision, request_id: str) -> bytes:
+    return json.dumps(
+        {
+            "error": {
+                "code": decision.code.value,
+                "message": decision.reason,
+                "request_id": request_id,
+            }
+        }
+    ).encode()
+
+
+def denial_headers(decision: Decision, realm: str) -> dict[str, str]:
+    headers = dict(decision.headers)
+    if decision.status == 401:
+        challenge = f'Bearer realm="{realm}"'
+        if decision.code is not Code.MISSING_CREDENTIAL:
+            challenge += f', error="invalid_token", error_description="{_quoted(decision.reason)}"'
+        headers["WWW-Authenticate"] = challenge
+    elif decision.code is Code.INSUFFICIENT_SCOPE:
+        headers["WWW-Authenticate"] = f'Bearer realm="{realm}", error="insufficient_scope"'
+    return headers
+
+
+def _quoted(text: str) -> str:
+    # RFC 6750 allows %x20-21 / %x23-5B / %x5D-7E in error_description.
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "'" for c in text)[:200]

@@ -1,0 +1,185 @@
+"""The steps of a check after the key is found: state → environment → IP → scope and
+rules. Pure functions of the prepared policy set, the key and the request, shared by the
+engine and by policy tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import MappingProxyType
+
+from policyengine.context import Context
+from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
+from policyengine.errors import InvalidValue
+from policyengine.keys.record import KeyRecord
+from policyengine.net import NetworkSet, client_address, format_ip
+from policyengine.policy.prepared import PreparedPolicy
+from policyengine.policy.routes import RouteMatch
+from policyengine.request import Request
+
+#: The address of a request that gave none: it lies in no network.
+UNKNOWN_ADDRESS = -1
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_STATE_CODES = {"revoked": Code.REVOKED, "disabled": Code.DISABLED, "expired": Code.EXPIRED}
+
+
+def deny(
+    code: Code,
+    step: str,
+    reason: str,
+    key: KeyRecord | None = None,
+    rule: RuleRef | None = None,
+    error: str | None = None,
+) -> Decision:
+    return Decision(
+        allowed=False,
+        code=code,
+        reason=reason,
+        step=step,
+        rule=rule or RuleRef(step),
+        key=key_ref(key) if key is not None else None,
+        error=error,
+    )
+
+
+def key_ref(key: KeyRecord) -> KeyRef:
+    return KeyRef(key.id, key.type, key.environment)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A request as conditions see it, and what is already wrong with it, if anything:
+    a problem is reported at its own step, after the steps before it have passed."""
+
+    ctx: Context
+    route: RouteMatch | None
+    problem: Decision | None = None
+
+    @property
+    def any_key(self) -> bool:
+        return self.route is not None and self.route.route.any_key
+
+
+def resolve(
+    prepared: PreparedPolicy,
+    request: Request,
+    now: float,
+    trusted_proxies: NetworkSet,
+    credential_type: str = "key",
+) -> Resolved:
+    headers: Mapping[str, str] = (
+        {k.lower(): v for k, v in request.headers.items()} if request.headers else _NO_HEADERS
+    )
+    problem = None
+    ip = UNKNOWN_ADDRESS
+    if request.ip is not None:
+        try:
+            ip = client_address(request.ip, headers, trusted_proxies)
+        except InvalidValue as error:
+            problem = deny(Code.IP_NOT_ALLOWED, "ip", f"the client address is malformed: {error}")
+    declared = (
+        {name: headers[name] for name in prepared.headers if name in headers}
+        if prepared.headers and headers
+        else _NO_HEADERS
+    )
+    match = None
+    resource = action = instance = ""
+    path = (request.path or "").partition("?")[0]
+    if request.resource is not None and request.action is not None:
+        resource, _, instance = request.resource.partition("/")
+        action = request.action
+    elif request.method is not None and request.path is not None:
+        match = prepared.route(request.method, path)
+        if match is None:
+            problem = problem or deny(
+                Code.DENIED_BY_POLICY,
+                "scope",
+                f"no route in the policies matches {request.method.upper()} {path}",
+                rule=RuleRef("routes"),
+            )
+        else:
+            resource, instance, action = match.route.resource, match.instance, match.route.action
+    else:
+        problem = problem or deny(
+            Code.DENIED_BY_POLICY,
+            "scope",
+            "the request names neither a method and path nor a resource and action",
+            rule=RuleRef("routes"),
+        )
+    ctx = Context(
+        ip=ip,
+        time=now,
+        resource=resource,
+        action=action,
+        resource_id=instance,
+        method=(request.method or "").upper(),
+        path=path,
+        credential_type=credential_type,
+        headers=declared,
+    )
+    return Resolved(ctx, match, problem)
+
+
+def judge(
+    prepared: PreparedPolicy,
+    key: KeyRecord,
+    resolved: Resolved,
+    environment: str | None,
+    now: datetime,
+    *,
+    token_scopes: tuple[str, ...] | None = None,
+    explain: bool = False,
+) -> Decision:
+    """The steps from the key's state to the rules; the first that fails decides."""
+    trace: list[Step] | None = [] if explain else None
+    ctx, problem = resolved.ctx, resolved.problem
+    state = key.state(now)
+    if state in _STATE_CODES:
+        return _end(deny(_STATE_CODES[state], "state", f"the key is {state}", key), trace)
+    _note(trace, "state", f"the key is {state}")
+    if environment is not None and key.environment != environment:
+        reason = f"a {key.environment} key cannot be used in the {environment} environment"
+        return _end(deny(Code.WRONG_ENVIRONMENT, "environment", reason, key), trace)
+    _note(trace, "environment", f"{key.environment} key in the {environment or 'any'} environment")
+    if problem is not None and problem.step == "ip":
+        return _end(replace(problem, key=key_ref(key)), trace)
+    if key.networks and ctx.ip not in key.networks:
+        shown = format_ip(ctx.ip) if ctx.ip >= 0 else "an unknown address"
+        reason = f"{shown} is outside the networks this key is restricted to"
+        return _end(deny(Code.IP_NOT_ALLOWED, "ip", reason, key), trace)
+    _note(trace, "ip", "within the key's networks" if key.networks else "the key is not restricted")
+    if problem is not None:
+        return _end(replace(problem, key=key_ref(key)), trace)
+    if trace is not None:
+        verdict, steps, _, _ = prepared.explain(key, ctx, token_scopes, resolved.any_key)
+        trace.extend(steps)
+    else:
+        verdict = prepared.authorize(key, ctx, token_scopes, resolved.any_key)
+    return _end(
+        Decision(
+            allowed=verdict.allowed,
+            code=verdict.code,
+            reason=verdict.reason,
+            step=verdict.step,
+            rule=verdict.rule,
+            key=key_ref(key),
+            error=verdict.error,
+        ),
+        trace,
+        record=False,
+    )
+
+
+def _note(trace: list[Step] | None, step: str, detail: str) -> None:
+    if trace is not None:
+        trace.append(Step(step, True, detail))
+
+
+def _end(decision: Decision, trace: list[Step] | None, record: bool = True) -> Decision:
+    if trace is None:
+        return decision
+    if record:
+        trace.append(Step(decision.step, decision.allowed, decision.reason))
+    return replace(decision, trace=tuple(trace))

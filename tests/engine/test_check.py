@@ -1,0 +1,310 @@
+"""Engine.check: the pipeline's order, every decision code, IPs, proxies and limits."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from conftest import POLICIES, SECRET, Clock
+
+from policyengine.decision import Code
+from policyengine.engine import Engine
+from policyengine.request import Request
+
+OFFICE = "203.0.113.0/24"
+CLIENT = "203.0.113.9"
+
+
+def get(
+    secret: str | None, path: str = "/v1/events", method: str = "GET", **extra: object
+) -> Request:
+    values: dict[str, object] = {"credential": secret, "method": method, "path": path, "ip": CLIENT}
+    values.update(extra)
+    return Request(**values)  # type: ignore[arg-type]
+
+
+ROUTES = {
+    "list-events": ("GET", "/v1/events"),
+    "create-event": ("POST", "/v1/events"),
+    "delete-event": ("DELETE", "/v1/events/evt_42"),
+    "set-member": ("PUT", "/v1/events/evt_42/members/usr_1"),
+    "create-task": ("POST", "/v1/tasks"),
+    "trigger-run": ("POST", "/v1/tasks/tsk_1/runs"),
+    "watch-run": ("GET", "/v1/tasks/tsk_1/runs/run_1"),
+    "add-hook": ("POST", "/v1/hooks"),
+    "delete-hook": ("DELETE", "/v1/hooks/hk_1"),
+    "list-keys": ("GET", "/v1/keys"),
+    "revoke-key": ("POST", "/v1/keys/key_1/revoke"),
+    "get-token": ("POST", "/v1/auth/token"),
+}
+OK, SCOPE = Code.OK, Code.INSUFFICIENT_SCOPE
+MATRIX = {
+    #               list   create delete member task  trigger watch hook  dhook keys  revoke token
+    "read-only":   (OK,    SCOPE, SCOPE, SCOPE, SCOPE, SCOPE, OK,   SCOPE, SCOPE, SCOPE, SCOPE, OK),
+    "write":       (OK,    OK,    SCOPE, OK,    OK,    OK,    OK,   OK,    OK,    SCOPE, SCOPE, OK),
+    "full-access": (OK,    OK,    OK,    OK,    OK,    OK,    OK,   OK,    OK,    OK,    OK,    OK),
+    "scoped":      (SCOPE, SCOPE, SCOPE, SCOPE, SCOPE, OK,    SCOPE, SCOPE, SCOPE, SCOPE, SCOPE, OK),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key_type", "route"),
+    list(itertools.product(MATRIX, ROUTES)),
+)
+def test_each_key_type_against_each_route(engine: Engine, key_type: str, route: str) -> None:
+    options: dict[str, object] = {"allowed_ips": [OFFICE]}
+    if key_type == "scoped":
+        options["scopes"] = ["tasks:trigger"]
+    if key_type == "full-access":
+        options["expires_in"] = "30d"
+    issued = engine.keys.create(type=key_type, label="matrix", environment="live", **options)
+    method, path = ROUTES[route]
+    expected = MATRIX[key_type][list(ROUTES).index(route)]
+    decision = engine.check(get(issued.secret, path, method))
+    assert decision.code is expected, decision.reason
+    assert decision.allowed is (expected is Code.OK)
+    assert decision.status == (200 if expected is Code.OK else 403)
+    assert decision.key is not None
+    assert decision.key.id == issued.key.id
+
+
+def test_a_live_key_without_an_allow_list_cannot_write(engine: Engine) -> None:
+    issued = engine.keys.create(type="write", label="open", environment="live")
+    decision = engine.check(get(issued.secret, "/v1/events", "POST"))
+    assert decision.code is Code.DENIED_BY_POLICY
+    assert decision.rule is not None
+    assert decision.rule.name == "live-writes-need-an-allow-list"
+    assert str(decision.rule).endswith("policies/rules.yaml:5)")
+    assert decision.reason == "Keys that write to production must be restricted to known networks"
+    assert engine.check(get(issued.secret)).allowed
+
+
+def test_credential_problems_come_first(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    assert engine.check(get(None)).code is Code.MISSING_CREDENTIAL
+    assert engine.check(get("")).code is Code.MISSING_CREDENTIAL
+    assert engine.check(get("not-a-key", "/nowhere")).code is Code.MALFORMED_CREDENTIAL
+    typo = issued.secret[:-7] + ("A" if issued.secret[-7] != "A" else "B") + issued.secret[-6:]
+    assert engine.check(get(typo)).code is Code.MALFORMED_CREDENTIAL
+    assert engine.check(get(issued.secret[:-1])).code is Code.MALFORMED_CREDENTIAL
+    other = Engine.from_directory(POLICIES, store="memory://", secret=SECRET)
+    unknown = other.keys.create(type="read-only", label="elsewhere", environment="live")
+    other.close()
+    decision = engine.check(get(unknown.secret))
+    assert (decision.code, decision.status) == (Code.NOT_FOUND, 401)
+
+
+def test_key_states_deny_with_their_codes(engine: Engine, clock: Clock) -> None:
+    revoked = engine.keys.create(type="read-only", label="r", environment="live")
+    engine.keys.revoke(revoked.key.id)
+    disabled = engine.keys.create(type="read-only", label="d", environment="live")
+    engine.keys.disable(disabled.key.id)
+    expiring = engine.keys.create(type="read-only", label="e", environment="live", expires_in="1h")
+    assert engine.check(get(revoked.secret)).code is Code.REVOKED
+    assert engine.check(get(disabled.secret)).code is Code.DISABLED
+    assert engine.check(get(expiring.secret)).allowed
+    clock.advance(3600)
+    assert engine.check(get(expiring.secret)).code is Code.EXPIRED
+    engine.keys.enable(disabled.key.id)
+    assert engine.check(get(disabled.secret)).allowed
+
+
+def test_a_rotated_key_works_until_its_grace_period_ends(engine: Engine, clock: Clock) -> None:
+    old = engine.keys.create(type="read-only", label="r", environment="live")
+    new = engine.keys.rotate(old.key.id, grace="1h")
+    assert engine.check(get(old.secret)).allowed
+    assert engine.check(get(new.secret)).allowed
+    clock.advance(3600)
+    assert engine.check(get(old.secret)).code is Code.REVOKED
+    assert engine.check(get(new.secret)).allowed
+
+
+def test_keys_of_the_other_environment_are_refused(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="t", environment="test")
+    decision = engine.check(get(issued.secret))
+    assert (decision.code, decision.status) == (Code.WRONG_ENVIRONMENT, 403)
+
+
+@pytest.mark.parametrize(
+    ("networks", "client", "allowed"),
+    [
+        ([OFFICE], "203.0.113.200", True),
+        ([OFFICE], "203.0.114.1", False),
+        ([OFFICE], "::ffff:203.0.113.7", True),
+        (["2001:db8::/32"], "2001:db8:1::5", True),
+        (["2001:db8::/32"], "2001:db9::5", False),
+        (["2001:db8::/32"], "203.0.113.9", False),
+        (["198.51.100.7"], "198.51.100.7", True),
+        (["198.51.100.7"], "198.51.100.8", False),
+    ],
+)
+def test_ip_allow_lists_in_ipv4_and_ipv6(
+    engine: Engine, networks: list[str], client: str, allowed: bool
+) -> None:
+    issued = engine.keys.create(
+        type="write", label="pinned", environment="live", allowed_ips=networks
+    )
+    decision = engine.check(get(issued.secret, "/v1/events", "POST", ip=client))
+    assert decision.allowed is allowed
+    if not allowed:
+        assert (decision.code, decision.status) == (Code.IP_NOT_ALLOWED, 403)
+
+
+@pytest.mark.parametrize("bad", ["300.1.1.1", "", "::g", "10.0.0.1/8", "fe80::1%eth0"])
+def test_a_malformed_client_address_denies(engine: Engine, bad: str) -> None:
+    issued = engine.keys.create(type="read-only", label="open", environment="live")
+    assert engine.check(get(issued.secret, ip=bad)).code is Code.IP_NOT_ALLOWED
+
+
+def test_a_request_without_an_address_fails_a_network_restriction(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", allowed_ips=[OFFICE]
+    )
+    assert engine.check(get(issued.secret, ip=None)).code is Code.IP_NOT_ALLOWED
+
+
+def proxied(clock: Clock) -> Engine:
+    return Engine.from_directory(
+        POLICIES,
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        trusted_proxies=["10.0.0.0/8", "fd00::/8"],
+        maintenance_interval=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "allowed"),
+    [
+        # The proxy names the client: the rightmost address that is not a proxy.
+        ("10.0.0.5", {"X-Forwarded-For": "203.0.113.9"}, True),
+        ("10.0.0.5", {"X-Forwarded-For": "198.51.100.1, 203.0.113.9, 10.0.0.7"}, True),
+        # A client cannot smuggle an address in from the left of the chain.
+        ("10.0.0.5", {"X-Forwarded-For": "203.0.113.9, 198.51.100.1"}, False),
+        # Forwarding headers from an untrusted peer are ignored.
+        ("198.51.100.1", {"X-Forwarded-For": "203.0.113.9"}, False),
+        ("fd00::1", {"Forwarded": 'for="[2001:db8::1]:4711", for=203.0.113.9'}, True),
+        ("fd00::1", {"Forwarded": "for=198.51.100.1;proto=https"}, False),
+        # A malformed hop from a trusted proxy denies.
+        ("10.0.0.5", {"X-Forwarded-For": "203.0.113.9, garbage"}, False),
+    ],
+)
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    clock: Clock, peer: str, headers: dict[str, str], allowed: bool
+) -> None:
+    with proxied(clock) as engine:
+        issued = engine.keys.create(
+            type="read-only", label="p", environment="live", allowed_ips=[OFFICE]
+        )
+        decision = engine.check(get(issued.secret, ip=peer, headers=headers))
+        assert decision.allowed is allowed
+        if not allowed:
+            assert decision.code is Code.IP_NOT_ALLOWED
+
+
+def test_unknown_routes_and_methods_are_denied_by_default(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="a", environment="live", allowed_ips=[OFFICE]
+    )
+    for method, path in [("GET", "/v2/events"), ("PATCH", "/v1/tasks"), ("GET", "/v1/events/")]:
+        decision = engine.check(get(issued.secret, path, method))
+        assert decision.code is Code.DENIED_BY_POLICY
+        assert "no route" in decision.reason
+    assert engine.check(get(issued.secret, "/v1/events?limit=5", "HEAD")).allowed
+
+
+def test_explicit_resource_and_action_requests(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="scoped", label="one", environment="live", scopes=["events/evt_1:read"]
+    )
+    ask = lambda resource: engine.check(  # noqa: E731
+        Request(credential=issued.secret, resource=resource, action="read", ip=CLIENT)
+    )
+    assert ask("events/evt_1").allowed
+    assert ask("events/evt_2").code is Code.INSUFFICIENT_SCOPE
+    assert ask("events").code is Code.INSUFFICIENT_SCOPE
+
+
+def test_rate_limits_answer_429_with_headers_and_retry_after(engine: Engine, clock: Clock) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="slow", environment="live", rate_limit="3/minute"
+    )
+    decisions = [engine.check(get(issued.secret)) for _ in range(4)]
+    assert [d.code for d in decisions] == [Code.OK, Code.OK, Code.OK, Code.RATE_LIMITED]
+    assert dict(decisions[0].headers) == {
+        "RateLimit-Policy": '"default";q=3;w=60',
+        "RateLimit": '"default";r=2;t=20',
+    }
+    last = decisions[-1]
+    assert last.status == 429
+    assert last.headers["Retry-After"] == "20"
+    assert last.headers["RateLimit"] == '"default";r=0;t=20'
+    clock.advance(20)
+    assert engine.check(get(issued.secret)).allowed
+
+
+def test_a_key_type_with_several_named_limits_reports_each(clock: Clock) -> None:
+    with Engine.from_directory(
+        POLICIES, store="memory://", secret=SECRET, environment="test", clock=clock
+    ) as engine:
+        key = engine.keys.create(type="write", label="w", environment="test")
+        headers = engine.check(get(key.secret)).headers
+        assert headers["RateLimit-Policy"] == '"default";q=600;w=60, "daily";q=100000;w=86400'
+        assert headers["RateLimit"] == '"default";r=99;t=1, "daily";r=99999;t=1'
+
+
+def test_denied_requests_never_consume_the_rate_limit(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", rate_limit="2/minute"
+    )
+    for _ in range(10):
+        denied = engine.check(get(issued.secret, "/v1/events", "POST"))
+        assert denied.code is Code.INSUFFICIENT_SCOPE
+    codes = [engine.check(get(issued.secret)).code for _ in range(3)]
+    assert codes == [Code.OK, Code.OK, Code.RATE_LIMITED]
+
+
+def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        if not path.stem.endswith("_test"):
+            text = path.read_text()
+            if path.name == "key_types.yaml":
+                text = text.replace(
+                    "    rate_limit: 600/minute\n",
+                    "    rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}\n",
+                    1,
+                )
+            (policies / path.name).write_text(text)
+    with Engine.from_directory(policies, store="memory://", secret=SECRET, clock=clock) as engine:
+        issued = engine.keys.create(type="read-only", label="metered", environment="live")
+        codes = [engine.check(get(issued.secret)).code for _ in range(3)]
+        assert codes == [Code.OK, Code.OK, Code.USAGE_EXCEEDED]
+        assert engine.check(get(issued.secret)).status == 429
+        clock.advance(86400)
+        assert engine.check(get(issued.secret)).allowed
+
+
+def test_explain_lists_every_step(engine: Engine) -> None:
+    issued = engine.keys.create(type="write", label="x", environment="live")
+    decision = engine.check(get(issued.secret, "/v1/events", "POST"), explain=True)
+    assert decision.trace is not None
+    steps = [(s.step, s.passed) for s in decision.trace]
+    assert steps == [
+        ("state", True),
+        ("environment", True),
+        ("ip", True),
+        ("scope", True),
+        ("rules", False),
+    ]
+    assert "live-writes-need-an-allow-list" in decision.trace[-1].detail
+    assert engine.check(get(issued.secret)).trace is None
+
+
+def test_a_revoked_key_on_an_unknown_path_is_revoked(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    engine.keys.revoke(issued.key.id)
+    assert engine.check(get(issued.secret, "/v2/unknown")).code is Code.REVOKED
+    assert engine.check(get(issued.secret, ip="garbage")).code is Code.REVOKED

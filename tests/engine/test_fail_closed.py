@@ -1,0 +1,174 @@
+"""Failures deny: a limiter or store that is down, a rule that raises, no policies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+from conftest import POLICIES, SECRET, Clock
+
+from policyengine.decision import Code
+from policyengine.engine import Engine
+from policyengine.errors import StorageError
+from policyengine.keys.hashing import KeyHasher
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.memory import MemoryStore
+from policyengine.keys.record import KeyRecord
+from policyengine.keys.store import KeyQuery, StoredKey
+from policyengine.policy.loader import load_directory
+from policyengine.policy.model import PolicySet
+from policyengine.request import Request
+
+CLIENT = "203.0.113.9"
+
+
+def get(secret: str) -> Request:
+    return Request(credential=secret, method="GET", path="/v1/events", ip=CLIENT)
+
+
+class FailingStore(MemoryStore):
+    """A store that works until ``down`` is set, then fails as an unreachable server does."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise StorageError("could not connect to the key store")
+
+    def get_by_hash(self, key_hash: str) -> StoredKey | None:
+        self._check()
+        return super().get_by_hash(key_hash)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        self._check()
+        return super().get(key_id)
+
+    def list(self, query: KeyQuery) -> Sequence[KeyRecord]:
+        self._check()
+        return super().list(query)
+
+    def touch(self, used: Mapping[str, datetime]) -> None:
+        self._check()
+        super().touch(used)
+
+
+def test_a_limiter_that_cannot_be_reached_denies(clock: Clock) -> None:
+    with Engine.from_directory(
+        POLICIES, store="memory://", secret=SECRET, clock=clock, limiter="redis://127.0.0.1:1/0"
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="x", environment="live")
+        decision = engine.check(get(issued.secret))
+        assert not decision.allowed
+        assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+        assert decision.error is not None
+
+
+def test_a_limit_may_choose_to_fail_open(clock: Clock, tmp_path) -> None:
+    policies = tmp_path / "p"
+    policies.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        text = path.read_text()
+        if path.name == "key_types.yaml":
+            text = text.replace(
+                "rate_limit: 600/minute",
+                "rate_limit: {limit: 600, per: minute, on_error: allow}",
+                1,
+            )
+        (policies / path.name).write_text(text)
+    with Engine.from_directory(
+        policies, store="memory://", secret=SECRET, clock=clock, limiter="redis://127.0.0.1:1/0"
+    ) as engine:
+        reader = engine.keys.create(type="read-only", label="r", environment="live")
+        writer = engine.keys.create(type="write", label="w", environment="live")
+        assert engine.check(get(reader.secret)).allowed
+        assert engine.check(get(writer.secret)).code is Code.UNAVAILABLE
+
+
+def test_a_key_store_that_fails_denies(clock: Clock) -> None:
+    store = FailingStore()
+    policy = load_directory(POLICIES)
+    keys = KeyManager(
+        store,
+        lambda: policy,
+        hasher=KeyHasher(SECRET),
+        clock=clock,
+        cache_ttl=0,
+        maintenance_interval=None,
+    )
+    with Engine(policy, keys=keys, clock=clock) as engine:
+        issued = engine.keys.create(type="read-only", label="x", environment="live")
+        assert engine.check(get(issued.secret)).allowed
+        store.down = True
+        decision = engine.check(get(issued.secret))
+        assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+        assert "could not connect" in (decision.error or "")
+
+
+def test_an_exception_inside_a_rule_denies(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    issued = engine.keys.create(type="write", label="w", environment="live", allowed_ips=[CLIENT])
+    rule = engine.prepared._rules[0]
+
+    def broken(key: object, req: object) -> bool:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(engine.prepared, "_rules", (replace(rule, test=broken),))
+    decision = engine.check(
+        Request(credential=issued.secret, method="POST", path="/v1/events", ip=CLIENT)
+    )
+    assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+    assert decision.rule is not None
+    assert decision.rule.name == "live-writes-need-an-allow-list"
+    assert "ZeroDivisionError" in (decision.error or "")
+
+
+def test_an_error_anywhere_in_the_engine_denies(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(engine.limiter, "acquire", broken)
+    decision = engine.check(get(issued.secret))
+    assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+
+
+def test_an_empty_policy_set_denies_everything(clock: Clock) -> None:
+    with Engine(PolicySet(key_types={}), store="memory://", secret=SECRET, clock=clock) as engine:
+        decision = engine.check(get("tdoc_live_" + "a" * 36))
+        assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+        assert decision.error == "the policy set is empty"
+
+
+def test_no_secret_and_no_authorization_value_reaches_the_logs(
+    engine: Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    issued = engine.keys.create(type="write", label="logged", environment="live")
+    secrets = [issued.secret, issued.secret[10:40]]
+    requests = [
+        get(issued.secret),
+        Request(credential=issued.secret, method="POST", path="/v1/events", ip=CLIENT),
+        Request(credential=issued.secret, method="GET", path="/v1/events", ip="garbage"),
+        Request(
+            credential=issued.secret,
+            method="GET",
+            path="/v1/events",
+            ip=CLIENT,
+            headers={"Authorization": f"Bearer {issued.secret}"},
+        ),
+        Request(credential=issued.secret[:-1], method="GET", path="/v1/events", ip=CLIENT),
+    ]
+    for request in requests:
+        engine.check(request, explain=True)
+    monkeypatch.setattr(engine.limiter, "acquire", lambda *a, **k: 1 / 0)
+    engine.check(get(issued.secret))
+    assert caplog.records, "the engine logs its decisions at DEBUG"
+    text = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records)
+    for secret in secrets:
+        assert secret not in text
+    assert "Bearer" not in text
