@@ -99,8 +99,10 @@ class Step:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
+    """What the engine decided. Each check returns a new one, owned by its caller."""
+
     allowed: bool
     code: Code
     reason: str

@@ -139,8 +139,14 @@ class Engine:
                 error="the policy set is empty",
             )
         credential = request.credential
-        if not credential:
+        if credential is None:
             return deny(Code.MISSING_CREDENTIAL, "credential", "no API key was presented")
+        if not credential.strip():
+            return deny(
+                Code.MALFORMED_CREDENTIAL,
+                "credential",
+                "the credential is empty, or not sent as 'Authorization: Bearer <API key>'",
+            )
         try:
             key = self.keys.lookup(credential, now=now, touch=request.time is None)
         except InvalidValue as error:
@@ -186,46 +192,22 @@ class Engine:
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)
-                return _with_step(decision, Step("rate", True, "limiter unavailable; fail open"))
-            return replace(
-                decision,
-                allowed=False,
-                code=Code.UNAVAILABLE,
-                step="rate",
-                reason="the rate limiter is unavailable",
-                rule=None,
-                error=str(error),
-            )
-        headers = RateLimitHeaders(outcome)
+                return _add_step(decision, "rate", True, "limiter unavailable; fail open")
+            decision.allowed, decision.code, decision.step = False, Code.UNAVAILABLE, "rate"
+            decision.reason, decision.rule = "the rate limiter is unavailable", None
+            decision.error = str(error)
+            return _add_step(decision, "rate", False, decision.reason)
+        decision.headers = RateLimitHeaders(outcome)
         if outcome.allowed:
-            allowed = Decision(
-                allowed=True,
-                code=Code.OK,
-                reason=decision.reason,
-                step=decision.step,
-                rule=decision.rule,
-                key=decision.key,
-                headers=headers,
-                trace=decision.trace,
-            )
-            return _with_step(allowed, Step("rate", True, "within limits"))
-        code = Code.USAGE_EXCEEDED if outcome.code == "USAGE_EXCEEDED" else Code.RATE_LIMITED
-        step = "usage" if code is Code.USAGE_EXCEEDED else "rate"
-        reason = (
-            "the key's usage credits are spent"
-            if code is Code.USAGE_EXCEEDED
-            else f"over the rate limit ({', '.join(outcome.denied_by)})"
-        )
-        denied = replace(
-            decision,
-            allowed=False,
-            code=code,
-            step=step,
-            reason=reason,
-            rule=None,
-            headers=headers,
-        )
-        return _with_step(denied, Step(step, False, reason))
+            return _add_step(decision, "rate", True, "within limits")
+        if outcome.code == "USAGE_EXCEEDED":
+            decision.code, decision.step = Code.USAGE_EXCEEDED, "usage"
+            decision.reason = "the key's usage credits are spent"
+        else:
+            decision.code, decision.step = Code.RATE_LIMITED, "rate"
+            decision.reason = f"over the rate limit ({', '.join(outcome.denied_by)})"
+        decision.allowed, decision.rule = False, None
+        return _add_step(decision, decision.step, False, decision.reason)
 
     def _limits(
         self, prepared: PreparedPolicy, key: KeyRecord, key_type: KeyType
@@ -263,7 +245,7 @@ def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit
     return tuple(merged)
 
 
-def _with_step(decision: Decision, step: Step) -> Decision:
-    if decision.trace is None:
-        return decision
-    return replace(decision, trace=(*decision.trace, step))
+def _add_step(decision: Decision, step: str, passed: bool, detail: str) -> Decision:
+    if decision.trace is not None:
+        decision.trace = (*decision.trace, Step(step, passed, detail))
+    return decision

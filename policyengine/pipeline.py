@@ -5,7 +5,7 @@ engine and by policy tests."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
@@ -44,11 +44,20 @@ def deny(
     )
 
 
+_KEY_REFS: dict[str, KeyRef] = {}
+
+
 def key_ref(key: KeyRecord) -> KeyRef:
-    return KeyRef(key.id, key.type, key.environment)
+    # A key's id, type and environment never change, so its reference is made once.
+    ref = _KEY_REFS.get(key.id)
+    if ref is None:
+        if len(_KEY_REFS) >= 65536:
+            _KEY_REFS.clear()
+        ref = _KEY_REFS[key.id] = KeyRef(key.id, key.type, key.environment)
+    return ref
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Resolved:
     """A request as conditions see it, and what is already wrong with it, if anything:
     a problem is reported at its own step, after the steps before it have passed."""
@@ -144,14 +153,16 @@ def judge(
         return _end(deny(Code.WRONG_ENVIRONMENT, "environment", reason, key), trace)
     _note(trace, "environment", f"{key.environment} key in the {environment or 'any'} environment")
     if problem is not None and problem.step == "ip":
-        return _end(replace(problem, key=key_ref(key)), trace)
+        problem.key = key_ref(key)
+        return _end(problem, trace)
     if key.networks and ctx.ip not in key.networks:
         shown = format_ip(ctx.ip) if ctx.ip >= 0 else "an unknown address"
         reason = f"{shown} is outside the networks this key is restricted to"
         return _end(deny(Code.IP_NOT_ALLOWED, "ip", reason, key), trace)
     _note(trace, "ip", "within the key's networks" if key.networks else "the key is not restricted")
     if problem is not None:
-        return _end(replace(problem, key=key_ref(key)), trace)
+        problem.key = key_ref(key)
+        return _end(problem, trace)
     if trace is not None:
         verdict, steps, _, _ = prepared.explain(key, ctx, token_scopes, resolved.any_key)
         trace.extend(steps)
@@ -182,4 +193,5 @@ def _end(decision: Decision, trace: list[Step] | None, record: bool = True) -> D
         return decision
     if record:
         trace.append(Step(decision.step, decision.allowed, decision.reason))
-    return replace(decision, trace=tuple(trace))
+    decision.trace = tuple(trace)
+    return decision

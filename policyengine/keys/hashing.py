@@ -9,7 +9,6 @@ lack: a copy of the store alone does not even let anyone test a candidate key.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import os
 import secrets
@@ -41,7 +40,7 @@ class KeyHasher:
 
     def hash(self, key: str) -> str:
         """The hex HMAC-SHA256 of ``key``: what a store keeps and looks a key up by."""
-        return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._secret, key.encode(), "sha256").hex()
 
     @staticmethod
     def matches(computed: str, stored: str) -> bool:

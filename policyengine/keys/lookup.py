@@ -7,13 +7,10 @@ key was used" is noted in memory and written in batches, at minute granularity.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
-
-from cachetools import TTLCache
 
 from policyengine.errors import ConfigError, InvalidValue, StorageError
 from policyengine.keys.format import KeyFormat
@@ -30,10 +27,18 @@ MISSING: Final = _Missing()
 
 
 class LookupCache:
-    """Key hash → the key's record, or ``None`` for a hash no key has."""
+    """Key hash → the key's record, or ``None`` for a hash no key has.
+
+    Reads take no lock: an entry is a tuple replaced whole, and a dict read is atomic, so
+    a check on the hot path costs one dictionary lookup and one clock read. Writes and
+    invalidations take the lock; past ``maxsize`` the oldest entries go first.
+    """
 
     def __init__(self, ttl: float, maxsize: int, timer: Callable[[], float]) -> None:
-        self._entries: TTLCache[str, KeyRecord | None] = TTLCache(maxsize, ttl, timer=timer)
+        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._ttl = ttl
+        self._maxsize = maxsize
+        self._timer = timer
         self._lock = threading.Lock()
         self._generation = 0
 
@@ -43,33 +48,36 @@ class LookupCache:
         return self._generation
 
     def get(self, key_hash: str) -> KeyRecord | _Missing | None:
-        with self._lock:
-            return self._entries.get(key_hash, MISSING)
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[1] <= self._timer():
+            return MISSING
+        return entry[0]
 
     def put(self, key_hash: str, record: KeyRecord | None, generation: int) -> None:
         # A change committed while the store was being read has already invalidated the
         # cache; what that read returned may predate it, so it is not cached.
         with self._lock:
-            if generation == self._generation:
-                self._entries[key_hash] = record
+            if generation != self._generation or self._ttl <= 0:
+                return
+            self._entries[key_hash] = (record, self._timer() + self._ttl)
+            while len(self._entries) > self._maxsize:
+                del self._entries[next(iter(self._entries))]
 
     def invalidate(self, key_id: str) -> None:
         with self._lock:
             self._generation += 1
             stale = [
                 key_hash
-                for key_hash, record in self._entries.items()
+                for key_hash, (record, _) in self._entries.items()
                 if record is not None and record.id == key_id
             ]
             for key_hash in stale:
-                # An entry that expires meanwhile is gone already, which is what we wanted.
-                with contextlib.suppress(KeyError):
-                    del self._entries[key_hash]
+                self._entries.pop(key_hash, None)
 
     def clear(self) -> None:
         with self._lock:
             self._generation += 1
-            self._entries.clear()
+            self._entries = {}
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -140,11 +148,15 @@ class KeyLookups:
         self, secret: str, now: Callable[[], datetime] | datetime, touch: bool
     ) -> KeyRecord | None:
         """``now`` may be a clock, read only when a use is noted: most calls need no time."""
-        if not self._format.is_well_formed(secret):
+        if len(secret) != self._format.length:
             raise InvalidValue(self._format.problem(secret) or "malformed API key")
         key_hash = self._hasher.hash(secret)
         cached = self.cache.get(key_hash)
         if isinstance(cached, _Missing):
+            # Only what the cache has not seen is checked offline: a malformed key is
+            # never cached, so it is refused here before any store lookup.
+            if not self._format.is_well_formed(secret):
+                raise InvalidValue(self._format.problem(secret) or "malformed API key")
             generation = self.cache.generation
             stored = self._store.get_by_hash(key_hash)
             record = (

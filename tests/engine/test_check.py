@@ -82,7 +82,7 @@ def test_a_live_key_without_an_allow_list_cannot_write(engine: Engine) -> None:
 def test_credential_problems_come_first(engine: Engine) -> None:
     issued = engine.keys.create(type="read-only", label="x", environment="live")
     assert engine.check(get(None)).code is Code.MISSING_CREDENTIAL
-    assert engine.check(get("")).code is Code.MISSING_CREDENTIAL
+    assert engine.check(get("")).code is Code.MALFORMED_CREDENTIAL
     assert engine.check(get("not-a-key", "/nowhere")).code is Code.MALFORMED_CREDENTIAL
     typo = issued.secret[:-7] + ("A" if issued.secret[-7] != "A" else "B") + issued.secret[-6:]
     assert engine.check(get(typo)).code is Code.MALFORMED_CREDENTIAL

@@ -1,0 +1,161 @@
+"""The FastAPI dependency and the ASGI middleware, over real HTTP semantics."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from policyengine.decision import Decision
+from policyengine.engine import Engine
+from policyengine.integrations.asgi import STATE_KEY, PolicyMiddleware
+from policyengine.integrations.fastapi import Authorize, install
+
+
+def fastapi_app(engine: Engine) -> FastAPI:
+    app = FastAPI()
+    install(app)
+
+    by_routes = Annotated[Decision, Depends(Authorize(engine))]
+    delete_scope = Annotated[Decision, Depends(Authorize(engine, "events/{event}:delete"))]
+
+    @app.get("/v1/events")
+    async def list_events(decision: by_routes) -> dict[str, str]:
+        assert decision.key is not None
+        return {"key": decision.key.id}
+
+    @app.delete("/v1/events/{event}")
+    async def delete_event(event: str, decision: delete_scope) -> dict[str, str]:
+        return {"deleted": event}
+
+    return app
+
+
+def asgi_app(engine: Engine) -> PolicyMiddleware:
+    async def events(request: StarletteRequest) -> JSONResponse:
+        decision = request.scope["state"][STATE_KEY]
+        return JSONResponse({"key": decision.key.id})
+
+    async def health(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    from starlette.applications import Starlette
+
+    app = Starlette(routes=[Route("/v1/events", events), Route("/healthz", health)])
+    return PolicyMiddleware(app, engine, exclude=["/healthz"])
+
+
+@pytest.fixture(params=["fastapi", "asgi"])
+def client(request: pytest.FixtureRequest, engine: Engine) -> Iterator[TestClient]:
+    app = fastapi_app(engine) if request.param == "fastapi" else asgi_app(engine)
+    with TestClient(app, client=("203.0.113.9", 50000)) as test_client:
+        yield test_client
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_an_allowed_request_reaches_the_route_with_rate_limit_headers(
+    client: TestClient, engine: Engine
+) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", rate_limit="5/minute"
+    )
+    response = client.get("/v1/events", headers=bearer(issued.secret))
+    assert response.status_code == 200
+    assert response.json() == {"key": issued.key.id}
+    assert response.headers["RateLimit-Policy"] == '"default";q=5;w=60'
+    assert response.headers["RateLimit"] == '"default";r=4;t=12'
+
+
+def test_no_credential_is_401_with_a_bearer_challenge(client: TestClient) -> None:
+    response = client.get("/v1/events", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {
+        "error": {
+            "code": "MISSING_CREDENTIAL",
+            "message": "no API key was presented",
+            "request_id": "req-123",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer tdoc_live_nope", "Basic dXNlcjpwYXNz", "Bearer", "bearer  tdoc_test_" + "x" * 36],
+)
+def test_a_bad_credential_is_401_invalid_token(client: TestClient, authorization: str) -> None:
+    response = client.get("/v1/events", headers={"Authorization": authorization})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith(
+        'Bearer realm="api", error="invalid_token"'
+    )
+    body = response.json()["error"]
+    assert body["code"] == "MALFORMED_CREDENTIAL"
+    assert len(body["request_id"]) == 32
+
+
+def test_denials_are_403_and_429_with_their_codes(client: TestClient, engine: Engine) -> None:
+    elsewhere = engine.keys.create(
+        type="read-only", label="x", environment="live", allowed_ips=["198.51.100.0/24"]
+    )
+    response = client.get("/v1/events", headers=bearer(elsewhere.secret))
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "IP_NOT_ALLOWED")
+    slow = engine.keys.create(
+        type="read-only", label="x", environment="live", rate_limit="1/minute"
+    )
+    assert client.get("/v1/events", headers=bearer(slow.secret)).status_code == 200
+    limited = client.get("/v1/events", headers=bearer(slow.secret))
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "RATE_LIMITED"
+    assert limited.headers["Retry-After"] == "60"
+    assert limited.headers["RateLimit"] == '"default";r=0;t=60'
+
+
+def test_an_explicit_scope_names_the_path_parameter_as_instance(engine: Engine) -> None:
+    key = engine.keys.create(
+        type="scoped",
+        label="x",
+        environment="live",
+        scopes=["events/evt_1:delete"],
+        allowed_ips=["203.0.113.0/24"],
+    )
+    with TestClient(fastapi_app(engine), client=("203.0.113.9", 50000)) as client:
+        assert client.delete("/v1/events/evt_1", headers=bearer(key.secret)).status_code == 200
+        denied = client.delete("/v1/events/evt_2", headers=bearer(key.secret))
+        assert denied.status_code == 403
+        assert denied.json()["error"]["code"] == "INSUFFICIENT_SCOPE"
+        assert (
+            denied.headers["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope"'
+        )
+
+
+def test_the_middleware_skips_excluded_paths(engine: Engine) -> None:
+    with TestClient(asgi_app(engine)) as client:
+        assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_a_failing_engine_answers_503(
+    client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    monkeypatch.setattr(engine.limiter, "acquire", lambda *a, **k: 1 / 0)
+    response = client.get("/v1/events", headers=bearer(issued.secret))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "UNAVAILABLE"
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(
+    client: TestClient, engine: Engine
+) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", allowed_ips=["198.51.100.0/24"]
+    )
+    headers = {**bearer(issued.secret), "X-Forwarded-For": "198.51.100.7"}
+    assert client.get("/v1/events", headers=headers).status_code == 403

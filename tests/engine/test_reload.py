@@ -1,0 +1,116 @@
+"""Reloading policies while requests flow, and several processes sharing one limit."""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import POLICIES, SECRET, require_redis
+
+from policyengine.decision import Code
+from policyengine.engine import Engine
+from policyengine.errors import PolicyError
+from policyengine.request import Request
+
+
+def copy_policies(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    shutil.copytree(POLICIES, target)
+    return target
+
+
+def test_reload_swaps_policies_atomically_while_checks_run(tmp_path: Path) -> None:
+    old = copy_policies(tmp_path, "old")
+    new = copy_policies(tmp_path, "new")
+    types = new / "key_types.yaml"
+    types.write_text(
+        types.read_text().replace('["events:read", "tasks:read", "hooks:read"]', '["tasks:read"]')
+    )
+    with Engine.from_directory(old, store="memory://", secret=SECRET) as engine:
+        issued = engine.keys.create(
+            type="read-only", label="r", environment="live", rate_limit="1000000/minute"
+        )
+        request = Request(
+            credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
+        )
+        seen: list[Code] = []
+        stop = threading.Event()
+
+        def hammer() -> None:
+            for _ in range(20000):
+                seen.append(engine.check(request).code)
+                if stop.is_set():
+                    return
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        for _ in range(20):
+            engine.reload(new)
+            engine.reload(old)
+        engine.reload(new)
+        stop.set()
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        assert set(seen) <= {Code.OK, Code.INSUFFICIENT_SCOPE}
+        assert engine.check(request).code is Code.INSUFFICIENT_SCOPE
+        assert engine.policy_set().digest != ""
+
+
+def test_a_policy_set_that_does_not_load_is_refused_and_the_old_one_serves(tmp_path: Path) -> None:
+    directory = copy_policies(tmp_path, "p")
+    with Engine.from_directory(directory, store="memory://", secret=SECRET) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+        request = Request(
+            credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
+        )
+        before = engine.policy_set().digest
+        rules = directory / "rules.yaml"
+        rules.write_text(rules.read_text().replace("key.environment", "key.enviroment"))
+        with pytest.raises(PolicyError, match=r"unknown attribute 'key\.enviroment'"):
+            engine.reload()
+        assert engine.policy_set().digest == before
+        assert engine.check(request).allowed
+
+
+def _hammer(
+    store: str, limiter: str, secret: str, attempts: int, results: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
+    with Engine.from_directory(
+        POLICIES, store=store, secret=SECRET, limiter=limiter, maintenance_interval=None
+    ) as engine:
+        request = Request(credential=secret, method="GET", path="/v1/events", ip="203.0.113.9")
+        codes = [engine.check(request).code.value for _ in range(attempts)]
+    results.put(codes)
+
+
+def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) -> None:
+    redis_url = require_redis()
+    import redis
+
+    store = f"sqlite:///{tmp_path / 'keys.db'}"
+    with Engine.from_directory(POLICIES, store=store, secret=SECRET, limiter=redis_url) as engine:
+        issued = engine.keys.create(
+            type="read-only", label="shared", environment="live", rate_limit="50/day"
+        )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        context = multiprocessing.get_context("spawn")
+        results = context.Queue()
+        workers = [
+            context.Process(target=_hammer, args=(store, redis_url, issued.secret, 40, results))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        codes = [code for _ in workers for code in results.get(timeout=120)]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert len(codes) == 160
+        assert codes.count("OK") == 50
+        assert codes.count("RATE_LIMITED") == 110
+    finally:
+        for key in client.scan_iter(f"*{issued.key.id}*"):
+            client.delete(key)
