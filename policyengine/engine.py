@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from policyengine.decision import Code, Decision, Step
-from policyengine.errors import InvalidValue, StorageError
+from policyengine.errors import InvalidValue, StorageError, TokenError
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.record import KeyRecord, Usage
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
@@ -26,6 +26,8 @@ from policyengine.policy.loader import load_directory
 from policyengine.policy.model import KeyType, PolicySet, RateLimit
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.request import Request
+from policyengine.tokens import decision_code
+from policyengine.tokens.exchange import TokenExchange
 
 log = logging.getLogger("policyengine")
 
@@ -60,6 +62,9 @@ class Engine:
         clock: Clock | None = None,
         directory: str | Path | None = None,
         keys: KeyManager | None = None,
+        signing_keys: str | Path | None = None,
+        token_issuer: str = "policyengine",  # noqa: S107 - a name, not a secret
+        token_audience: str = "policyengine",  # noqa: S107
         **key_options: Any,
     ) -> None:
         if environment not in ("test", "live"):
@@ -74,7 +79,38 @@ class Engine:
         self.keys = keys or KeyManager.open(
             store, self.policy_set, secret=secret, redis=redis, clock=clock, **key_options
         )
+        self._signing_keys = _signing_keys_path(store, signing_keys)
+        self._token_names = (token_issuer, token_audience)
+        self._tokens: TokenExchange | None = None
+        self._tokens_lock = threading.Lock()
         self._limit_sets: dict[tuple[object, ...], tuple[tuple[RateLimit, ...], Usage | None]] = {}
+
+    @property
+    def tokens(self) -> TokenExchange:
+        """Short-lived JWTs for keys: ``engine.tokens.issue(secret, scopes=…, ttl="15m")``.
+        Made on first use, so that an engine that never meets a token needs no PyJWT."""
+        if self._tokens is None:
+            with self._tokens_lock:
+                if self._tokens is None:
+                    from policyengine.tokens import (
+                        FileKeyStore,
+                        MemoryKeyStore,
+                        SigningKeys,
+                        TokenService,
+                    )
+
+                    path = self._signing_keys
+                    store = FileKeyStore(path) if path is not None else MemoryKeyStore()
+                    issuer, audience = self._token_names
+                    service = TokenService(SigningKeys(store), issuer=issuer, audience=audience)
+                    self._tokens = TokenExchange(
+                        service, self.keys, self._granted, self._clock, self.environment
+                    )
+        return self._tokens
+
+    def _granted(self, key: KeyRecord) -> list[str]:
+        prepared = self._prepared
+        return [str(s) for s in prepared.grants(key, prepared.key_types.get(key.type))]
 
     @classmethod
     def from_directory(cls, directory: str | Path, **options: Any) -> Engine:
@@ -147,6 +183,9 @@ class Engine:
                 "credential",
                 "the credential is empty, or not sent as 'Authorization: Bearer <API key>'",
             )
+        # API keys never hold a dot: anything dotted is judged as a token.
+        if "." in credential:
+            return self._check_token(prepared, request, credential, now, explain)
         try:
             key = self.keys.lookup(credential, now=now, touch=request.time is None)
         except InvalidValue as error:
@@ -156,6 +195,27 @@ class Engine:
         if key is None:
             return deny(Code.NOT_FOUND, "key", "no such key")
         return self._judge(prepared, key, request, now, explain, None, "key")
+
+    def _check_token(
+        self,
+        prepared: PreparedPolicy,
+        request: Request,
+        token: str,
+        now: datetime,
+        explain: bool,
+    ) -> Decision:
+        try:
+            claims = self.tokens.verify(token, now)
+        except TokenError as error:
+            return deny(decision_code(error), "credential", str(error))
+        try:
+            key = self.keys.lookup_id(claims.key_id)
+        except StorageError as error:
+            return deny(Code.UNAVAILABLE, "key", "the key store is unavailable", error=str(error))
+        if key is None:
+            return deny(Code.NOT_FOUND, "key", "the token's key does not exist")
+        # A token dies with its key: every check of the key runs, its scopes narrowed.
+        return self._judge(prepared, key, request, now, explain, claims.scopes, "token")
 
     def _judge(
         self,
@@ -231,6 +291,17 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _signing_keys_path(store: str, given: str | Path | None) -> Path | None:
+    """Where token signing keys are kept: as given, beside an SQLite store, else in memory
+    (tokens are then verifiable by this process only; give a path shared by every
+    instance)."""
+    if given is not None:
+        return Path(given)
+    if store.startswith("sqlite:///"):
+        return Path(store.removeprefix("sqlite:///") + ".signing-keys.json")
+    return None
 
 
 def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit, ...]:

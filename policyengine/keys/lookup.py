@@ -73,6 +73,7 @@ class LookupCache:
             ]
             for key_hash in stale:
                 self._entries.pop(key_hash, None)
+            self._entries.pop(f"id:{key_id}", None)
 
     def clear(self) -> None:
         with self._lock:
@@ -169,6 +170,18 @@ class KeyLookups:
             record = cached
         if record is not None and touch:
             self._last_used.note(record, now if isinstance(now, datetime) else now())
+        return record
+
+    def lookup_id(self, key_id: str) -> KeyRecord | None:
+        """The record of the key with this id, through the same cache as :meth:`lookup`
+        (and so dropped from it by the same invalidations)."""
+        cache_key = f"id:{key_id}"
+        cached = self.cache.get(cache_key)
+        if not isinstance(cached, _Missing):
+            return cached
+        generation = self.cache.generation
+        record = self._store.get(key_id)
+        self.cache.put(cache_key, record, generation)
         return record
 
     def flush(self, now: datetime) -> None:

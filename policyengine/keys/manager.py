@@ -285,6 +285,11 @@ class KeyManager:
         """
         return self._lookups.lookup(secret, now or self._now, touch)
 
+    def lookup_id(self, key_id: str) -> KeyRecord | None:
+        """The record of a key by its id, or ``None``: the hot path for tokens, which name
+        their key. Cached like :meth:`lookup`; a change here is visible at once."""
+        return self._lookups.lookup_id(key_id)
+
     def sweep(self, now: datetime | None = None) -> builtins.list[KeyEvent]:
         """Emit ``expired`` for keys that have expired and ``revoked`` for rotated keys whose
         grace period has ended, each once across all processes sharing the store. The

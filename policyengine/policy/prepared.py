@@ -130,7 +130,7 @@ class PreparedPolicy:
                 key=lambda r: r.rule.code != "IP_NOT_ALLOWED",
             )
         )
-        grants = self._grants(key, key_type, token_scopes)
+        grants = self.grants(key, key_type, token_scopes)
         granted = any_key or any(s.instance is None and _grant(s, resource, action) for s in grants)
         instances = frozenset(
             s.instance for s in grants if s.instance is not None and _grant(s, resource, action)
@@ -154,8 +154,11 @@ class PreparedPolicy:
             fixed = no_scope
         return Plan(granted, instances, allow, deny, no_scope, ok, fixed)
 
-    def _grants(
-        self, key: KeyRecord, key_type: KeyType | None, token_scopes: tuple[str, ...] | None
+    def grants(
+        self,
+        key: KeyRecord,
+        key_type: KeyType | None,
+        token_scopes: tuple[str, ...] | None = None,
     ) -> list[Scope]:
         """The scopes in force: the type's, or the key's own within the type's allowance,
         narrowed further by a token's."""
@@ -186,7 +189,7 @@ class PreparedPolicy:
         that granted and the rules that matched."""
         verdict = self.authorize(key, ctx, token_scopes, any_key)
         key_type = self.key_types.get(key.type)
-        grants = self._grants(key, key_type, token_scopes)
+        grants = self.grants(key, key_type, token_scopes)
         target = f"{ctx.resource}{'/' + ctx.resource_id if ctx.resource_id else ''}:{ctx.action}"
         scope = next(
             (s for s in grants if s.grants(ctx.resource, ctx.resource_id, ctx.action)), None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import POLICIES, SECRET, require_redis
+from engine_hammer import hammer
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -75,17 +76,6 @@ def test_a_policy_set_that_does_not_load_is_refused_and_the_old_one_serves(tmp_p
         assert engine.check(request).allowed
 
 
-def _hammer(
-    store: str, limiter: str, secret: str, attempts: int, results: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
-    with Engine.from_directory(
-        POLICIES, store=store, secret=SECRET, limiter=limiter, maintenance_interval=None
-    ) as engine:
-        request = Request(credential=secret, method="GET", path="/v1/events", ip="203.0.113.9")
-        codes = [engine.check(request).code.value for _ in range(attempts)]
-    results.put(codes)
-
-
 def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) -> None:
     redis_url = require_redis()
     import redis
@@ -100,7 +90,10 @@ def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) ->
         context = multiprocessing.get_context("spawn")
         results = context.Queue()
         workers = [
-            context.Process(target=_hammer, args=(store, redis_url, issued.secret, 40, results))
+            context.Process(
+                target=hammer,
+                args=(POLICIES, store, redis_url, SECRET, issued.secret, 40, results),
+            )
             for _ in range(4)
         ]
         for worker in workers:
