@@ -1,0 +1,90 @@
+"""``policyengine check``: one decision, explained, from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cwd: Path, *args: str, key: str | None = None, stdin: str | None = None):
+    env = {**os.environ, "POLICYENGINE_SECRET": "cli-check-tests-secret-0123456789abcdef"}
+    env.pop("POLICYENGINE_KEY", None)
+    if key is not None:
+        env["POLICYENGINE_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "policyengine", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    return tmp_path
+
+
+def create(workdir: Path, *args: str) -> str:
+    result = run(workdir, "keys", "create", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["secret"]
+
+
+def test_check_explains_a_denial_and_exits_1(workdir: Path) -> None:
+    key = create(workdir, "--type", "write", "--label", "ci", "--env", "live")
+    result = run(workdir, "check", "POST", "/v1/events", "--ip", "203.0.113.9", key=key)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "denied: DENIED_BY_POLICY (403) — Keys that write to production must be restricted "
+        "to known networks"
+    )
+    assert lines[1] == "decided by: live-writes-need-an-allow-list (policies/rules.yaml:5)"
+    assert "  ✗ rules        deny rule live-writes-need-an-allow-list" in result.stdout
+    assert key not in result.stdout + result.stderr
+
+
+def test_check_reads_the_key_from_stdin_and_prints_json(workdir: Path) -> None:
+    key = create(workdir, "--type", "read-only", "--label", "r", "--env", "live")
+    result = run(
+        workdir,
+        "check",
+        "GET",
+        "/v1/events",
+        "--ip",
+        "203.0.113.9",
+        "--key-stdin",
+        "--json",
+        stdin=key + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert (answer["code"], answer["status"], answer["allowed"]) == ("OK", 200, True)
+    assert [s["step"] for s in answer["trace"]] == ["state", "environment", "ip", "scope", "rate"]
+    assert answer["headers"]["RateLimit-Policy"] == '"default";q=600;w=60'
+
+
+def test_check_without_a_key_is_missing_credential(workdir: Path) -> None:
+    create(workdir, "--type", "read-only", "--label", "r", "--env", "live")
+    result = run(workdir, "check", "GET", "/v1/events")
+    assert result.returncode == 1
+    assert result.stdout.startswith("denied: MISSING_CREDENTIAL (401)")
+
+
+def test_check_misuse_exits_2(workdir: Path) -> None:
+    assert run(workdir, "check").returncode == 2
+    assert run(workdir, "check", "GET").returncode == 2
+    assert run(workdir, "check", "GET", "/v1/events", "--header", "nocolon").returncode == 2
