@@ -1,0 +1,84 @@
+"""Addresses and networks as integers agree with Python's ipaddress, IPv4-mapped included."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policyengine.errors import InvalidValue
+from policyengine.net import NetworkSet, client_address, format_ip, parse_ip, parse_network
+
+v4_networks = st.builds(
+    lambda address, prefix: ipaddress.ip_network(f"{address}/{prefix}", strict=False),
+    st.ip_addresses(v=4),
+    st.integers(0, 32),
+)
+v6_networks = st.builds(
+    lambda address, prefix: ipaddress.ip_network(f"{address}/{prefix}", strict=False),
+    st.ip_addresses(v=6),
+    st.integers(0, 128),
+)
+networks = st.one_of(v4_networks, v6_networks)
+addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
+
+
+def contains(network: ipaddress.IPv4Network | ipaddress.IPv6Network, address) -> bool:
+    """The documented meaning: IPv4 lives in IPv6 as ::ffff:a.b.c.d, both ways round."""
+    if network.version == 4:
+        network = ipaddress.IPv6Network(
+            f"::ffff:{network.network_address}/{96 + network.prefixlen}"
+        )
+    if address.version == 4:
+        address = ipaddress.IPv6Address(f"::ffff:{address}")
+    return address in network
+
+
+@given(st.lists(networks, max_size=6), addresses)
+def test_membership_agrees_with_ipaddress(nets, address) -> None:
+    found = parse_ip(str(address)) in NetworkSet(str(n) for n in nets)
+    assert found == any(contains(n, address) for n in nets)
+
+
+@given(st.lists(networks, max_size=6), st.ip_addresses(v=4))
+def test_an_ipv4_client_and_its_mapped_form_are_one(nets, address) -> None:
+    networks_set = NetworkSet(str(n) for n in nets)
+    mapped = ipaddress.IPv6Address(f"::ffff:{address}")
+    assert (parse_ip(str(address)) in networks_set) == (parse_ip(str(mapped)) in networks_set)
+
+
+@given(addresses)
+def test_addresses_round_trip_with_mapped_ones_shown_as_ipv4(address) -> None:
+    shown = getattr(address, "ipv4_mapped", None) or address
+    assert format_ip(parse_ip(str(address))) == str(shown)
+
+
+@given(networks)
+def test_a_network_spans_exactly_its_addresses(network) -> None:
+    first, last = parse_network(str(network))
+    assert last - first + 1 == network.num_addresses
+
+
+@pytest.mark.parametrize(
+    "text", ["10.0.0.1/8", "300.0.0.0/8", "10.0.0.0/33", "2001:db8::/129", "fe80::1%eth0", "", "x"]
+)
+def test_bad_networks_are_refused(text: str) -> None:
+    with pytest.raises(InvalidValue):
+        parse_network(text)
+
+
+@given(
+    st.lists(st.ip_addresses(v=4).map(str), min_size=1, max_size=5),
+    st.lists(st.sampled_from(["10.0.0.1", "10.2.3.4"]), max_size=3),
+)
+def test_the_client_is_the_rightmost_untrusted_hop(clients: list[str], proxies: list[str]) -> None:
+    trusted = NetworkSet(["10.0.0.0/8"])
+    chain = clients + proxies
+    expected = next((hop for hop in reversed(chain) if parse_ip(hop) not in trusted), chain[0])
+    found = client_address("10.9.9.9", {"x-forwarded-for": ", ".join(chain)}, trusted)
+    assert found == parse_ip(expected)
+    assert client_address("198.51.100.1", {"x-forwarded-for": ", ".join(chain)}, trusted) == (
+        parse_ip("198.51.100.1")
+    )
