@@ -12,11 +12,11 @@ import contextlib
 import hmac
 import os
 import secrets
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from policyengine.errors import ConfigError
+from policyengine.private_files import check_private
 
 SECRET_ENV = "POLICYENGINE_SECRET"  # noqa: S105 - the variable's name, not a secret
 MIN_SECRET_BYTES = 32
@@ -118,15 +118,5 @@ def _read_secret_file(path: Path) -> str:
     except OSError as error:
         raise ConfigError(f"cannot read the key hashing secret {path}: {error.strerror}") from None
     with os.fdopen(descriptor) as file:
-        info = os.fstat(file.fileno())
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"the key hashing secret {path} is readable by other users "
-                f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}"
-            )
-        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-            raise ConfigError(
-                f"the key hashing secret {path} belongs to another user; it must be this "
-                "process's own file"
-            )
+        check_private(path, os.fstat(file.fileno()), "the key hashing secret")
         return file.read().strip()

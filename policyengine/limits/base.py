@@ -10,6 +10,7 @@ of its storage and decides nothing about it; the caller says what an outage mean
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -41,6 +42,31 @@ class Limiter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class SteppingLimiter(ABC):
+    """A backend whose ``acquire`` and ``peek`` are one step over the stored state: read,
+    decide, and (for ``acquire``, if admitted) write."""
+
+    @abstractmethod
+    def _step(
+        self,
+        key_id: str,
+        limits: Sequence[RateLimit],
+        usage: Usage | None,
+        now: float,
+        consume: bool,
+    ) -> LimitOutcome: ...
+
+    def acquire(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        return self._step(key_id, limits, usage, now, True)
+
+    def peek(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        return self._step(key_id, limits, usage, now, False)
 
 
 def fails_open(limits: Sequence[RateLimit], usage: Usage | None) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from policyengine.errors import ConfigError
 from policyengine.keys.record import Usage
-from policyengine.limits.base import redact, register_scheme
+from policyengine.limits.base import SteppingLimiter, redact, register_scheme
 from policyengine.limits.gcra import MICROS
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import Period, current_period
@@ -39,7 +39,7 @@ class _KeyState:
 
 
 @register_scheme("memory")
-class MemoryLimiter:
+class MemoryLimiter(SteppingLimiter):
     """Thread-safe; one lock guards each read-decide-write, so checks are atomic."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -51,16 +51,6 @@ class MemoryLimiter:
         self._keys: dict[str, _KeyState] = {}
         self._sweep_at = _FIRST_SWEEP
         self._next_sweep = 0
-
-    def acquire(
-        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
-    ) -> LimitOutcome:
-        return self._step(key_id, limits, usage, now, True)
-
-    def peek(
-        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
-    ) -> LimitOutcome:
-        return self._step(key_id, limits, usage, now, False)
 
     def reset(self, key_id: str) -> None:
         with self._lock:

@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 from policyengine.errors import ConfigError, StorageError
 from policyengine.keys.record import Usage
-from policyengine.limits.base import redact, register_scheme
+from policyengine.limits.base import SteppingLimiter, redact, register_scheme
 from policyengine.limits.gcra import MICROS, gcra_params
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import current_period
@@ -85,7 +85,7 @@ return reply
 
 
 @register_scheme("redis", "rediss")
-class RedisLimiter:
+class RedisLimiter(SteppingLimiter):
     """Thread-safe (redis-py pools connections); timeouts are short so an outage fails fast."""
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 0.25) -> None:
@@ -110,16 +110,6 @@ class RedisLimiter:
             raise ConfigError(f"invalid limiter URL {redact(url)!r}: {error}") from None
         self._prefix = prefix
         self._script = self._client.register_script(ACQUIRE)
-
-    def acquire(
-        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
-    ) -> LimitOutcome:
-        return self._step(key_id, limits, usage, now, True)
-
-    def peek(
-        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
-    ) -> LimitOutcome:
-        return self._step(key_id, limits, usage, now, False)
 
     def reset(self, key_id: str) -> None:
         pattern = _glob_escape(f"{self._prefix}{{{key_id}}}:") + "*"

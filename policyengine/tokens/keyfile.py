@@ -24,11 +24,11 @@ import fcntl
 import json
 import os
 import secrets
-import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from policyengine.errors import ConfigError
+from policyengine.private_files import check_private
 from policyengine.tokens.signing import SigningKey
 from policyengine.tokens.store import Ring
 
@@ -82,7 +82,7 @@ class FileKeyStore:
         except OSError as error:
             raise ConfigError(_cannot("read", self.path, error)) from None
         with os.fdopen(descriptor, "rb") as file:
-            _check_private(self.path, os.fstat(file.fileno()))
+            check_private(self.path, os.fstat(file.fileno()), "the signing key file")
             data = file.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise ConfigError(
@@ -118,21 +118,6 @@ class FileKeyStore:
             yield
         finally:
             os.close(descriptor)  # which releases the lock
-
-
-def _check_private(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"the signing key file {path} is not a regular file")
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"the signing key file {path} is open to other users "
-            f"(mode {stat.S_IMODE(info.st_mode):o}); run: chmod 600 {path}"
-        )
-    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-        raise ConfigError(
-            f"the signing key file {path} belongs to another user; it must be this "
-            "process's own file"
-        )
 
 
 def _cannot(action: str, path: Path, error: OSError) -> str:

@@ -38,6 +38,19 @@ def engine(clock: Clock) -> Iterator[Engine]:
         yield built
 
 
+def edited_policies(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """tDoc's policy files with one change to ``file``, in a directory of their own."""
+    target = tmp_path / "policies"
+    target.mkdir()
+    for path in POLICIES.glob("*.yaml"):
+        text = path.read_text()
+        if path.name == file:
+            assert old in text
+            text = text.replace(old, new, 1)
+        (target / path.name).write_text(text)
+    return target
+
+
 def redis_url() -> str:
     return os.environ.get("POLICYENGINE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 

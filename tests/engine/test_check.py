@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import POLICIES, SECRET, Clock
+from conftest import POLICIES, SECRET, Clock, edited_policies
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -266,18 +266,12 @@ def test_denied_requests_never_consume_the_rate_limit(engine: Engine) -> None:
 
 
 def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    for path in POLICIES.glob("*.yaml"):
-        if not path.stem.endswith("_test"):
-            text = path.read_text()
-            if path.name == "key_types.yaml":
-                text = text.replace(
-                    "    rate_limit: 600/minute\n",
-                    "    rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}\n",
-                    1,
-                )
-            (policies / path.name).write_text(text)
+    policies = edited_policies(
+        tmp_path,
+        "key_types.yaml",
+        "    rate_limit: 600/minute\n",
+        "    rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}\n",
+    )
     with Engine.from_directory(policies, store="memory://", secret=SECRET, clock=clock) as engine:
         issued = engine.keys.create(type="read-only", label="metered", environment="live")
         codes = [engine.check(get(issued.secret)).code for _ in range(3)]

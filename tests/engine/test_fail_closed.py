@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import pytest
-from conftest import POLICIES, SECRET, Clock
+from conftest import POLICIES, SECRET, Clock, edited_policies
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -67,17 +67,12 @@ def test_a_limiter_that_cannot_be_reached_denies(clock: Clock) -> None:
 
 
 def test_a_limit_may_choose_to_fail_open(clock: Clock, tmp_path) -> None:
-    policies = tmp_path / "p"
-    policies.mkdir()
-    for path in POLICIES.glob("*.yaml"):
-        text = path.read_text()
-        if path.name == "key_types.yaml":
-            text = text.replace(
-                "rate_limit: 600/minute",
-                "rate_limit: {limit: 600, per: minute, on_error: allow}",
-                1,
-            )
-        (policies / path.name).write_text(text)
+    policies = edited_policies(
+        tmp_path,
+        "key_types.yaml",
+        "rate_limit: 600/minute",
+        "rate_limit: {limit: 600, per: minute, on_error: allow}",
+    )
     with Engine.from_directory(
         policies, store="memory://", secret=SECRET, clock=clock, limiter="redis://127.0.0.1:1/0"
     ) as engine:
