@@ -83,7 +83,6 @@ class Engine:
         self._token_names = (token_issuer, token_audience)
         self._tokens: TokenExchange | None = None
         self._tokens_lock = threading.Lock()
-        self._limit_sets: dict[tuple[object, ...], tuple[tuple[RateLimit, ...], Usage | None]] = {}
 
     @property
     def tokens(self) -> TokenExchange:
@@ -227,18 +226,9 @@ class Engine:
         token_scopes: tuple[str, ...] | None,
         credential_type: str,
     ) -> Decision:
-        resolved = resolve(
-            prepared, request, now.timestamp(), self.trusted_proxies, credential_type
-        )
-        decision = judge(
-            prepared,
-            key,
-            resolved,
-            self.environment,
-            now,
-            token_scopes=token_scopes,
-            explain=explain,
-        )
+        now_ts = now.timestamp()
+        resolved = resolve(prepared, request, now_ts, self.trusted_proxies, credential_type)
+        decision = judge(prepared, key, resolved, self.environment, now, token_scopes, explain)
         if not decision.allowed:
             return decision
         key_type = prepared.key_types.get(key.type)
@@ -248,7 +238,7 @@ class Engine:
         if not limits and usage is None:
             return decision
         try:
-            outcome = self.limiter.acquire(key.id, limits, usage, now.timestamp())
+            outcome = self.limiter.acquire(key.id, limits, usage, now_ts)
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)
@@ -273,13 +263,15 @@ class Engine:
         self, prepared: PreparedPolicy, key: KeyRecord, key_type: KeyType
     ) -> tuple[tuple[RateLimit, ...], Usage | None]:
         """The key type's limits with the key's overrides, worked out once per key version."""
-        cache_key = (key.id, key.revision, prepared.digest)
-        found = self._limit_sets.get(cache_key)
+        # Kept by the prepared policy set, so that a reload starts afresh.
+        sets = prepared.limit_sets
+        cache_key = (key.id, key.revision)
+        found = sets.get(cache_key)
         if found is None:
             found = (merge_limits(key_type.rate_limits, key), key.usage or key_type.usage)
-            if len(self._limit_sets) >= MAX_LIMIT_SETS:
-                self._limit_sets.clear()
-            self._limit_sets[cache_key] = found
+            if len(sets) >= MAX_LIMIT_SETS:
+                sets.clear()
+            sets[cache_key] = found
         return found
 
     def close(self) -> None:

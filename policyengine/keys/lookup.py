@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from policyengine.errors import ConfigError, InvalidValue, StorageError
@@ -93,9 +93,18 @@ class LastUsed:
         self._pending: dict[str, datetime] = {}
         # The minute each key was last noted in, so that its next use that minute is free.
         self._noted: dict[str, datetime] = {}
+        # The current minute and the next, kept so that most notes compare, not compute.
+        self._minute: tuple[datetime, datetime] = (
+            datetime.max.replace(tzinfo=UTC),
+            datetime.min.replace(tzinfo=UTC),
+        )
 
     def note(self, record: KeyRecord, now: datetime) -> None:
-        minute = minute_of(now)
+        start, end = self._minute
+        if not start <= now < end:
+            start = minute_of(now)
+            self._minute = (start, start + timedelta(minutes=1))
+        minute = start
         if self._noted.get(record.id) == minute:
             return
         if record.last_used_at is not None and record.last_used_at >= minute:

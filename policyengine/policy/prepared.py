@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
-from policyengine.keys.record import KeyRecord
+from policyengine.keys.record import KeyRecord, Usage
 from policyengine.language.compiler import Predicate, compile_predicate
 from policyengine.policy.coverage import Coverage
-from policyengine.policy.model import KeyType, PolicySet, Rule
+from policyengine.policy.model import KeyType, PolicySet, RateLimit, Rule
 from policyengine.policy.routes import RouteMatch, RouteTable
 from policyengine.policy.scopes import Scope, parse_scope
 
@@ -70,6 +70,8 @@ class PreparedPolicy:
         self.headers = frozenset(policy.headers)
         self._rules = tuple(_compile(rule, coverage) for rule in policy.rules)
         self._plans: dict[tuple[object, ...], Plan] = {}
+        #: Per key version, the limits in force: kept here so that a reload starts afresh.
+        self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
 
     def route(self, method: str, path: str) -> RouteMatch | None:
         return self.routes.match(method, path)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import stat
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError
 from policyengine.keys.format import KeyFormat
@@ -109,3 +112,8 @@ def test_a_lost_secret_file_beside_a_store_with_keys_is_not_silently_replaced(
     with pytest.raises(ConfigError, match="missing: restore that file"):
         resolve_hasher(None, secret_file=path, persistent=True, holds_keys=lambda: True)
     assert not path.exists()
+
+
+@given(st.binary(min_size=32, max_size=200), st.text(max_size=100))
+def test_the_hash_is_hmac_sha256(secret: bytes, key: str) -> None:
+    assert KeyHasher(secret).hash(key) == hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
