@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,21 @@ from typing import Any
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import InvalidValue, StorageError, TokenError
 from policyengine.keys.manager import KeyManager
-from policyengine.keys.record import KeyRecord, Usage
+from policyengine.keys.record import KeyRecord
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
 from policyengine.net import NetworkSet
 from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
-from policyengine.policy.model import KeyType, PolicySet, RateLimit
+from policyengine.policy.model import PolicySet
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.request import Request
 from policyengine.tokens import decision_code
-from policyengine.tokens.exchange import TokenExchange
+from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path
 
 log = logging.getLogger("policyengine")
 
 Clock = Callable[[], datetime]
 EMPTY = PolicySet(key_types={})
-#: Per-key limit sets kept at most before the table starts again.
-MAX_LIMIT_SETS = 65536
 
 
 def _utc_now() -> datetime:
@@ -79,7 +76,8 @@ class Engine:
         self.keys = keys or KeyManager.open(
             store, self.policy_set, secret=secret, redis=redis, clock=clock, **key_options
         )
-        self._signing_keys = _signing_keys_path(store, signing_keys)
+        self._store_url = store
+        self._signing_keys = signing_keys
         self._token_names = (token_issuer, token_audience)
         self._tokens: TokenExchange | None = None
         self._tokens_lock = threading.Lock()
@@ -91,19 +89,13 @@ class Engine:
         if self._tokens is None:
             with self._tokens_lock:
                 if self._tokens is None:
-                    from policyengine.tokens import (
-                        FileKeyStore,
-                        MemoryKeyStore,
-                        SigningKeys,
-                        TokenService,
-                    )
-
-                    path = self._signing_keys
-                    store = FileKeyStore(path) if path is not None else MemoryKeyStore()
-                    issuer, audience = self._token_names
-                    service = TokenService(SigningKeys(store), issuer=issuer, audience=audience)
-                    self._tokens = TokenExchange(
-                        service, self.keys, self._granted, self._clock, self.environment
+                    self._tokens = open_exchange(
+                        signing_keys_path(self._store_url, self._signing_keys),
+                        self._token_names,
+                        self.keys,
+                        self._granted,
+                        self._clock,
+                        self.environment,
                     )
         return self._tokens
 
@@ -231,10 +223,7 @@ class Engine:
         decision = judge(prepared, key, resolved, self.environment, now, token_scopes, explain)
         if not decision.allowed:
             return decision
-        key_type = prepared.key_types.get(key.type)
-        if key_type is None:
-            return decision
-        limits, usage = self._limits(prepared, key, key_type)
+        limits, usage = prepared.limits_for(key)
         if not limits and usage is None:
             return decision
         try:
@@ -259,21 +248,6 @@ class Engine:
         decision.allowed, decision.rule = False, None
         return _add_step(decision, decision.step, False, decision.reason)
 
-    def _limits(
-        self, prepared: PreparedPolicy, key: KeyRecord, key_type: KeyType
-    ) -> tuple[tuple[RateLimit, ...], Usage | None]:
-        """The key type's limits with the key's overrides, worked out once per key version."""
-        # Kept by the prepared policy set, so that a reload starts afresh.
-        sets = prepared.limit_sets
-        cache_key = (key.id, key.revision)
-        found = sets.get(cache_key)
-        if found is None:
-            found = (merge_limits(key_type.rate_limits, key), key.usage or key_type.usage)
-            if len(sets) >= MAX_LIMIT_SETS:
-                sets.clear()
-            sets[cache_key] = found
-        return found
-
     def close(self) -> None:
         self.keys.close()
         self.limiter.close()
@@ -283,29 +257,6 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _signing_keys_path(store: str, given: str | Path | None) -> Path | None:
-    """Where token signing keys are kept: as given, beside an SQLite store, else in memory
-    (tokens are then verifiable by this process only; give a path shared by every
-    instance)."""
-    if given is not None:
-        return Path(given)
-    if store.startswith("sqlite:///"):
-        return Path(store.removeprefix("sqlite:///") + ".signing-keys.json")
-    return None
-
-
-def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit, ...]:
-    """A key's own rates replace its type's limits of the same name, keeping what an
-    outage means for them; new names are added, and fail closed."""
-    merged = [
-        replace(limit, rate=key.rate_limits[limit.name]) if limit.name in key.rate_limits else limit
-        for limit in limits
-    ]
-    known = {limit.name for limit in limits}
-    merged += [RateLimit(name, rate) for name, rate in key.rate_limits.items() if name not in known]
-    return tuple(merged)
 
 
 def _add_step(decision: Decision, step: str, passed: bool, detail: str) -> Decision:

@@ -8,7 +8,8 @@ ready-made verdict: a dictionary lookup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
@@ -72,6 +73,21 @@ class PreparedPolicy:
         self._plans: dict[tuple[object, ...], Plan] = {}
         #: Per key version, the limits in force: kept here so that a reload starts afresh.
         self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
+
+    def limits_for(self, key: KeyRecord) -> tuple[tuple[RateLimit, ...], Usage | None]:
+        """The limits and credits in force for ``key``: its type's, with its own overrides;
+        worked out once per key version (and afresh after a reload)."""
+        cache_key = (key.id, key.revision)
+        found = self.limit_sets.get(cache_key)
+        if found is None:
+            key_type = self.key_types.get(key.type)
+            if key_type is None:
+                return (), None
+            found = (merge_limits(key_type.rate_limits, key), key.usage or key_type.usage)
+            if len(self.limit_sets) >= MAX_PLANS:
+                self.limit_sets.clear()
+            self.limit_sets[cache_key] = found
+        return found
 
     def route(self, method: str, path: str) -> RouteMatch | None:
         return self.routes.match(method, path)
@@ -234,6 +250,18 @@ class PreparedPolicy:
         passed = not hit if rule.effect == "deny" else hit
         steps.append(Step("rules", passed, f"{rule.effect} rule {compiled.ref} {verb}"))
         return hit
+
+
+def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit, ...]:
+    """A key's own rates replace its type's limits of the same name, keeping what an
+    outage means for them; new names are added, and fail closed."""
+    merged = [
+        replace(limit, rate=key.rate_limits[limit.name]) if limit.name in key.rate_limits else limit
+        for limit in limits
+    ]
+    known = {limit.name for limit in limits}
+    merged += [RateLimit(name, rate) for name, rate in key.rate_limits.items() if name not in known]
+    return tuple(merged)
 
 
 def _parse(text: str) -> Scope | None:

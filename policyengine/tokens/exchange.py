@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import InvalidValue, KeyRequestError
@@ -66,3 +67,32 @@ class TokenExchange:
     def rotate(self) -> str:
         """Sign with a new key from now on; the previous one verifies until its tokens end."""
         return self.service.rotate(self._clock())
+
+
+def signing_keys_path(store: str, given: str | Path | None) -> Path | None:
+    """Where token signing keys are kept: as given, beside an SQLite store, else in memory
+    (tokens are then verifiable by this process only; give a path shared by every
+    instance)."""
+    if given is not None:
+        return Path(given)
+    if store.startswith("sqlite:///"):
+        return Path(store.removeprefix("sqlite:///") + ".signing-keys.json")
+    return None
+
+
+def open_exchange(
+    path: Path | None,
+    names: tuple[str, str],
+    keys: KeyManager,
+    grants: Callable[[KeyRecord], Sequence[str]],
+    clock: Callable[[], datetime],
+    environment: str,
+) -> TokenExchange:
+    """The exchange over signing keys kept at ``path`` (in memory when ``None``); PyJWT is
+    imported here, on first use."""
+    from policyengine.tokens import FileKeyStore, MemoryKeyStore, SigningKeys, TokenService
+
+    store = FileKeyStore(path) if path is not None else MemoryKeyStore()
+    issuer, audience = names
+    service = TokenService(SigningKeys(store), issuer=issuer, audience=audience)
+    return TokenExchange(service, keys, grants, clock, environment)
