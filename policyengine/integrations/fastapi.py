@@ -8,6 +8,7 @@ body nested under ``detail``.
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException
 from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse, Response
@@ -39,11 +40,20 @@ class PolicyDenied(HTTPException):
 class Authorize:
     """``Depends(Authorize(engine))`` checks by the policies' routes;
     ``Depends(Authorize(engine, "events/{id}:read"))`` asks for that scope, naming a path
-    parameter as the instance."""
+    parameter as the instance. With ``threaded=True`` the check runs in a worker thread,
+    so that a key-store lookup never blocks the event loop."""
 
-    def __init__(self, engine: Engine, scope: str | None = None, *, realm: str = "api") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scope: str | None = None,
+        *,
+        realm: str = "api",
+        threaded: bool = False,
+    ) -> None:
         self.engine = engine
         self.realm = realm
+        self.threaded = threaded
         self.resource: str | None = None
         self.action: str | None = None
         if scope is not None:
@@ -57,17 +67,19 @@ class Authorize:
         resource = self.resource
         if resource is not None:
             resource = resource.format_map(_Params(request.path_params))
-        decision = self.engine.check(
-            Request(
-                credential=bearer(headers.get("authorization")),
-                method=request.method if resource is None else None,
-                path=request.url.path if resource is None else None,
-                resource=resource,
-                action=self.action,
-                ip=request.client.host if request.client else None,
-                headers=headers,
-            )
+        asked = Request(
+            credential=bearer(headers.get("authorization")),
+            method=request.method if resource is None else None,
+            path=request.url.path if resource is None else None,
+            resource=resource,
+            action=self.action,
+            ip=request.client.host if request.client else None,
+            headers=headers,
         )
+        if self.threaded:
+            decision = await anyio.to_thread.run_sync(self.engine.check, asked)
+        else:
+            decision = self.engine.check(asked)
         if not decision.allowed:
             raise PolicyDenied(decision, request_id(headers), self.realm)
         request.state.policyengine_decision = decision

@@ -20,7 +20,7 @@ def fastapi_app(engine: Engine) -> FastAPI:
     app = FastAPI()
     install(app)
 
-    by_routes = Annotated[Decision, Depends(Authorize(engine))]
+    by_routes = Annotated[Decision, Depends(Authorize(engine, threaded=True))]
     delete_scope = Annotated[Decision, Depends(Authorize(engine, "events/{event}:delete"))]
 
     @app.get("/v1/events")
