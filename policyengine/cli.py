@@ -19,7 +19,7 @@ def _validate(args: argparse.Namespace) -> int:
     from policyengine.policy.suites import load_suites
 
     policy = load_directory(args.directory)
-    suites = load_suites(args.directory, {rule.name for rule in policy.rules})
+    suites = load_suites(args.directory, policy)
     cases = sum(len(s.cases) for s in suites)
     counts = ", ".join(
         _count(n, what)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from policyengine.errors import Diagnostic, InvalidValue, PolicyError
+from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
 from policyengine.policy.model import (
     KeyType,
@@ -56,8 +56,6 @@ def load_directory(directory: str | Path) -> PolicySet:
 
 
 def _nowhere(path: str, message: str) -> Diagnostic:
-    from policyengine.errors import Location
-
     return Diagnostic(Location(path, 1, 1), message)
 
 

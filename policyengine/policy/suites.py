@@ -13,6 +13,7 @@ from policyengine.decision import Code
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.keys.record import KeyRecord
 from policyengine.language.checker import suggest
+from policyengine.policy.model import PolicySet
 from policyengine.policy.source import Reader
 from policyengine.request import Request
 
@@ -71,14 +72,16 @@ def test_files(directory: Path) -> list[Path]:
     )
 
 
-def load_suites(directory: str | Path, rule_names: set[str]) -> list[Suite]:
+def load_suites(directory: str | Path, policy: PolicySet) -> list[Suite]:
+    """The suites of ``directory``, checked against ``policy``: the rules and key types
+    they name must exist."""
     diagnostics: list[Diagnostic] = []
     suites = []
     for path in test_files(Path(directory)):
         reader = Reader(str(path), path.read_text(encoding="utf-8"), diagnostics)
         root = reader.compose()
         if root is not None:
-            suite = _suite(reader, root, rule_names)
+            suite = _suite(reader, root, policy)
             if suite is not None:
                 suites.append(suite)
     if diagnostics:
@@ -86,7 +89,7 @@ def load_suites(directory: str | Path, rule_names: set[str]) -> list[Suite]:
     return suites
 
 
-def _suite(r: Reader, root: yaml.Node, rule_names: set[str]) -> Suite | None:
+def _suite(r: Reader, root: yaml.Node, policy: PolicySet) -> Suite | None:
     top = r.mapping(root, "a test suite", SUITE_KEYS)
     if top is None:
         return None
@@ -113,7 +116,7 @@ def _suite(r: Reader, root: yaml.Node, rule_names: set[str]) -> Suite | None:
     requests = (r.mapping(top["requests"][1], "requests") or {}) if "requests" in top else {}
     suite = Suite(name, r.path)
     for case_node in r.sequence(top["tests"][1], "tests") or ():
-        suite.cases.extend(_cases(r, case_node, keys, requests, environment, now, rule_names))
+        suite.cases.extend(_cases(r, case_node, keys, requests, environment, now, policy))
     return suite
 
 
@@ -124,8 +127,9 @@ def _cases(
     requests: dict[str, tuple[yaml.Node, yaml.Node]],
     environment: str,
     now: datetime,
-    rule_names: set[str],
+    policy: PolicySet,
 ) -> list[Case]:
+    rule_names = sorted(rule.name for rule in policy.rules)
     fields = r.mapping(node, "a test case", CASE_KEYS)
     if fields is None:
         return []
@@ -140,7 +144,7 @@ def _cases(
     expect_text = r.choice(fields["expect"][1], "expect", tuple(Code))
     rule = r.string(fields["rule"][1], "rule") if "rule" in fields else None
     if rule is not None and rule not in rule_names:
-        r.error(fields["rule"][1], f"unknown rule '{rule}'" + suggest(rule, sorted(rule_names)))
+        r.error(fields["rule"][1], f"unknown rule '{rule}'" + suggest(rule, rule_names))
     if "environment" in fields:
         environment = (
             r.choice(fields["environment"][1], "environment", ("test", "live")) or environment
@@ -153,7 +157,7 @@ def _cases(
         return []
     cases = []
     for key_label, key_node in key_refs:
-        key = _key(r, key_label, key_node, keys, environment, now)
+        key = _key(r, key_label, key_node, keys, environment, now, policy)
         for request_label, request_node in request_refs:
             request = _request(r, request_node, requests)
             if key is None or request is None:
@@ -215,6 +219,7 @@ def _key(
     named: dict[str, tuple[yaml.Node, yaml.Node]],
     environment: str,
     now: datetime,
+    policy: PolicySet,
 ) -> KeyRecord | None:
     spec = _lookup(r, node, named, "key")
     if spec is None:
@@ -224,6 +229,13 @@ def _key(
         return None
     if "type" not in fields:
         r.error(spec, f"key '{label}' needs a type")
+        return None
+    type_name = r.string(fields["type"][1], "type")
+    if type_name is None:
+        return None
+    if type_name not in policy.key_types:
+        known = sorted(policy.key_types)
+        r.error(fields["type"][1], f"unknown key type '{type_name}'" + suggest(type_name, known))
         return None
 
     def text(name: str, default: str) -> str:
@@ -247,7 +259,7 @@ def _key(
     try:
         return KeyRecord(
             id=text("id", f"key_{label}"),
-            type=text("type", ""),
+            type=type_name,
             label=text("label", label),
             environment=env,  # type: ignore[arg-type]
             prefix=f"tdoc_{env}_",

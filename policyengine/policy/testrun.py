@@ -63,7 +63,7 @@ class Run:
 def run_directory(directory: str | Path) -> Run:
     """Load the policies and suites of ``directory`` and run every case."""
     policy = load_directory(directory)
-    suites = load_suites(directory, {rule.name for rule in policy.rules})
+    suites = load_suites(directory, policy)
     return run_suites(policy, suites)
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
+
+from policyengine.errors import PolicyError
 from policyengine.policy.testrun import junit_xml, run_directory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +122,14 @@ def test_the_matrix_form_expands_keys_by_requests(tmp_path: Path) -> None:
         "OK",
     ]
     assert [r.passed for r in result.results] == [True, False, True, True]
+
+
+def test_a_suite_naming_an_unknown_key_type_or_rule_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text(POLICY)
+    text = suite("  - {name: x, key: reader, request: read, expect: OK, rule: no-nigth-writes}\n")
+    (tmp_path / "p_test.yaml").write_text(text.replace("{type: reader}", "{type: reeder}"))
+    with pytest.raises(PolicyError) as caught:
+        run_directory(tmp_path)
+    messages = [d.message for d in caught.value.diagnostics]
+    assert "unknown key type 'reeder' (did you mean 'reader'?)" in messages
+    assert "unknown rule 'no-nigth-writes' (did you mean 'no-night-writes'?)" in messages
