@@ -168,7 +168,7 @@ class Engine:
         credential = request.credential
         if credential is None:
             return deny(Code.MISSING_CREDENTIAL, "credential", "no API key was presented")
-        if not credential.strip():
+        if not credential or credential.isspace():
             return deny(
                 Code.MALFORMED_CREDENTIAL,
                 "credential",

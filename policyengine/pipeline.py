@@ -78,8 +78,12 @@ def resolve(
     trusted_proxies: NetworkSet,
     credential_type: str = "key",
 ) -> Resolved:
+    # Headers are read only for declared names and behind trusted proxies; most checks
+    # need neither, so the case-folded copy is made only when one of them does.
     headers: Mapping[str, str] = (
-        {k.lower(): v for k, v in request.headers.items()} if request.headers else _NO_HEADERS
+        {k.lower(): v for k, v in request.headers.items()}
+        if request.headers and (prepared.headers or trusted_proxies)
+        else _NO_HEADERS
     )
     problem = None
     ip = UNKNOWN_ADDRESS

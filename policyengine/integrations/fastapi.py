@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse, Response
 
 from policyengine.decision import Decision
 from policyengine.engine import Engine
-from policyengine.integrations.http import bearer, denial_headers, request_id
+from policyengine.errors import InvalidValue
+from policyengine.integrations.http import bearer, denial_headers, error_document, request_id
 from policyengine.request import Request
 
 
@@ -23,16 +24,9 @@ class PolicyDenied(HTTPException):
     def __init__(self, decision: Decision, request_id: str, realm: str) -> None:
         self.decision = decision
         self.request_id = request_id
-        body = {
-            "error": {
-                "code": decision.code.value,
-                "message": decision.reason,
-                "request_id": request_id,
-            }
-        }
         super().__init__(
             decision.status,
-            detail=body,
+            detail=error_document(decision, request_id),
             headers={**denial_headers(decision, realm), "X-Request-ID": request_id},
         )
 
@@ -59,7 +53,7 @@ class Authorize:
         if scope is not None:
             resource, separator, action = scope.rpartition(":")
             if not separator or not resource or not action or "*" in scope:
-                raise ValueError(f"scope {scope!r} must be resource:action, such as events:read")
+                raise InvalidValue(f"scope {scope!r} must be resource:action, such as events:read")
             self.resource, self.action = resource, action
 
     async def __call__(self, request: HTTPRequest, response: Response) -> Decision:
@@ -92,7 +86,7 @@ class _Params(dict[str, str]):
         super().__init__({k: str(v) for k, v in params.items()})
 
     def __missing__(self, name: str) -> str:
-        raise ValueError(f"the route has no path parameter '{name}'")
+        raise InvalidValue(f"the route has no path parameter '{name}'")
 
 
 async def _answer(request: HTTPRequest, error: Exception) -> JSONResponse:

@@ -33,16 +33,19 @@ def request_id(headers: Mapping[str, str]) -> str:
     return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
-def error_body(decision: Decision, request_id: str) -> bytes:
-    return json.dumps(
-        {
-            "error": {
-                "code": decision.code.value,
-                "message": decision.reason,
-                "request_id": request_id,
-            }
+def error_document(decision: Decision, request_id: str) -> dict[str, dict[str, str]]:
+    """``{"error": {"code", "message", "request_id"}}``: every denial's body."""
+    return {
+        "error": {
+            "code": decision.code.value,
+            "message": decision.reason,
+            "request_id": request_id,
         }
-    ).encode()
+    }
+
+
+def error_body(decision: Decision, request_id: str) -> bytes:
+    return json.dumps(error_document(decision, request_id)).encode()
 
 
 def denial_headers(decision: Decision, realm: str) -> dict[str, str]:
