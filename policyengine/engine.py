@@ -17,13 +17,13 @@ from typing import Any
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import InvalidValue, StorageError, TokenError
 from policyengine.keys.manager import KeyManager
-from policyengine.keys.record import KeyRecord
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
 from policyengine.net import NetworkSet
 from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
 from policyengine.policy.prepared import PreparedPolicy
+from policyengine.record import KeyRecord
 from policyengine.request import Request
 from policyengine.tokens import decision_code
 from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path

@@ -12,10 +12,10 @@ from types import MappingProxyType
 from policyengine.context import Context
 from policyengine.decision import NO_HEADERS, Code, Decision, KeyRef, RuleRef, Step
 from policyengine.errors import InvalidValue
-from policyengine.keys.record import KeyRecord
 from policyengine.net import NetworkSet, client_address, format_ip
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.policy.routes import RouteMatch
+from policyengine.record import KeyRecord
 from policyengine.request import Request
 
 #: The address of a request that gave none: it lies in no network.

@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from datetime import UTC, datetime, timedelta
 
-from policyengine.keys.record import NEVER, KeyRecord
 from policyengine.language import ast
 from policyengine.policy.model import PolicySet, Rule
 from policyengine.policy.scopes import parse_scope
+from policyengine.record import NEVER, KeyRecord
 
 Address = ipaddress.IPv6Address
 Network = ipaddress.IPv6Network

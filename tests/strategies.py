@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from policyengine.errors import Location
-from policyengine.keys.record import KeyRecord
 from policyengine.language.checker import check
 from policyengine.language.parser import parse
 from policyengine.policy.model import Condition, KeyType, PolicySet, Rule
 from policyengine.policy.scopes import parse_scope
+from policyengine.record import KeyRecord
 
 RESOURCES = {
     "events": frozenset({"read", "write", "delete"}),

@@ -13,8 +13,8 @@ from policyengine.errors import KeyRequestError
 from policyengine.keys import validation as valid
 from policyengine.keys.format import BASE62, KeyFormat
 from policyengine.keys.pages import IssuedKey
-from policyengine.keys.record import Environment, KeyRecord, Usage
 from policyengine.policy.model import KeyType
+from policyengine.record import Environment, KeyRecord, Usage
 from policyengine.units import Rate, format_duration
 
 #: The attributes, by their names in both ``KeyAttributes`` and ``KeyRecord``.

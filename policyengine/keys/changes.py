@@ -18,8 +18,8 @@ from policyengine.keys.events import EventEmitter, EventKind, KeyEvent
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.invalidation import Invalidator
 from policyengine.keys.lookup import LookupCache
-from policyengine.keys.record import KeyRecord
 from policyengine.keys.store import KeyStore
+from policyengine.record import KeyRecord
 
 #: How often a change that collides with another writer's is tried before giving up.
 ATTEMPTS = 5

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from policyengine.keys.record import KeyRecord, Refill, Usage
+from policyengine.record import KeyRecord, Refill, Usage
 from policyengine.units import Rate, make_rate
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

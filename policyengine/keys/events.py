@@ -13,7 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 
 EventKind = Literal["created", "updated", "rotated", "disabled", "enabled", "revoked", "expired"]
 EVENT_KINDS: tuple[EventKind, ...] = (

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from policyengine.errors import ConfigError, InvalidValue
-from policyengine.keys.record import ENVIRONMENTS, Environment
+from policyengine.record import ENVIRONMENTS, Environment
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 30

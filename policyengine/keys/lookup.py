@@ -15,8 +15,8 @@ from typing import Final
 from policyengine.errors import ConfigError, InvalidValue, StorageError
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
-from policyengine.keys.record import KeyRecord
 from policyengine.keys.store import KeyStore
+from policyengine.record import KeyRecord
 
 
 class _Missing:

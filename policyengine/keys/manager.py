@@ -26,9 +26,9 @@ from policyengine.keys.invalidation import DEFAULT_CHANNEL, Invalidator, RedisIn
 from policyengine.keys.lookup import KeyLookups
 from policyengine.keys.maintenance import Maintenance
 from policyengine.keys.pages import IssuedKey, KeyPage, decode_cursor, encode_cursor
-from policyengine.keys.record import KeyRecord, Usage
 from policyengine.keys.store import KEY_STATES, KeyQuery, KeyStore, open_store
 from policyengine.policy.model import PolicySet
+from policyengine.record import KeyRecord, Usage
 from policyengine.units import Rate
 
 Clock = Callable[[], datetime]

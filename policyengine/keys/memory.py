@@ -9,8 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.keys.record import KeyRecord
 from policyengine.keys.store import KeyQuery, StoredKey, register_scheme
+from policyengine.record import KeyRecord
 
 
 class MemoryStore:

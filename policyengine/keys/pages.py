@@ -12,7 +12,7 @@ from typing import overload
 
 from policyengine.errors import KeyRequestError
 from policyengine.keys import codec
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policyengine.keys.format import KeyFormat
-from policyengine.keys.record import Environment
+from policyengine.record import Environment
 
 #: Files larger than this are skipped: keys live in source and configuration, not in dumps.
 MAX_FILE_BYTES = 5 * 1024 * 1024

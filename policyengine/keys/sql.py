@@ -17,8 +17,8 @@ from typing import Any, cast
 
 from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys import codec
-from policyengine.keys.record import Environment, KeyRecord
 from policyengine.keys.store import KeyQuery, StoredKey
+from policyengine.record import Environment, KeyRecord
 
 TABLE = "policyengine_keys"
 COMPONENT = "keys"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
 from policyengine.errors import ConfigError
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 
 KeyState = Literal["active", "disabled", "revoked", "expired", "rotated"]
 KEY_STATES: tuple[KeyState, ...] = ("active", "disabled", "revoked", "expired", "rotated")

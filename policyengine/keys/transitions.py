@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from policyengine.errors import KeyRequestError
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 
 
 def require_live(record: KeyRecord, now: datetime, action: str) -> None:

@@ -14,10 +14,10 @@ from typing import TypeVar
 
 from policyengine.errors import InvalidValue, KeyRequestError
 from policyengine.keys.format import KeyFormat
-from policyengine.keys.record import ENVIRONMENTS, Environment, Usage
 from policyengine.net import parse_network
 from policyengine.policy.model import KeyType, PolicySet
 from policyengine.policy.scopes import covered, parse_scope
+from policyengine.record import ENVIRONMENTS, Environment, Usage
 from policyengine.units import Rate, parse_duration, parse_rate
 
 MAX_LABEL = 200

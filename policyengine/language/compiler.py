@@ -13,12 +13,12 @@ from functools import lru_cache
 from typing import Protocol, cast
 
 from policyengine.context import Context
-from policyengine.keys.record import KeyRecord
 from policyengine.language import ast
 from policyengine.language.builtins import BUILTINS
 from policyengine.language.schema import ATTRIBUTES, MAPS
 from policyengine.language.types import BOOL, CIDR
 from policyengine.net import NetworkSet
+from policyengine.record import KeyRecord
 
 Predicate = Callable[[KeyRecord, Context], bool]
 

@@ -1,7 +1,7 @@
 """The attributes a condition may read, each with its type and where the value comes from.
 
 ``code`` is the Python expression the compiler emits to read the attribute from the two
-objects a compiled condition receives: ``key`` (a :class:`~policyengine.keys.record.KeyRecord`)
+objects a compiled condition receives: ``key`` (a :class:`~policyengine.record.KeyRecord`)
 and ``req`` (a :class:`~policyengine.context.Context`).
 """
 

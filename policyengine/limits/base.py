@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from policyengine.errors import ConfigError
-from policyengine.keys.record import Usage
 from policyengine.limits.outcome import LimitOutcome
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 
 
 class Limiter(Protocol):

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from policyengine.keys.record import Usage
 from policyengine.limits.gcra import MICROS, admit, gcra, gcra_params
 from policyengine.limits.usage import Period
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 
 LimitCode = Literal["RATE_LIMITED", "USAGE_EXCEEDED"]
 

@@ -30,12 +30,12 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.keys.record import Usage
 from policyengine.limits.base import SteppingLimiter, redact, register_scheme
 from policyengine.limits.gcra import MICROS, gcra_params
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import current_period
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 
 DEFAULT_PREFIX = "policyengine:limits:"
 #: Milliseconds a key outlives the instant it stops mattering, for clock skew.

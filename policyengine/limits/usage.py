@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from policyengine.errors import InvalidValue
-from policyengine.keys.record import Refill
 from policyengine.limits.gcra import MICROS
+from policyengine.record import Refill
 
 DAY = 86_400 * MICROS
 

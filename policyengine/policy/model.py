@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from policyengine.errors import Location
-from policyengine.keys.record import Environment, Usage
 from policyengine.policy.scopes import Scope
+from policyengine.record import Environment, Usage
 from policyengine.units import Rate
 
 if TYPE_CHECKING:

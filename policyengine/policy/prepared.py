@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
-from policyengine.keys.record import KeyRecord, Usage
 from policyengine.language.compiler import Predicate, compile_predicate
 from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import KeyType, PolicySet, RateLimit, Rule
 from policyengine.policy.routes import RouteMatch, RouteTable
 from policyengine.policy.scopes import Scope, parse_scope
+from policyengine.record import KeyRecord, Usage
 
 #: Plans kept at most; past it the table starts again (each plan is cheap to rebuild).
 MAX_PLANS = 65536

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 import yaml
 
 from policyengine.errors import InvalidValue
-from policyengine.keys.record import ENVIRONMENTS, Usage
 from policyengine.language.checker import suggest
 from policyengine.policy.model import REQUIRABLE_FIELDS, KeyType, RateLimit
 from policyengine.policy.scopes import Scope, parse_scope
 from policyengine.policy.source import Reader
+from policyengine.record import ENVIRONMENTS, Usage
 from policyengine.units import make_rate, parse_duration, parse_period, parse_rate
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ import yaml
 
 from policyengine.decision import Code
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
-from policyengine.keys.record import KeyRecord
 from policyengine.language.checker import suggest
 from policyengine.policy.model import PolicySet
 from policyengine.policy.source import Reader
+from policyengine.record import KeyRecord
 from policyengine.request import Request
 
 SUITE_KEYS = ("version", "name", "description", "environment", "now", "keys", "requests", "tests")

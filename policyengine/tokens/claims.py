@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from policyengine.errors import InvalidValue
-from policyengine.keys.record import ENVIRONMENTS, Environment
 from policyengine.policy.scopes import parse_scope
+from policyengine.record import ENVIRONMENTS, Environment
 from policyengine.tokens.errors import TokenExpired, TokenInvalid
 from policyengine.tokens.signing import ALGORITHM, KID_PATTERN
 

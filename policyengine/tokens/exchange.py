@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from policyengine.errors import InvalidValue, KeyRequestError
 from policyengine.keys.manager import KeyManager
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 
 if TYPE_CHECKING:
     from policyengine.tokens.claims import TokenClaims

@@ -21,7 +21,7 @@ import jwt
 from jwt.algorithms import ECAlgorithm
 
 from policyengine.errors import ConfigError, InvalidValue, KeyRequestError, TokenError
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 from policyengine.tokens.claims import (
     TOKEN_TYPE,
     Expected,

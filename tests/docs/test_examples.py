@@ -51,7 +51,6 @@ from policyengine import cli
 from policyengine.context import Context
 from policyengine.decision import Code
 from policyengine.errors import PolicyError
-from policyengine.keys.record import KeyRecord
 from policyengine.language import types
 from policyengine.language.builtins import BUILTINS
 from policyengine.language.checker import _ARITH, check
@@ -65,7 +64,8 @@ from policyengine.policy.read_key_types import KEY_TYPE_KEYS
 from policyengine.policy.read_rules import RULE_CODES, RULE_KEYS
 from policyengine.policy.routes import METHODS
 from policyengine.policy.suites import CASE_KEYS, KEY_FIELDS, REQUEST_FIELDS, SUITE_KEYS
-from policyengine.policy.testrun import run_directory
+from policyengine.record import KeyRecord
+from policyengine.testrun import run_directory
 from policyengine.units import PERIOD_SECONDS, UNIT_SECONDS, parse_rate
 
 REPO = Path(__file__).resolve().parents[2]

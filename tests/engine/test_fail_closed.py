@@ -16,10 +16,10 @@ from policyengine.errors import StorageError
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.memory import MemoryStore
-from policyengine.keys.record import KeyRecord
 from policyengine.keys.store import KeyQuery, StoredKey
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
+from policyengine.record import KeyRecord
 from policyengine.request import Request
 
 CLIENT = "203.0.113.9"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from policyengine.cli import keys as cli
 from policyengine.errors import Diagnostic, Location, PolicyError
-from policyengine.keys import cli
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import SECRET_ENV
 

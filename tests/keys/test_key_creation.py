@@ -12,8 +12,8 @@ from policyengine.errors import KeyRequestError
 from policyengine.keys.events import KeyEvent
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.manager import KeyManager
-from policyengine.keys.record import Usage
 from policyengine.policy.model import KeyType, PolicySet
+from policyengine.record import Usage
 from policyengine.units import parse_rate
 
 from .conftest import ManagerFactory

@@ -12,7 +12,7 @@ from policyengine.keys.events import KeyEvent
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.pages import IssuedKey
-from policyengine.keys.record import Usage
+from policyengine.record import Usage
 from policyengine.units import parse_rate
 
 from .conftest import ManagerFactory

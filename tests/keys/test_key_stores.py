@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.keys.record import KeyRecord, Usage
 from policyengine.keys.sql import MIGRATIONS, SqlStore
 from policyengine.keys.store import KEY_STATES, KeyQuery, KeyStore, open_store
+from policyengine.record import KeyRecord, Usage
 from policyengine.units import parse_rate
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)

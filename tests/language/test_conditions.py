@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policyengine.context import Context
-from policyengine.keys.record import KeyRecord
 from policyengine.language.ast import Expr
 from policyengine.language.checker import check
 from policyengine.language.compiler import compile_predicate
 from policyengine.language.parser import MAX_DEPTH, ConditionError, parse
 from policyengine.net import parse_ip
+from policyengine.record import KeyRecord
 
 KEY = KeyRecord(
     id="key_1",

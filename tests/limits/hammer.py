@@ -7,9 +7,9 @@ import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
-from policyengine.keys.record import Usage
 from policyengine.limits.redis import RedisLimiter
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 
 
 def hammer(

@@ -6,8 +6,8 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from policyengine.keys.record import Usage
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import Rate, make_rate
 
 rates = st.builds(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from policyengine.keys.record import Usage
 from policyengine.limits import MemoryLimiter, rate_limit_headers
 from policyengine.limits.headers import retry_after_field, sf_string
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
 
 from .conftest import MIDNIGHT

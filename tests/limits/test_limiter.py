@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policyengine.keys.record import Usage
 from policyengine.limits import Limiter, LimitOutcome
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import Rate, make_rate, parse_rate
 
 from .conftest import MIDNIGHT, Backend

@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from policyengine.errors import ConfigError
-from policyengine.keys.record import Usage
 from policyengine.limits import MemoryLimiter, open_limiter
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import parse_rate
 
 from .conftest import MIDNIGHT

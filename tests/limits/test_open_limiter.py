@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pytest
 
 from policyengine.errors import ConfigError
-from policyengine.keys.record import Usage
 from policyengine.limits import LimitOutcome, fails_open, open_limiter, register_scheme
 from policyengine.limits.base import redact
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import parse_rate
 
 

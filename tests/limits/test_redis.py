@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.keys.record import Usage
 from policyengine.limits import Limiter, MemoryLimiter, open_limiter
 from policyengine.limits.redis import RedisLimiter
 from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
 
 from .conftest import MIDNIGHT, Backend, delete_prefix

@@ -11,11 +11,11 @@ from reference import address, decide, environment, rule_matches
 from strategies import BASE, keys, policy_sets, requests, rules
 
 from policyengine.context import Context
-from policyengine.keys.record import KeyRecord
 from policyengine.net import parse_ip
 from policyengine.pipeline import Resolved, judge
 from policyengine.policy.model import PolicySet
 from policyengine.policy.prepared import PreparedPolicy
+from policyengine.record import KeyRecord
 
 
 def reference_request(request: dict[str, object]) -> dict[str, object]:

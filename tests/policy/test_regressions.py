@@ -8,9 +8,9 @@ from reference import address, decide
 from strategies import BASE, KEY_TYPES, RESOURCES, condition
 from test_differential import compiled
 
-from policyengine.keys.record import KeyRecord
 from policyengine.policy.model import PolicySet, Rule
 from policyengine.policy.prepared import PreparedPolicy
+from policyengine.record import KeyRecord
 
 KEY = KeyRecord(
     id="key_a1",

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from policyengine.errors import PolicyError
-from policyengine.policy.testrun import junit_xml, run_directory
+from policyengine.testrun import junit_xml, run_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 

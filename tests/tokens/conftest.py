@@ -17,7 +17,7 @@ from jwt.algorithms import ECAlgorithm
 
 from policyengine.decision import Code
 from policyengine.errors import TokenError
-from policyengine.keys.record import KeyRecord
+from policyengine.record import KeyRecord
 from policyengine.tokens import SigningKeys, TokenClaims, TokenService, decision_code
 
 #: A Thursday noon, UTC; every test runs at or around it.

@@ -1,4 +1,5 @@
-"""``policyengine check``: one decision, explained, against the policies and key store."""
+"""``policyengine validate``, ``test`` and ``check``: the commands about policies and
+the decisions they make."""
 
 from __future__ import annotations
 
@@ -7,14 +8,36 @@ import json
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 
+from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, store_url
+from policyengine.cli.output import FAILED, MISUSE, OK
 from policyengine.errors import InvalidValue
 
 KEY_ENV = "POLICYENGINE_KEY"
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    check = subparsers.add_parser(
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    validate = commands.add_parser("validate", help="check policy files and their test suites")
+    validate.add_argument(
+        "directory", nargs="?", default="policies", help="the policy directory (policies)"
+    )
+    validate.set_defaults(handler=_validate)
+
+    test = commands.add_parser("test", help="run the policy test suites (*_test.yaml)")
+    test.add_argument(
+        "directory", nargs="?", default="policies", help="the policy directory (policies)"
+    )
+    test.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    test.add_argument(
+        "--require-coverage",
+        action="store_true",
+        help="fail unless every rule matched in some test case",
+    )
+    test.add_argument("-v", "--verbose", action="store_true", help="list every case")
+    test.set_defaults(handler=_test)
+
+    check = commands.add_parser(
         "check",
         help="decide one request and explain why",
         description=(
@@ -39,10 +62,62 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument(
         "--store",
         metavar="URL",
-        help="the key store (default: $POLICYENGINE_STORE, else sqlite:///policyengine.db)",
+        help=f"the key store (default: ${STORE_ENV}, else {DEFAULT_STORE})",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
     check.set_defaults(handler=_check)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from policyengine.policy.loader import load_directory
+    from policyengine.policy.suites import load_suites
+
+    policy = load_directory(args.directory)
+    suites = load_suites(args.directory, policy)
+    cases = sum(len(s.cases) for s in suites)
+    counts = ", ".join(
+        _count(n, what)
+        for n, what in (
+            (len(policy.key_types), "key type"),
+            (len(policy.routes), "route"),
+            (len(policy.rules), "rule"),
+            (len(policy.files), "file"),
+        )
+    )
+    tests = f"{_count(len(suites), 'test suite')}, {_count(cases, 'case')}"
+    print(f"{args.directory}: valid — {counts}; {tests}")
+    return OK
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _test(args: argparse.Namespace) -> int:
+    from policyengine.testrun import junit_xml, run_directory
+
+    run = run_directory(args.directory)
+    current = None
+    for result in run.results:
+        if args.verbose and result.suite.path != current:
+            current = result.suite.path
+            print(f"{current}  ({result.suite.name})")
+        if args.verbose:
+            print(f"  {'ok  ' if result.passed else 'FAIL'} {result.case.name}")
+    for result in run.failed:
+        print(f"FAIL {result.case.name}\n  {result.failure()}")
+    passed = len(run.results) - len(run.failed)
+    print(f"{passed} passed, {len(run.failed)} failed")
+    print("\n".join(run.coverage.lines()))
+    if args.junit:
+        Path(args.junit).write_bytes(junit_xml(run))
+    if not run.results:
+        print(f"no test cases in {args.directory} (write *_test.yaml suites)")
+        return FAILED
+    if args.require_coverage and not run.coverage.rules_complete:
+        print("rule coverage is incomplete (--require-coverage)")
+        return FAILED
+    return FAILED if run.failed else OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -53,17 +128,17 @@ def _check(args: argparse.Namespace) -> int:
         args.action is None
     ):
         print("error: give a METHOD and PATH, or --resource and --action", file=sys.stderr)
-        return 2
+        return MISUSE
     if args.method is not None and args.path is None:
         print("error: give the PATH after the METHOD", file=sys.stderr)
-        return 2
+        return MISUSE
     credential = sys.stdin.readline().strip() if args.key_stdin else os.environ.get(args.key_env)
     headers = {}
     for pair in args.header:
         name, separator, value = pair.partition(":")
         if not separator or not name.strip():
             print(f"error: --header takes NAME:VALUE, not {pair!r}", file=sys.stderr)
-            return 2
+            return MISUSE
         headers[name.strip().lower()] = value.strip()
     at = None
     if args.at is not None:
@@ -73,11 +148,10 @@ def _check(args: argparse.Namespace) -> int:
             at = None
         if at is None or at.tzinfo is None:
             raise InvalidValue(f"--at takes an ISO 8601 instant with its offset, not {args.at!r}")
-    store = args.store or os.environ.get("POLICYENGINE_STORE", "sqlite:///policyengine.db")
     with Engine.from_directory(
         args.policies,
         environment=args.environment,
-        store=store,
+        store=store_url(args.store),
         create=False,
         maintenance_interval=None,
     ) as engine:
@@ -128,4 +202,4 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{name}: {value}")
         if decision.error:
             print(f"error: {decision.error}")
-    return 0 if decision.allowed else 1
+    return OK if decision.allowed else FAILED

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from policyengine.cli.keys_view import key_details, key_table
+from policyengine.cli.options import redis_url, store_url
+from policyengine.cli.output import FAILED, OK, moment, print_error, print_json, table
 from policyengine.errors import KeyRequestError, StorageError
-from policyengine.keys import render
 from policyengine.keys.codec import record_to_json
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.pages import IssuedKey
-from policyengine.keys.record import KeyRecord, Refill, Usage
 from policyengine.keys.scan import Finding, scan_paths
 from policyengine.policy.model import PolicySet
+from policyengine.record import KeyRecord, Refill, Usage
 
-DEFAULT_STORE = "sqlite:///policyengine.db"
-STORE_ENV = "POLICYENGINE_STORE"
-REDIS_ENV = "POLICYENGINE_REDIS"
-OK, FAILED = 0, 1
 #: Key states under which a leaked secret still works, or can be made to work again.
 LIVE = ("active", "rotated", "disabled", "unchecked")
 
@@ -58,9 +53,11 @@ def list_keys(args: argparse.Namespace) -> int:
         )
     now = _now()
     if args.json:
-        _json({"keys": [record_to_json(r, now) for r in page], "next_cursor": page.next_cursor})
+        print_json(
+            {"keys": [record_to_json(r, now) for r in page], "next_cursor": page.next_cursor}
+        )
     else:
-        print(render.key_table(page, now))
+        print(key_table(page, now))
         if page.next_cursor:
             print(f"\nmore keys: add --cursor {page.next_cursor}")
     return OK
@@ -77,7 +74,7 @@ def rotate(args: argparse.Namespace) -> int:
     with _manager(args) as manager:
         issued = manager.rotate(args.key_id, grace=args.grace, expires_in=args.expires_in)
         until = manager.get(args.key_id).grace_until
-    headline = f"Rotated {args.key_id} (it works until {render.moment(until)}) to {issued.key.id}"
+    headline = f"Rotated {args.key_id} (it works until {moment(until)}) to {issued.key.id}"
     _issued(args, issued, headline)
     return OK
 
@@ -113,7 +110,7 @@ def scan(args: argparse.Namespace) -> int:
             rows.append((finding, status, key_id))
     live = sorted({key_id or finding.secret for finding, status, key_id in rows if status in LIVE})
     if args.json:
-        _json(
+        print_json(
             {
                 "findings": [
                     {
@@ -131,7 +128,7 @@ def scan(args: argparse.Namespace) -> int:
     else:
         if rows:
             print(
-                render.table(
+                table(
                     ("WHERE", "KEY", "STATUS", "ID"),
                     [
                         [f.where, key_format.mask(f.secret), status, key_id]
@@ -190,12 +187,10 @@ def _manager(args: argparse.Namespace, *, create: bool = False) -> Iterator[KeyM
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> KeyManager:
-    store = args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE
-    redis = args.redis or os.environ.get(REDIS_ENV) or None
     return KeyManager.open(
-        store,
+        store_url(args.store),
         _policies(args.policies),
-        redis=redis,
+        redis=redis_url(args.redis),
         listen=False,
         create=create,
         key_format=KeyFormat(args.key_prefix),
@@ -220,20 +215,20 @@ def _policies(directory: str) -> Callable[[], PolicySet]:
 
 def _issued(args: argparse.Namespace, issued: IssuedKey, headline: str) -> None:
     if args.json:
-        _json({"secret": issued.secret, "key": record_to_json(issued.key, _now())})
+        print_json({"secret": issued.secret, "key": record_to_json(issued.key, _now())})
         return
     key = issued.key
     print(f"{headline} ({key.type}, {key.environment}): {key.label}")
-    print(f"Expires: {render.moment(key.expires_at, 'never')}\n")
+    print(f"Expires: {moment(key.expires_at, 'never')}\n")
     print(f"    {issued.secret}\n")
     print("This is the only time the secret is shown. Store it now: it cannot be recovered.")
 
 
 def _record(args: argparse.Namespace, record: KeyRecord) -> None:
     if args.json:
-        _json(record_to_json(record, _now()))
+        print_json(record_to_json(record, _now()))
     else:
-        print(render.key_details(record, _now()))
+        print(key_details(record, _now()))
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str] | None:
@@ -260,11 +255,3 @@ def _usage(value: str | None) -> Usage | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _json(value: object) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def print_error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""How the command line shows keys to a person: aligned tables and ``name: value`` blocks.
+"""How the command line shows keys to a person: a table of keys and one key's details.
 (``--json`` output comes from :func:`policyengine.keys.codec.record_to_json` instead.)"""
 
 from __future__ import annotations
@@ -6,22 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from policyengine.keys.record import KeyRecord
-
-
-def moment(value: datetime | None, empty: str = "-") -> str:
-    return empty if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(header) for header in headers]
-    for row in rows:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    lines = [headers, *rows]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+from policyengine.cli.output import clip, details, moment, table
+from policyengine.record import KeyRecord
 
 
 def key_table(records: Sequence[KeyRecord], now: datetime) -> str:
@@ -34,7 +20,7 @@ def key_table(records: Sequence[KeyRecord], now: datetime) -> str:
             record.type,
             record.environment,
             record.state(now),
-            _clip(record.label, 40),
+            clip(record.label, 40),
             moment(record.expires_at, "never"),
             moment(record.last_used_at, "never"),
         ]
@@ -75,9 +61,4 @@ def key_details(record: KeyRecord, now: datetime) -> str:
         fields.append(("rotated from", record.rotated_from))
     if record.revoked_at is not None and record.revoked_at <= now:
         fields.append(("revoked", moment(record.revoked_at)))
-    width = max(len(name) for name, _ in fields)
-    return "\n".join(f"{name + ':':<{width + 1}} {value}" for name, value in fields)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return details(fields)

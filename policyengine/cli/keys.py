@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from policyengine.errors import InvalidValue, KeyRequestError, PolicyEngineError, PolicyError
-from policyengine.keys import commands
-from policyengine.keys.commands import DEFAULT_STORE, FAILED, REDIS_ENV, STORE_ENV, print_error
+from policyengine.cli import keys_actions as commands
+from policyengine.cli.options import DEFAULT_STORE, REDIS_ENV, STORE_ENV
+from policyengine.cli.output import MISUSE, guard, print_error
 from policyengine.keys.store import KEY_STATES
-
-MISUSE = 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,20 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if command is None:
         print_error(f"choose a command: policyengine keys {{{','.join(_COMMANDS)}}} …")
         return MISUSE
-    try:
-        return command(args)
-    except (KeyRequestError, InvalidValue) as error:
-        print_error(str(error))
-        return MISUSE
-    except PolicyError as error:
-        print_error(f"the policies in {args.policies} do not load:\n{error}")
-        return FAILED
-    except PolicyEngineError as error:
-        print_error(str(error))
-        return FAILED
-    except Exception as error:  # a bug; still one line for the person at the terminal
-        print_error(f"unexpected {type(error).__name__}: {error}")
-        return FAILED
+    return guard(command, args)
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -1,0 +1,33 @@
+"""The ``policyengine`` command: one module per group of commands, sharing
+:mod:`policyengine.cli.output` for what they print and how they exit (0 success, 1 a
+failure or a denial, 2 misuse)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from policyengine.cli import keys, policies
+from policyengine.cli.output import Handler, guard
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policyengine",
+        description="Policy-as-code authorization for API keys.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (policies, keys):
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return guard(handler, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
