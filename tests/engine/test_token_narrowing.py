@@ -1,0 +1,43 @@
+"""A token's scopes are narrowed to what its key may do *now*: a key that loses a scope,
+or a key type whose policy loses one, takes it from every token already issued."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import edited_policies
+
+from policyengine.decision import Code
+from policyengine.engine import Engine
+from policyengine.request import Request
+
+CLIENT = "203.0.113.9"
+
+
+def code(engine: Engine, credential: str, method: str, path: str) -> Code:
+    return engine.check(Request(credential=credential, method=method, path=path, ip=CLIENT)).code
+
+
+def test_a_scope_the_key_lost_is_lost_by_its_tokens(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="scoped",
+        label="CI",
+        environment="live",
+        scopes=["events:read", "tasks:trigger"],
+        allowed_ips=[CLIENT],
+    )
+    token = engine.tokens.issue(issued.secret, scopes=["events:read", "tasks:trigger"], ttl="15m")
+    assert code(engine, token, "POST", "/v1/tasks/tsk_1/runs") is Code.OK
+    engine.keys.update(issued.key.id, scopes=["events:read"])
+    assert code(engine, token, "POST", "/v1/tasks/tsk_1/runs") is Code.INSUFFICIENT_SCOPE
+    assert code(engine, issued.secret, "POST", "/v1/tasks/tsk_1/runs") is Code.INSUFFICIENT_SCOPE
+    assert code(engine, token, "GET", "/v1/events") is Code.OK
+
+
+def test_a_scope_the_key_type_lost_is_lost_by_its_tokens(engine: Engine, tmp_path: Path) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    token = engine.tokens.issue(issued.secret, ttl="15m")
+    assert code(engine, token, "GET", "/v1/hooks") is Code.OK
+    engine.reload(edited_policies(tmp_path, "key_types.yaml", ', "hooks:read"]', "]"))
+    assert code(engine, token, "GET", "/v1/hooks") is Code.INSUFFICIENT_SCOPE
+    assert code(engine, token, "GET", "/v1/events") is Code.OK
