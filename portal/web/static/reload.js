@@ -1,0 +1,2 @@
+// The docs are being built: look again in a few seconds.
+setTimeout(function () { location.reload(); }, 4000);
