@@ -25,7 +25,7 @@ input.addEventListener("keydown", (event) => {
   if (event.key === "Escape") { input.value = ""; filter(); }
   if (event.key === "Enter") {
     const first = operations.find((op) => !op.hidden);
-    if (first) { location.hash = first.id; first.querySelector("h3").focus?.(); }
+    if (first) { location.hash = first.id; first.querySelector("h3").focus(); }
   }
 });
 document.addEventListener("keydown", (event) => {

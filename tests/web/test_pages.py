@@ -1,0 +1,162 @@
+"""The pages as the server renders them: every operation of the document in the
+reference with its scope, parameters, errors and samples; the console's operations; the
+samples endpoint; the docs; and no asset from anywhere but the portal."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portal.web import DocsSite
+from portal.web.docs import DocsApp
+from portal.web.reference import slug
+
+from .sample_app import sample_app
+
+PAGES = ["/", "/reference", "/console", "/calls", "/keys", "/keys/key_123", "/docs/"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_loads_only_the_portals_own_assets(client: TestClient, path: str) -> None:
+    page = client.get(path)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        assert not re.match(r"(?:[a-z]+:)?//", url) or url.startswith("http://testserver"), url
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_reference_shows_every_operation_with_scope_parameters_and_errors(
+    client: TestClient,
+) -> None:
+    html = client.get("/reference").text
+    doc = client.get("/openapi.json").json()
+    operations = [(m.upper(), p, op) for p, item in doc["paths"].items() for m, op in item.items()]
+    assert len(operations) == 4
+    for method, path, op in operations:
+        anchor = slug(op["operationId"])
+        assert f'id="{anchor}"' in html
+        assert f"<code>{method} {path}</code>" in html
+        assert f"Needs a key with scope <code>{op['x-required-scope']}</code>" in html
+    assert 'id="list-widgets-v1-widgets-get--query-limit"' in html
+    assert "at least 1; at most 100; default 20" in html
+    assert "<code>INSUFFICIENT_SCOPE</code>, <code>DENIED_BY_POLICY</code>" in html
+    assert "one of &#34;round&#34;, &#34;square&#34;" in html or 'one of "round", "square"' in html
+
+
+def test_reference_has_a_sample_in_every_language_for_every_operation(client: TestClient) -> None:
+    html = client.get("/reference").text
+    assert html.count('role="tabpanel" id="') == 4 * 7
+    for lang in ("curl", "python", "javascript", "go", "ruby", "php", "java"):
+        assert html.count(f'data-lang="{lang}"') == 2 * 4  # a tab and a panel per operation
+    # The widget's example body, from the schema's examples, is in the curl sample.
+    assert "Blue widget" in html
+
+
+def test_console_knows_each_operations_parameters_and_example_body(client: TestClient) -> None:
+    html = client.get("/console").text
+    data = re.search(
+        r'<script type="application/json" id="operations-data">(.*?)</script>', html, re.S
+    )
+    assert data is not None
+    import json
+
+    operations = {op["id"]: op for op in json.loads(data.group(1))}
+    create = operations["create_widget_v1_widgets_post"]
+    assert create["method"] == "POST"
+    assert create["scope"] == "widgets:write"
+    assert create["body_example"] == {"name": "Blue widget", "size": 1}
+    get = operations["get_widget_v1_widgets__id__get"]
+    assert get["parameters"] == [
+        {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "description": "The widget's id",
+            "type": "string",
+            "example": "w1",
+        }
+    ]
+
+
+def test_samples_of_a_console_request_carry_no_key(client: TestClient) -> None:
+    answer = client.post(
+        "/portal/samples",
+        json={
+            "method": "GET",
+            "path": "/v1/widgets/{id}",
+            "path_params": {"id": "w 1"},
+            "query": [["limit", "3"]],
+            "body": None,
+        },
+    )
+    assert answer.status_code == 200
+    samples = answer.json()["samples"]
+    assert [s["id"] for s in samples] == [
+        "curl",
+        "python",
+        "javascript",
+        "go",
+        "ruby",
+        "php",
+        "java",
+    ]
+    for sample in samples:
+        assert "http://testserver/v1/widgets/w%201" in sample["code"]
+        assert "TDOC_API_KEY" in sample["code"]
+        assert "<span" in sample["html"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"method": "BREW", "path": "/v1/widgets"}, "unknown HTTP method"),
+        ({"method": "GET", "path": "/v1/widgets/{id}"}, "path parameter id needs a value"),
+        (
+            {"method": "GET", "path": "/x", "headers": [["Authorization", "Bearer k"]]},
+            "set Authorization",
+        ),
+        (["not", "an", "object"], "send a JSON object"),
+    ],
+)
+def test_samples_refuse_a_request_they_cannot_write(
+    client: TestClient, body: object, message: str
+) -> None:
+    answer = client.post("/portal/samples", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "INVALID_REQUEST"
+    assert message in answer.json()["error"]["message"]
+
+
+def test_docs_say_they_are_not_built_yet_and_then_serve_the_site(tmp_path: Path) -> None:
+    site = DocsSite(source=tmp_path / "none", build=tmp_path / "html")
+    with TestClient(sample_app(site)) as client:
+        pending = client.get("/docs/")
+        assert pending.status_code == 503
+        assert pending.headers["retry-after"] == "5"
+        assert "sphinx-build -b html docs docs/_build/html" in pending.text
+        (tmp_path / "html").mkdir()
+        (tmp_path / "html" / "index.html").write_text("<h1>Built docs</h1>")
+        (tmp_path / "html" / "keys.html").write_text("<h1>Keys</h1>")
+        assert "Built docs" in client.get("/docs/").text
+        assert "Keys" in client.get("/docs/keys.html").text
+        assert client.get("/docs/../pyproject.toml").status_code == 404
+
+
+def test_docs_are_rebuilt_when_a_source_is_newer(tmp_path: Path) -> None:
+    source, build = tmp_path / "docs", tmp_path / "docs" / "_build" / "html"
+    build.mkdir(parents=True)
+    (source / "conf.py").write_text("")
+    (build / "index.html").write_text("old")
+    site = DocsSite(source=source, build=build)
+    import os
+
+    os.utime(source / "conf.py", (1, 1))
+    assert not site.stale()
+    (source / "index.md").write_text("# New")
+    assert site.stale()
+    assert isinstance(DocsApp(site, None), DocsApp)
