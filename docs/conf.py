@@ -16,3 +16,5 @@ myst_heading_anchors = 3
 html_theme = "furo"
 html_title = "policyengine"
 html_show_sourcelink = False
+html_static_path = ["_static"]
+html_js_files = ["focusable-code.js"]

@@ -33,16 +33,33 @@ def _headers(request: SampleRequest) -> list[tuple[str, str | None]]:
     return found
 
 
+def _header_lines(
+    r: SampleRequest,
+    line: str,
+    bearer: str,
+    quote: Callable[[str], str] = lit.double_quoted,
+    skip: frozenset[str] = frozenset(),
+) -> list[str]:
+    """One ``line`` a header, formatted with its quoted ``name`` and ``value``; ``bearer``
+    is the language's expression for "Bearer " and the key from the environment."""
+    return [
+        line.format(name=quote(n), value=bearer if v is None else quote(v))
+        for n, v in _headers(r)
+        if n not in skip
+    ]
+
+
 def curl(r: SampleRequest) -> str:
     lines = [
         f"curl -sS -i {'--head' if r.method == 'HEAD' else '-X ' + r.method} "
         f"{lit.shell(r.full_url)}"
     ]
-    for name, value in _headers(r):
-        if value is None:
-            lines.append(f'-H "Authorization: Bearer ${r.key_variable}"')
-        else:
-            lines.append(f"-H {lit.shell(f'{name}: {value}')}")
+    lines += [
+        f'-H "Authorization: Bearer ${r.key_variable}"'
+        if v is None
+        else f"-H {lit.shell(f'{n}: {v}')}"
+        for n, v in _headers(r)
+    ]
     if r.body is not None:
         lines.append(f"--data-raw {lit.shell(lit.pretty_json(r.body))}")
     return " \\\n  ".join(lines) + "\n"
@@ -55,15 +72,11 @@ def python(r: SampleRequest) -> str:
     elif r.query:  # a repeated name: only a list of pairs keeps every value
         pairs = ", ".join(f"({lit.double_quoted(k)}, {lit.double_quoted(v)})" for k, v in r.query)
         args.append(f"params=[{pairs}]")
-    headers = [
-        f"        {lit.double_quoted(n)}: "
-        + (f"f\"Bearer {{os.environ['{r.key_variable}']}}\"" if v is None else lit.double_quoted(v))
-        + ",\n"
-        for n, v in _headers(r)
-        if n != "Content-Type"  # json= sets it
-    ]
+    bearer = f"f\"Bearer {{os.environ['{r.key_variable}']}}\""
+    # json= sets Content-Type itself.
+    headers = _header_lines(r, "        {name}: {value},", bearer, skip=frozenset({"Content-Type"}))
     if headers:
-        args.append("headers={\n" + "".join(headers) + "    }")
+        args.append("headers={\n" + "\n".join(headers) + "\n    }")
     if r.body is not None:
         args.append("json=" + lit.python(r.body, 4))
     imports = "import os\n\nimport httpx\n" if r.key_variable else "import httpx\n"
@@ -76,12 +89,9 @@ def python(r: SampleRequest) -> str:
 
 def javascript(r: SampleRequest) -> str:
     options = [f"  method: {lit.double_quoted(r.method)},"]
-    headers = [
-        f"    {lit.double_quoted(n)}: "
-        + (f"`Bearer ${{process.env.{r.key_variable}}}`" if v is None else lit.double_quoted(v))
-        + ","
-        for n, v in _headers(r)
-    ]
+    headers = _header_lines(
+        r, "    {name}: {value},", f"`Bearer ${{process.env.{r.key_variable}}}`"
+    )
     if headers:
         options.append("  headers: {\n" + "\n".join(headers) + "\n  },")
     if r.body is not None:
@@ -108,16 +118,8 @@ def go(r: SampleRequest) -> str:
     body = "nil"
     if r.body is not None:
         body = f"strings.NewReader({lit.go_string(lit.pretty_json(r.body))})"
-    sets = [
-        f"\treq.Header.Set({lit.double_quoted(n)}, "
-        + (
-            f'"Bearer "+os.Getenv({lit.double_quoted(r.key_variable or "")})'
-            if v is None
-            else lit.double_quoted(v)
-        )
-        + ")"
-        for n, v in _headers(r)
-    ]
+    bearer = f'"Bearer "+os.Getenv({lit.double_quoted(r.key_variable or "")})'
+    sets = _header_lines(r, "\treq.Header.Set({name}, {value})", bearer)
     return (
         "package main\n\nimport (\n" + "".join(f'\t"{i}"\n' for i in imports) + ")\n\n"
         "func main() {\n"
@@ -141,13 +143,8 @@ def ruby(r: SampleRequest) -> str:
         f"uri = URI({lit.single_quoted(r.full_url)})",
         f"request = Net::HTTP::{r.method.capitalize()}.new(uri)",
     ]
-    for name, value in _headers(r):
-        shown = (
-            f'"Bearer #{{ENV.fetch({lit.single_quoted(r.key_variable or "")})}}"'
-            if value is None
-            else lit.single_quoted(value)
-        )
-        lines.append(f"request[{lit.single_quoted(name)}] = {shown}")
+    bearer = f'"Bearer #{{ENV.fetch({lit.single_quoted(r.key_variable or "")})}}"'
+    lines += _header_lines(r, "request[{name}] = {value}", bearer, lit.single_quoted)
     if r.body is not None:
         lines.append(f"request.body = {lit.single_quoted(lit.pretty_json(r.body))}")
     lines += [
@@ -193,16 +190,8 @@ def php(r: SampleRequest) -> str:
 
 
 def java(r: SampleRequest) -> str:
-    calls = [
-        f"            .header({lit.double_quoted(n)}, "
-        + (
-            f'"Bearer " + System.getenv({lit.double_quoted(r.key_variable or "")})'
-            if v is None
-            else lit.double_quoted(v)
-        )
-        + ")"
-        for n, v in _headers(r)
-    ]
+    bearer = f'"Bearer " + System.getenv({lit.double_quoted(r.key_variable or "")})'
+    calls = _header_lines(r, "            .header({name}, {value})", bearer)
     if r.body is not None:
         publisher = f"HttpRequest.BodyPublishers.ofString({lit.double_quoted(r.json_text)})"
     else:

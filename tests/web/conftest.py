@@ -72,5 +72,9 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with Served(sample_app(built_docs(tmp_path_factory.mktemp("docs")))) as served:
+    """The sample application with the real docs, built by the portal as at a first start."""
+    site = DocsSite(build=tmp_path_factory.mktemp("docs") / "html")
+    with Served(sample_app(site)) as served:
+        assert site.building or site.ready
+        assert site.wait(300), site.error
         yield served

@@ -15,7 +15,18 @@ from .conftest import Served
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]
 
-PAGES = ["/", "/reference", "/console", "/calls", "/keys", "/keys/key_123", "/docs/"]
+PAGES = [
+    "/",
+    "/reference",
+    "/console",
+    "/calls",
+    "/keys",
+    "/keys/key_123",
+    "/docs/",
+    "/docs/keys.html",
+    "/docs/policy-reference.html",
+    "/docs/portal.html",
+]
 
 
 @pytest.fixture

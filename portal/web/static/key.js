@@ -51,8 +51,14 @@ function drawUsage(points) {
   box.setAttribute("aria-label", `Calls per minute: ${total} allowed and ${refused} denied over ${points.length} minutes`);
   $("usage-status").textContent = points.length ? `${total} allowed, ${refused} denied.` : "No calls yet.";
   if (!window.uPlot || !points.length) return;
-  const styles = getComputedStyle(document.documentElement);
-  const color = (name) => styles.getPropertyValue(name).trim();
+  // The theme's colours are light-dark() pairs: let the page resolve one to an RGB value.
+  const color = (name) => {
+    const probe = el("span", { style: `color: var(${name})` });
+    document.body.append(probe);
+    const value = getComputedStyle(probe).color;
+    probe.remove();
+    return value;
+  };
   const options = {
     width: Math.max(280, box.clientWidth), height: 220,
     series: [{}, { label: "allowed", stroke: color("--ok"), width: 2 }, { label: "denied", stroke: color("--bad"), width: 2 }],
