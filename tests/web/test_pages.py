@@ -160,3 +160,9 @@ def test_docs_are_rebuilt_when_a_source_is_newer(tmp_path: Path) -> None:
     (source / "index.md").write_text("# New")
     assert site.stale()
     assert isinstance(DocsApp(site, None), DocsApp)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_gives_two_elements_one_id(client: TestClient, path: str) -> None:
+    ids = re.findall(r'\sid="([^"]+)"', client.get(path).text)
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})

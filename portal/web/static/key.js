@@ -74,15 +74,15 @@ function listItems(id, items, text) {
 }
 
 async function load(adminKeyValue) {
-  if (!adminKeyValue) { $("key-status").textContent = "Enter an admin key to see this key."; return; }
+  if (!adminKeyValue) { $("key-page-status").textContent = "Enter an admin key to see this key."; return; }
   try {
     showRecord(await apiJson({ path: base, key: adminKeyValue }));
   } catch (e) {
-    $("key-status").textContent = `The key could not be loaded: ${e.message}`;
+    $("key-page-status").textContent = `The key could not be loaded: ${e.message}`;
     return;
   }
   $("key-page").hidden = false;
-  $("key-status").textContent = "";
+  $("key-page-status").textContent = "";
   const [usage, activity, alerts] = await Promise.allSettled([
     apiJson({ path: `${base}/usage`, key: adminKeyValue }),
     apiJson({ path: `${base}/activity`, query: [["limit", "100"]], key: adminKeyValue }),
@@ -105,7 +105,7 @@ async function act(path, body) {
     const answer = await apiJson({ method: "POST", path: `${base}/${path}`, body, key: getKey("admin") });
     return answer;
   } catch (e) {
-    $("key-status").textContent = `Not done: ${e.message}`;
+    $("key-page-status").textContent = `Not done: ${e.message}`;
     return null;
   }
 }
@@ -118,18 +118,18 @@ $("rotate").addEventListener("click", async () => {
   $("rotated-secret").textContent = secretOf(answer);
   $("rotated").hidden = false;
   $("rotated").focus();
-  $("key-status").textContent = `Rotated: the new key is ${recordOf(answer).id}.`;
+  $("key-page-status").textContent = `Rotated: the new key is ${recordOf(answer).id}.`;
   load(getKey("admin"));
 });
 $("disable").addEventListener("click", async () => {
   const enabling = record?.disabled;
   const answer = await act(enabling ? "enable" : "disable", {});
-  if (answer) { $("key-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled."; load(getKey("admin")); }
+  if (answer) { $("key-page-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled."; load(getKey("admin")); }
 });
 $("revoke").addEventListener("click", async () => {
   if (!(await confirmAction("Revoke this key for good?", "Every call with it will be refused from now on. This cannot be undone.", "Revoke"))) return;
   const answer = await act("revoke", {});
-  if (answer) { $("key-status").textContent = "Revoked."; load(getKey("admin")); }
+  if (answer) { $("key-page-status").textContent = "Revoked."; load(getKey("admin")); }
 });
 addEventListener("resize", () => { if (chart) chart.setSize({ width: Math.max(280, $("usage-chart").clientWidth), height: 220 }); });
 adminKey("admin-key", load);
