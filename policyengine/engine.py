@@ -18,7 +18,7 @@ from policyengine.decision import Code, Decision, Step
 from policyengine.errors import InvalidValue, StorageError, TokenError
 from policyengine.keys.manager import KeyManager
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
-from policyengine.net import NetworkSet
+from policyengine.net import Proxies
 from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
@@ -56,6 +56,7 @@ class Engine:
         redis: str | None = None,
         secret: str | bytes | None = None,
         trusted_proxies: Iterable[str] = (),
+        forwarded_header: str = "x-forwarded-for",
         clock: Clock | None = None,
         directory: str | Path | None = None,
         keys: KeyManager | None = None,
@@ -71,7 +72,7 @@ class Engine:
         self._clock = clock or _utc_now
         self._prepared = PreparedPolicy(policy or EMPTY)
         self._reload_lock = threading.Lock()
-        self.trusted_proxies = NetworkSet(trusted_proxies)
+        self.proxies = Proxies(trusted_proxies, forwarded_header)
         self.limiter = open_limiter(limiter) if isinstance(limiter, str) else limiter
         self.keys = keys or KeyManager.open(
             store, self.policy_set, secret=secret, redis=redis, clock=clock, **key_options
@@ -219,7 +220,7 @@ class Engine:
         credential_type: str,
     ) -> Decision:
         now_ts = now.timestamp()
-        resolved = resolve(prepared, request, now_ts, self.trusted_proxies, credential_type)
+        resolved = resolve(prepared, request, now_ts, self.proxies, credential_type)
         decision = judge(prepared, key, resolved, self.environment, now, token_scopes, explain)
         if not decision.allowed:
             return decision

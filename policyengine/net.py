@@ -12,7 +12,8 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from policyengine.errors import InvalidValue
+from policyengine.errors import ConfigError, InvalidValue
+from policyengine.forwarded import forwarded_nodes, node_host
 
 _MAPPED = 0xFFFF << 32
 _V4_MAX = 1 << 32
@@ -99,42 +100,66 @@ class NetworkSet:
         return f"NetworkSet({len(self._firsts)} ranges)"
 
 
-def _forwarded_for(value: str) -> list[str]:
-    """The ``for=`` addresses of an RFC 7239 ``Forwarded`` header, ports and brackets removed."""
-    found = []
-    for element in value.split(","):
-        for pair in element.split(";"):
-            name, _, raw = pair.strip().partition("=")
-            if name.strip().lower() != "for":
-                continue
-            node = raw.strip().strip('"')
-            if node.startswith("["):
-                node = node[1 : node.find("]")] if "]" in node else node
-            elif node.count(":") == 1:
-                node = node.partition(":")[0]
-            found.append(node)
-    return found
+#: The forwarding headers a deployment may name: the one its trusted proxies write.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded")
 
 
-def client_address(peer: str, headers: Mapping[str, str], trusted_proxies: NetworkSet) -> int:
+class Proxies:
+    """The networks whose forwarding header is believed, and the one header that is.
+
+    Only that header is read: a client-sent header of the other kind passes through a
+    proxy that does not know it, so reading it would let the client name its address.
+    """
+
+    __slots__ = ("header", "networks")
+
+    def __init__(
+        self,
+        networks: Iterable[str | tuple[int, int]] | NetworkSet = (),
+        header: str = "x-forwarded-for",
+    ) -> None:
+        name = header.strip().lower() if isinstance(header, str) else header
+        if name not in FORWARDING_HEADERS:
+            raise ConfigError(
+                f"forwarded_header must be 'x-forwarded-for' or 'forwarded', not {header!r}: "
+                "name the one header your trusted proxies write"
+            )
+        self.header: str = name
+        self.networks = networks if isinstance(networks, NetworkSet) else NetworkSet(networks)
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+
+#: No proxy is trusted: the peer is the client.
+NO_PROXIES = Proxies()
+
+
+def client_address(peer: str, headers: Mapping[str, str], proxies: Proxies) -> int:
     """The client's address: the peer, unless the peer is a trusted proxy.
 
-    Behind trusted proxies, the forwarding chain (``Forwarded``, else ``X-Forwarded-For``)
-    is read from the right, and the first address that is not a trusted proxy is the
-    client. A malformed address anywhere on that walk raises :class:`InvalidValue`.
+    Behind trusted proxies, the chain of the one named header (``headers`` has lower-case
+    names) is read from the right, and the first hop that is not a trusted proxy is the
+    client. A hop reached on that walk that names no address (malformed, ``unknown`` or
+    obfuscated), or a ``Forwarded`` header that does not parse, raises
+    :class:`InvalidValue`: the engine denies rather than guess.
     """
     address = parse_ip(peer)
-    if not trusted_proxies or address not in trusted_proxies:
+    trusted = proxies.networks
+    if not trusted or address not in trusted:
         return address
-    forwarded = headers.get("forwarded")
-    if forwarded is not None:
-        chain = _forwarded_for(forwarded)
-    else:
-        chain = [
-            part.strip() for part in headers.get("x-forwarded-for", "").split(",") if part.strip()
-        ]
-    for hop in reversed(chain):
-        address = parse_ip(hop)
-        if address not in trusted_proxies:
-            return address
+    value = headers.get(proxies.header)
+    if value is None:
+        return address
+    if proxies.header == "forwarded":
+        for node in reversed(forwarded_nodes(value)):
+            address = parse_ip(node_host(node))
+            if address not in trusted:
+                return address
+        return address
+    for hop in reversed(value.split(",")):
+        if hop.strip():
+            address = parse_ip(hop)
+            if address not in trusted:
+                return address
     return address

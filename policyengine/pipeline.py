@@ -12,7 +12,7 @@ from types import MappingProxyType
 from policyengine.context import Context
 from policyengine.decision import NO_HEADERS, Code, Decision, KeyRef, RuleRef, Step
 from policyengine.errors import InvalidValue
-from policyengine.net import NetworkSet, client_address, format_ip
+from policyengine.net import Proxies, client_address, format_ip
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.policy.routes import RouteMatch
 from policyengine.record import KeyRecord
@@ -75,21 +75,21 @@ def resolve(
     prepared: PreparedPolicy,
     request: Request,
     now: float,
-    trusted_proxies: NetworkSet,
+    proxies: Proxies,
     credential_type: str = "key",
 ) -> Resolved:
     # Headers are read only for declared names and behind trusted proxies; most checks
     # need neither, so the case-folded copy is made only when one of them does.
     headers: Mapping[str, str] = (
         {k.lower(): v for k, v in request.headers.items()}
-        if request.headers and (prepared.headers or trusted_proxies)
+        if request.headers and (prepared.headers or proxies)
         else _NO_HEADERS
     )
     problem = None
     ip = UNKNOWN_ADDRESS
     if request.ip is not None:
         try:
-            ip = client_address(request.ip, headers, trusted_proxies)
+            ip = client_address(request.ip, headers, proxies)
         except InvalidValue as error:
             problem = deny(Code.IP_NOT_ALLOWED, "ip", f"the client address is malformed: {error}")
     declared = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from policyengine.decision import Decision
-from policyengine.net import NetworkSet
+from policyengine.net import NO_PROXIES
 from policyengine.pipeline import judge, resolve
 from policyengine.policy.coverage import Coverage, CoverageReport
 from policyengine.policy.loader import load_directory
@@ -80,7 +80,7 @@ def run_suites(policy: PolicySet, suites: list[Suite]) -> Run:
 
 
 def _decide(prepared: PreparedPolicy, case: Case, coverage: Coverage) -> Decision:
-    resolved = resolve(prepared, case.request, case.now.timestamp(), NetworkSet())
+    resolved = resolve(prepared, case.request, case.now.timestamp(), NO_PROXIES)
     decision = judge(prepared, case.key, resolved, case.environment, case.now, explain=True)
     if decision.step in ("scope", "rules", "done") and resolved.problem is None:
         _, _, scope, matched = prepared.explain(case.key, resolved.ctx, None, resolved.any_key)

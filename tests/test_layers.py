@@ -13,7 +13,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "policyengine"
 #: From the ground floor up. A name is a top-level module or subpackage of policyengine.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset(
-        {"errors", "units", "net", "request", "decision", "record", "context", "private_files"}
+        {
+            "errors",
+            "units",
+            "net",
+            "forwarded",
+            "request",
+            "decision",
+            "record",
+            "context",
+            "private_files",
+        }
     ),
     frozenset({"language"}),
     frozenset({"policy"}),

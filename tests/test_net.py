@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policyengine.errors import InvalidValue
-from policyengine.net import NetworkSet, client_address, format_ip, parse_ip, parse_network
+from policyengine.net import NetworkSet, Proxies, client_address, format_ip, parse_ip, parse_network
 
 v4_networks = st.builds(
     lambda address, prefix: ipaddress.ip_network(f"{address}/{prefix}", strict=False),
@@ -74,9 +74,11 @@ def test_bad_networks_are_refused(text: str) -> None:
     st.lists(st.sampled_from(["10.0.0.1", "10.2.3.4"]), max_size=3),
 )
 def test_the_client_is_the_rightmost_untrusted_hop(clients: list[str], proxies: list[str]) -> None:
-    trusted = NetworkSet(["10.0.0.0/8"])
+    trusted = Proxies(["10.0.0.0/8"])
     chain = clients + proxies
-    expected = next((hop for hop in reversed(chain) if parse_ip(hop) not in trusted), chain[0])
+    expected = next(
+        (hop for hop in reversed(chain) if parse_ip(hop) not in trusted.networks), chain[0]
+    )
     found = client_address("10.9.9.9", {"x-forwarded-for": ", ".join(chain)}, trusted)
     assert found == parse_ip(expected)
     assert client_address("198.51.100.1", {"x-forwarded-for": ", ".join(chain)}, trusted) == (
