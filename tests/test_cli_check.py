@@ -88,3 +88,20 @@ def test_check_misuse_exits_2(workdir: Path) -> None:
     assert run(workdir, "check").returncode == 2
     assert run(workdir, "check", "GET").returncode == 2
     assert run(workdir, "check", "GET", "/v1/events", "--header", "nocolon").returncode == 2
+
+
+def test_check_believes_the_named_forwarding_header_of_trusted_proxies(workdir: Path) -> None:
+    key = create(
+        workdir, "--type", "read-only", "--label", "office", "--env", "live",
+        "--allowed-ip", "203.0.113.0/24",
+    )  # fmt: skip
+    behind_proxy = ("GET", "/v1/events", "--ip", "10.0.0.5", "--trusted-proxy", "10.0.0.0/8")
+    forwarded = ("--header", "Forwarded: for=203.0.113.9")
+    xff = ("--header", "X-Forwarded-For: 203.0.113.9")
+    assert run(workdir, "check", *behind_proxy, *xff, key=key).returncode == 0
+    # The default header is X-Forwarded-For: a Forwarded header is not read.
+    assert run(workdir, "check", *behind_proxy, *forwarded, key=key).returncode == 1
+    told = ("--forwarded-header", "forwarded")
+    assert run(workdir, "check", *behind_proxy, *told, *forwarded, key=key).returncode == 0
+    assert run(workdir, "check", *behind_proxy, *told, *xff, key=key).returncode == 1
+    assert run(workdir, "check", *behind_proxy, "--forwarded-header", "x-real-ip").returncode == 2

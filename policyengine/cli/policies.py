@@ -13,6 +13,7 @@ from pathlib import Path
 from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, store_url
 from policyengine.cli.output import FAILED, MISUSE, OK
 from policyengine.errors import InvalidValue
+from policyengine.net import FORWARDING_HEADERS
 
 KEY_ENV = "POLICYENGINE_KEY"
 
@@ -51,6 +52,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check.add_argument("--resource", help="instead of a method and path: events or events/evt_1")
     check.add_argument("--action", help="with --resource: read, write, …")
     check.add_argument("--ip", help="the client's address")
+    check.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a network whose forwarding header is believed; repeatable",
+    )
+    check.add_argument(
+        "--forwarded-header",
+        choices=FORWARDING_HEADERS,
+        default=FORWARDING_HEADERS[0],
+        help="the header the trusted proxies write (default: x-forwarded-for)",
+    )
     check.add_argument(
         "--header", action="append", default=[], metavar="NAME:VALUE", help="repeatable"
     )
@@ -152,6 +166,8 @@ def _check(args: argparse.Namespace) -> int:
         args.policies,
         environment=args.environment,
         store=store_url(args.store),
+        trusted_proxies=args.trusted_proxy,
+        forwarded_header=args.forwarded_header,
         create=False,
         maintenance_interval=None,
     ) as engine:
