@@ -16,7 +16,7 @@ from policyengine.net import Proxies, client_address, format_ip
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.policy.routes import RouteMatch
 from policyengine.record import KeyRecord
-from policyengine.request import Request
+from policyengine.request import Request, path_problem
 
 #: The address of a request that gave none: it lies in no network.
 UNKNOWN_ADDRESS = -1
@@ -99,11 +99,21 @@ def resolve(
     )
     match = None
     resource = action = instance = ""
-    path = (request.path or "").partition("?")[0]
-    if request.resource is not None and request.action is not None:
+    path = request.path
+    refused = path_problem(path) if path is not None else None
+    if refused is not None:
+        assert path is not None
+        shown = path if len(path) <= 100 else path[:100] + "…"
+        problem = problem or deny(
+            Code.DENIED_BY_POLICY,
+            "scope",
+            f"the path {shown!r} is refused: {refused}",
+            rule=RuleRef("path"),
+        )
+    elif request.resource is not None and request.action is not None:
         resource, _, instance = request.resource.partition("/")
         action = request.action
-    elif request.method is not None and request.path is not None:
+    elif request.method is not None and path is not None:
         match = prepared.route(request.method, path)
         if match is None:
             problem = problem or deny(
@@ -129,7 +139,7 @@ def resolve(
         action,
         instance,
         request.method.upper() if request.method else "",
-        path,
+        path or "",
         credential_type,
         declared,
     )

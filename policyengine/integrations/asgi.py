@@ -14,7 +14,13 @@ import anyio.to_thread
 
 from policyengine.decision import Decision
 from policyengine.engine import Engine
-from policyengine.integrations.http import bearer, denial_headers, error_body, request_id
+from policyengine.integrations.http import (
+    bearer,
+    denial_headers,
+    error_body,
+    request_id,
+    scope_headers,
+)
 from policyengine.request import Request
 
 Scope = MutableMapping[str, Any]
@@ -51,7 +57,7 @@ class PolicyMiddleware:
         if scope["type"] != "http" or (self.exclude and scope["path"].startswith(self.exclude)):
             await self.app(scope, receive, send)
             return
-        headers = _headers(scope)
+        headers = scope_headers(scope)
         request = Request(
             credential=bearer(headers.get("authorization")),
             method=scope["method"],
@@ -75,16 +81,6 @@ class PolicyMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        # Repeated forwarding headers are one comma-separated list (RFC 9110, 5.3).
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
 
 
 async def _deny(send: Send, decision: Decision, rid: str, realm: str) -> None:

@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse, Response
 from policyengine.decision import Decision
 from policyengine.engine import Engine
 from policyengine.errors import InvalidValue
-from policyengine.integrations.http import bearer, denial_headers, error_document, request_id
+from policyengine.integrations.http import (
+    bearer,
+    denial_headers,
+    error_document,
+    request_id,
+    scope_headers,
+)
 from policyengine.request import Request
 
 
@@ -57,14 +63,15 @@ class Authorize:
             self.resource, self.action = resource, action
 
     async def __call__(self, request: HTTPRequest, response: Response) -> Decision:
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers = scope_headers(request.scope)
         resource = self.resource
         if resource is not None:
             resource = resource.format_map(_Params(request.path_params))
         asked = Request(
             credential=bearer(headers.get("authorization")),
             method=request.method if resource is None else None,
-            path=request.url.path if resource is None else None,
+            # The decoded path the application routes on; ``request.url`` re-encodes it.
+            path=request.scope["path"] if resource is None else None,
             resource=resource,
             action=self.action,
             ip=request.client.host if request.client else None,

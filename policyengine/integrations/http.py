@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 from policyengine.decision import Code, Decision
 
@@ -25,6 +26,18 @@ def bearer(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return ""
     return credential.strip()
+
+
+def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
+    """An ASGI scope's headers by lower-case name; a repeated header is one comma-separated
+    list in the order received (RFC 9110, 5.3), so that every hop of a forwarding chain
+    written over several lines is seen."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
 
 
 def request_id(headers: Mapping[str, str]) -> str:

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
+from conftest import POLICIES, SECRET
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request as StarletteRequest
@@ -159,3 +160,25 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(
     )
     headers = {**bearer(issued.secret), "X-Forwarded-For": "198.51.100.7"}
     assert client.get("/v1/events", headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["fastapi", "asgi"])
+def test_every_line_of_a_repeated_forwarding_header_is_read(kind: str) -> None:
+    # HAProxy's ``option forwardfor`` adds a line per proxy rather than extending one.
+    with Engine.from_directory(
+        POLICIES,
+        store="memory://",
+        secret=SECRET,
+        trusted_proxies=["10.0.0.0/8"],
+        maintenance_interval=None,
+    ) as engine:
+        issued = engine.keys.create(
+            type="read-only", label="x", environment="live", allowed_ips=["198.51.100.0/24"]
+        )
+        app = fastapi_app(engine) if kind == "fastapi" else asgi_app(engine)
+        lines = [("X-Forwarded-For", v) for v in ["192.0.2.1", "198.51.100.7", "10.0.0.9"]]
+        with TestClient(app, client=("10.0.0.5", 50000)) as client:
+            response = client.get(
+                "/v1/events", headers=[("Authorization", f"Bearer {issued.secret}"), *lines]
+            )
+        assert response.status_code == 200, response.text
