@@ -9,6 +9,7 @@ from datetime import datetime
 
 from policyengine.language import ast
 from policyengine.language.builtins import BUILTINS
+from policyengine.language.glob import pattern_problem
 from policyengine.language.parser import ConditionError, address_literal
 from policyengine.language.schema import ATTRIBUTES, MAPS, ROOTS
 from policyengine.language.types import (
@@ -96,6 +97,10 @@ class _Checker:
             case ast.Matches():
                 left = self.expect(node.left, STRING, "matches")
                 right = self.expect(node.right, STRING, "matches")
+                if isinstance(right, ast.Literal):
+                    problem = pattern_problem(str(right.value))
+                    if problem is not None:
+                        raise ConditionError(right.start, problem)
                 return replace(node, left=left, right=right, type=BOOL)
             case ast.Arith():
                 return self.arith(node)

@@ -7,14 +7,13 @@ come only from fixed tables, so nothing a policy author writes can inject code.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Protocol, cast
 
 from policyengine.context import Context
 from policyengine.language import ast
 from policyengine.language.builtins import BUILTINS
+from policyengine.language.glob import compile_glob, glob_matches
 from policyengine.language.schema import ATTRIBUTES, MAPS
 from policyengine.language.types import BOOL, CIDR
 from policyengine.net import NetworkSet
@@ -31,21 +30,6 @@ class Probe(Protocol):
     def hit(self, branch: int, value: bool) -> bool: ...
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """``*`` matches any run of characters, ``?`` any one; everything else is literal."""
-    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL)
-
-
-@lru_cache(maxsize=1024)
-def _cached_glob(pattern: str) -> re.Pattern[str]:
-    return glob_regex(pattern)
-
-
-def _glob(value: str, pattern: str) -> bool:
-    return _cached_glob(pattern).fullmatch(value) is not None
-
-
 def _in_ranges(address: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(first <= address <= last for first, last in ranges)
 
@@ -55,7 +39,7 @@ def _in_range(address: int, network: tuple[int, int]) -> bool:
 
 
 _RUNTIME: dict[str, object] = {
-    "_glob": _glob,
+    "_glob": glob_matches,
     "_in_ranges": _in_ranges,
     "_in_range": _in_range,
     **{f"_f_{name}": b.impl for name, b in BUILTINS.items()},
@@ -103,8 +87,7 @@ class _Emitter:
                 return f"(not {test})" if negated else test
             case ast.Matches(left=left, right=right):
                 if isinstance(right, ast.Literal):
-                    pattern = self.const(glob_regex(str(right.value)))
-                    return f"({pattern}.fullmatch({self.emit(left)}) is not None)"
+                    return f"{self.const(compile_glob(str(right.value)))}({self.emit(left)})"
                 return f"_glob({self.emit(left)}, {self.emit(right)})"
             case ast.Arith(operands=operands, ops=ops):
                 code = self.emit(operands[0])

@@ -71,6 +71,10 @@ def test_the_digest_changes_with_the_policy_text() -> None:
             "rules.yaml:5:31: invalid CIDR '10.0.0.0/33'",
         ),
         (
+            '  - name: r\n    effect: deny\n    when: key.label matches "' + "a*" * 257 + '"\n',
+            "rules.yaml:5:29: a glob pattern may hold at most 512 characters; this one holds 514",
+        ),
+        (
             "  - name: r\n    effect: deny\n    key_types: [reeder]\n",
             "rules.yaml:5:17: unknown key type 'reeder' (did you mean 'reader'?)",
         ),
