@@ -14,6 +14,7 @@ import anyio.to_thread
 
 from policyengine.decision import Decision
 from policyengine.engine import Engine
+from policyengine.errors import InvalidValue
 from policyengine.integrations.http import (
     bearer,
     denial_headers,
@@ -21,7 +22,7 @@ from policyengine.integrations.http import (
     request_id,
     scope_headers,
 )
-from policyengine.request import Request
+from policyengine.request import Request, path_problem
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,7 +34,9 @@ STATE_KEY = "policyengine.decision"
 
 
 class PolicyMiddleware:
-    """``exclude`` lists path prefixes that are not checked (health checks, docs).
+    """``exclude`` lists paths that are not checked (health checks, docs), each with
+    everything below it: ``/healthz`` excludes ``/healthz`` and ``/healthz/live`` but not
+    ``/healthz-admin``. A path the engine would refuse (``..``, ``//``, …) is never excluded.
     With ``threaded=True`` each check runs in a worker thread, so that a key-store miss
     never blocks the event loop; by default it runs inline, which is faster when keys are
     served from the lookup cache."""
@@ -49,12 +52,12 @@ class PolicyMiddleware:
     ) -> None:
         self.app = app
         self.engine = engine
-        self.exclude = tuple(exclude)
+        self.exclude = _excluded_paths(exclude)
         self.realm = realm
         self.threaded = threaded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.exclude and scope["path"].startswith(self.exclude)):
+        if scope["type"] != "http" or (self.exclude and _is_excluded(scope["path"], self.exclude)):
             await self.app(scope, receive, send)
             return
         headers = scope_headers(scope)
@@ -81,6 +84,25 @@ class PolicyMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _excluded_paths(exclude: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(exclude, str):
+        raise InvalidValue(f"exclude takes a list of paths, not the string {exclude!r}")
+    paths = []
+    for path in exclude:
+        if not isinstance(path, str) or not path.startswith("/") or path_problem(path):
+            raise InvalidValue(f"exclude takes paths such as '/healthz', not {path!r}")
+        paths.append(path.rstrip("/"))
+    return tuple(paths)
+
+
+def _is_excluded(path: str, exclude: tuple[str, ...]) -> bool:
+    # Whole segments: the excluded path itself, or anything below it.
+    return (
+        any(path == prefix or path.startswith(f"{prefix}/") for prefix in exclude)
+        and path_problem(path) is None
+    )
 
 
 async def _deny(send: Send, decision: Decision, rid: str, realm: str) -> None:

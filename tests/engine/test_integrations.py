@@ -1,5 +1,7 @@
 """The FastAPI dependency and the ASGI middleware, over real HTTP semantics."""
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -13,6 +15,7 @@ from starlette.routing import Route
 
 from policyengine.decision import Decision
 from policyengine.engine import Engine
+from policyengine.errors import InvalidValue
 from policyengine.integrations.asgi import STATE_KEY, PolicyMiddleware
 from policyengine.integrations.fastapi import Authorize, install
 
@@ -182,3 +185,62 @@ def test_every_line_of_a_repeated_forwarding_header_is_read(kind: str) -> None:
                 "/v1/events", headers=[("Authorization", f"Bearer {issued.secret}"), *lines]
             )
         assert response.status_code == 200, response.text
+
+
+def test_exclude_matches_whole_path_segments(engine: Engine) -> None:
+    async def open_route(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({"open": request.url.path})
+
+    from starlette.applications import Starlette
+
+    app = Starlette(routes=[Route("/{rest:path}", open_route)])
+    protected = PolicyMiddleware(app, engine, exclude=["/healthz", "/docs/"])
+    with TestClient(protected) as client:
+        for path in ["/healthz", "/healthz/live", "/docs", "/docs/index.html"]:
+            assert client.get(path).status_code == 200, path
+        for path in ["/healthz-admin", "/healthzz", "/healthz-admin/keys", "/documents", "/"]:
+            response = client.get(path)
+            assert response.status_code == 401, path
+            assert response.json()["error"]["code"] == "MISSING_CREDENTIAL"
+
+
+def test_a_path_the_engine_refuses_is_never_excluded(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    protected = asgi_app(engine)
+    for path in ["/healthz/../v1/keys", "/healthz/%2e%2e/v1/keys", "/healthz//x"]:
+        status, body = call_asgi(protected, path, issued.secret)
+        assert status == 403, path
+        assert json.loads(body)["error"]["code"] == "DENIED_BY_POLICY"
+
+
+@pytest.mark.parametrize("exclude", [["healthz"], "/healthz", [""]])
+def test_exclude_takes_a_list_of_absolute_paths(engine: Engine, exclude: object) -> None:
+    with pytest.raises(InvalidValue, match="exclude"):
+        PolicyMiddleware(asgi_app(engine), engine, exclude=exclude)  # type: ignore[arg-type]
+
+
+def call_asgi(app: PolicyMiddleware, path: str, secret: str) -> tuple[int, bytes]:
+    """The middleware called as a server calls it, with the decoded path in the scope."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {secret}".encode())],
+        "client": ("203.0.113.9", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
+    return sent[0]["status"], body  # type: ignore[return-value]
