@@ -3,8 +3,9 @@
 The checks that cost least come first, so that a hostile credential is refused before
 anything is decoded: a length bound, then the shape (three non-empty base64url parts),
 then each part must be the one canonical base64url spelling of its bytes (no padding,
-no stray low bits in the last character). A token therefore has exactly one spelling,
-and changing any character of it changes what is signed or what is checked.
+no stray low bits in the last character). With its signature in the low-s form, which
+the token service alone enforces (it knows the algorithm), a token therefore has exactly
+one spelling, and changing any character of it changes what is signed or what is checked.
 
 Nothing here needs PyJWT or ``cryptography``: the engine routes credentials with
 :func:`looks_like_jwt` whether or not tokens are enabled.

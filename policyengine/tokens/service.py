@@ -30,11 +30,11 @@ from policyengine.tokens.claims import (
     check_time,
     read_claims,
 )
-from policyengine.tokens.compact import json_object, split_token
+from policyengine.tokens.compact import decode_part, encode_part, json_object, split_token
 from policyengine.tokens.errors import TokenInvalid
 from policyengine.tokens.grants import narrow_scopes
 from policyengine.tokens.keyring import Jwks, SigningKeys
-from policyengine.tokens.signing import ALGORITHM, aware
+from policyengine.tokens.signing import ALGORITHM, aware, is_low_s, low_s
 from policyengine.units import format_duration, parse_duration
 
 _UNKNOWN_KEY = "the token was not signed by a current key of this service"
@@ -130,12 +130,14 @@ class TokenService:
         }
         signer = self._keys.signer(moment)
         payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
-        return self._encoder.encode(
+        token = self._encoder.encode(
             payload,
             signer.private_key,
             algorithm=ALGORITHM,
             headers={"kid": signer.kid, "typ": TOKEN_TYPE},
         )
+        signing_input, signature = token.rsplit(".", 1)
+        return f"{signing_input}.{encode_part(low_s(decode_part(signature, 'signature')))}"
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
         """The claims of ``token`` if it is ours, intact, for us and valid at ``now``.
@@ -152,6 +154,8 @@ class TokenService:
         key = self._keys.verifying_key(kid, moment)
         if key is None:
             raise TokenInvalid(_UNKNOWN_KEY)
+        if not is_low_s(parts.signature):
+            raise TokenInvalid("the token's signature is not in its low-s form (s <= n/2)")
         if not self._algorithm.verify(parts.signing_input, key.public_key, parts.signature):
             raise TokenInvalid("the token's signature does not verify")
         claims = read_claims(json_object(parts.payload, "payload"), kid, self._expected)

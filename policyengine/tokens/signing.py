@@ -41,6 +41,28 @@ KID_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{KID_LENGTH}}}")
 
 _PUBLIC_MEMBERS = ("kty", "crv", "x", "y")
 
+#: The order n of P-256's group. An ECDSA signature ``(r, s)`` and its twin ``(r, n - s)``
+#: verify alike; only the low form, ``s <= n / 2``, is issued and accepted, so that a
+#: token has one spelling and anything keyed on its text (a deny list, a replay cache)
+#: cannot be sidestepped by respelling it.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_ORDER = P256_ORDER // 2
+_SCALAR_BYTES = 32
+
+
+def is_low_s(signature: bytes) -> bool:
+    """Whether a JOSE ES256 signature (``r || s``, 32 bytes each) has its low ``s``."""
+    s = int.from_bytes(signature[_SCALAR_BYTES:], "big")
+    return len(signature) == 2 * _SCALAR_BYTES and s <= _HALF_ORDER
+
+
+def low_s(signature: bytes) -> bytes:
+    """The same signature in its low form: ``(r, n - s)`` when ``s`` is high."""
+    s = int.from_bytes(signature[_SCALAR_BYTES:], "big")
+    if s <= _HALF_ORDER:
+        return signature
+    return signature[:_SCALAR_BYTES] + (P256_ORDER - s).to_bytes(_SCALAR_BYTES, "big")
+
 
 def new_kid() -> str:
     return secrets.token_urlsafe(KID_BYTES)

@@ -84,3 +84,15 @@ def test_a_test_key_cannot_get_a_token_in_the_live_environment(engine: Engine) -
     issued = engine.keys.create(type="read-only", label="t", environment="test")
     with pytest.raises(KeyRequestError, match="test key"):
         engine.tokens.issue(issued.secret)
+
+
+def test_a_tokens_high_s_twin_is_invalid(engine: Engine) -> None:
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    token = engine.tokens.issue(issued.secret)
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(signature + "==")
+    s = order - int.from_bytes(raw[32:], "big")
+    spelled = base64.urlsafe_b64encode(raw[:32] + s.to_bytes(32, "big")).rstrip(b"=").decode()
+    assert call(engine, token) is Code.OK
+    assert call(engine, f"{signing_input}.{spelled}") is Code.TOKEN_INVALID

@@ -25,6 +25,8 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ISSUER = "https://api.tdoc.example"
 AUDIENCE = "https://api.tdoc.example/v1"
 GRANTED = ("events:*", "tasks:read", "hooks:read")
+#: The order of P-256's base point: (r, s) and (r, n - s) both verify, for any message.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def b64(data: bytes | str | Mapping[str, Any]) -> str:
@@ -97,6 +99,10 @@ def forge(keys: SigningKeys) -> Forge:
         body = _changed(good_claims(), claims)
         signing_input = f"{raw_header or b64(head)}.{raw_claims or b64(body)}"
         signature = ECAlgorithm(ECAlgorithm.SHA256).sign(signing_input.encode(), signer.private_key)
+        # The service accepts only low-s signatures, and a forger holding the key can write them.
+        s = int.from_bytes(signature[32:], "big")
+        if s > P256_ORDER // 2:
+            signature = signature[:32] + (P256_ORDER - s).to_bytes(32, "big")
         return f"{signing_input}.{b64(signature)}"
 
     return build

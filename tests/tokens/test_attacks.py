@@ -24,7 +24,20 @@ from policyengine.tokens import (
     decision_code,
 )
 
-from .conftest import AUDIENCE, NOW, Forge, b64, good_claims, key_record, parts, refused
+from .conftest import (
+    AUDIENCE,
+    GRANTED,
+    NOW,
+    P256_ORDER,
+    Forge,
+    accepted,
+    b64,
+    good_claims,
+    key_record,
+    parts,
+    refused,
+    unb64,
+)
 
 INVALID = Code.TOKEN_INVALID
 
@@ -430,3 +443,30 @@ def test_refusals_carry_the_engines_decision_codes() -> None:
     assert decision_code(TokenInvalid("forged")) is Code.TOKEN_INVALID
     assert decision_code(TokenError("any other")) is Code.TOKEN_INVALID
     assert (TokenExpired.code, TokenInvalid.code) == ("token_expired", "token_invalid")
+
+
+# --- the second spelling of an ECDSA signature ------------------------------------------------
+
+
+def twin(token: str) -> str:
+    """The token with its signature's other valid spelling, ``(r, n - s)``."""
+    signing_input, signature = token.rsplit(".", 1)
+    raw = unb64(signature)
+    r, s = raw[:32], int.from_bytes(raw[32:], "big")
+    return f"{signing_input}.{b64(r + (P256_ORDER - s).to_bytes(32, 'big'))}"
+
+
+def test_tokens_are_issued_with_low_s_signatures(service: TokenService) -> None:
+    for _ in range(64):  # ECDSA's s is high half the time, unless it is normalised
+        token = service.issue(key_record(), GRANTED, None, "15m", NOW)
+        s = int.from_bytes(unb64(token.rsplit(".", 1)[1])[32:], "big")
+        assert 0 < s <= P256_ORDER // 2
+        accepted(service, token)
+
+
+def test_the_high_s_twin_of_a_valid_token_is_refused(service: TokenService) -> None:
+    for _ in range(16):
+        token = service.issue(key_record(), GRANTED, None, "15m", NOW)
+        error = refused(service, twin(token), INVALID)
+        assert "low-s" in str(error)
+        accepted(service, token)
