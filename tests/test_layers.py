@@ -23,6 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "record",
             "context",
             "private_files",
+            "redaction",
         }
     ),
     frozenset({"language"}),

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.keys.store import redact_url
+from policyengine.redaction import RedactedUrl
 
 log = logging.getLogger("policyengine.keys")
 
@@ -49,7 +49,7 @@ class RedisInvalidator:
                 "invalidation over Redis needs redis: pip install 'policyengine[redis]'"
             ) from None
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
-        self._where = redact_url(url)
+        self._where = RedactedUrl(url)
         self._channel = channel
         self._listen = listen
         self._stop = threading.Event()
@@ -62,7 +62,9 @@ class RedisInvalidator:
                 decode_responses=True,
             )
         except ValueError as error:
-            raise ConfigError(f"invalid Redis URL {self._where}: {error}") from None
+            raise ConfigError(
+                f"invalid Redis URL {self._where}: {self._where.scrub(error)}"
+            ) from None
         self._pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
         try:
             if listen:
@@ -71,7 +73,9 @@ class RedisInvalidator:
                 self._client.ping()
         except self._errors as error:
             self._close_connections()
-            raise StorageError(f"cannot reach Redis at {self._where}: {error}") from None
+            raise StorageError(
+                f"cannot reach Redis at {self._where}: {self._where.scrub(error)}"
+            ) from None
 
     def start(self, on_change: Callable[[str], None], on_reset: Callable[[], None]) -> None:
         if not self._listen or self._thread is not None:
@@ -94,7 +98,7 @@ class RedisInvalidator:
                 "could not publish a key change to Redis at %s (other processes will see it "
                 "within their cache TTL): %s",
                 self._where,
-                error,
+                self._where.scrub(error),
             )
 
     def close(self) -> None:
@@ -124,7 +128,11 @@ class RedisInvalidator:
                 )
             except self._errors as error:
                 if connected:
-                    log.warning("lost the Redis key-change channel at %s: %s", self._where, error)
+                    log.warning(
+                        "lost the Redis key-change channel at %s: %s",
+                        self._where,
+                        self._where.scrub(error),
+                    )
                 connected = False
                 on_reset()
                 self._stop.wait(_RETRY_SECONDS)

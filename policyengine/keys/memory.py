@@ -11,6 +11,7 @@ from pathlib import Path
 from policyengine.errors import ConfigError, StorageError
 from policyengine.keys.store import KeyQuery, StoredKey, register_scheme
 from policyengine.record import KeyRecord
+from policyengine.redaction import redact
 
 
 class MemoryStore:
@@ -82,7 +83,7 @@ class MemoryStore:
 
 def _open(url: str, create: bool) -> MemoryStore:
     if url.rstrip("/") != "memory:":
-        raise ConfigError(f"invalid memory store URL {url!r}: write memory://")
+        raise ConfigError(f"invalid memory store URL {redact(url)!r}: write memory://")
     return MemoryStore()
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from policyengine.errors import ConfigError, StorageError
 from policyengine.keys.sql import Row, Run, SqlStore
-from policyengine.keys.store import redact_url, register_scheme
+from policyengine.keys.store import register_scheme
+from policyengine.redaction import RedactedUrl
 
 try:
     import psycopg
@@ -42,7 +43,7 @@ class PostgresStore(SqlStore):
             raise ConfigError(
                 "the postgresql:// key store needs psycopg: pip install 'policyengine[postgres]'"
             )
-        self._where = redact_url(url)
+        self._where = RedactedUrl(url)
         _probe(url, self._where)
         try:
             self._pool = ConnectionPool(
@@ -59,7 +60,7 @@ class PostgresStore(SqlStore):
         except psycopg.Error as error:
             self._close_pool()
             raise StorageError(
-                f"cannot reach the key store {self._where}: {_one_line(error)}"
+                f"cannot reach the key store {self._where}: {_one_line(error, self._where)}"
             ) from None
         try:
             self.migrate(datetime.now(UTC))
@@ -82,7 +83,9 @@ class PostgresStore(SqlStore):
 
                 yield run
         except psycopg.Error as error:
-            raise StorageError(f"key store {self._where}: {_one_line(error)}") from None
+            raise StorageError(
+                f"key store {self._where}: {_one_line(error, self._where)}"
+            ) from None
 
     def close(self) -> None:
         self._close_pool()
@@ -93,19 +96,23 @@ class PostgresStore(SqlStore):
             pool.close()
 
 
-def _probe(url: str, where: str) -> None:
+def _probe(url: str, where: RedactedUrl) -> None:
     """Fail at once, with the server's own words, when the URL is wrong or the server down;
     a pool would only retry in the background and time out."""
     try:
         psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT_SECONDS)).close()
     except psycopg.ProgrammingError as error:
-        raise ConfigError(f"invalid key store URL {where}: {_one_line(error)}") from None
+        raise ConfigError(f"invalid key store URL {where}: {_one_line(error, where)}") from None
     except psycopg.Error as error:
-        raise StorageError(f"cannot reach the key store {where}: {_one_line(error)}") from None
+        raise StorageError(
+            f"cannot reach the key store {where}: {_one_line(error, where)}"
+        ) from None
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+def _one_line(error: Exception, where: RedactedUrl) -> str:
+    """The driver's message on one line, without anything secret the URL held."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return where.scrub(text)
 
 
 def _configure(connection: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from policyengine.errors import ConfigError, StorageError
 from policyengine.keys.sql import Row, Run, SqlStore
 from policyengine.keys.store import register_scheme
+from policyengine.redaction import redact
 
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -28,7 +29,7 @@ def sqlite_path(url: str) -> Path:
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
     if not path or path == ":memory:" or "?" in path:
         raise ConfigError(
-            f"invalid SQLite store URL {url!r}: write sqlite:///relative/path.db or "
+            f"invalid SQLite store URL {redact(url)!r}: write sqlite:///relative/path.db or "
             "sqlite:////absolute/path.db (for a store in memory, use memory://)"
         )
     return Path(path)

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from policyengine.errors import ConfigError
 from policyengine.record import KeyRecord
+from policyengine.redaction import redact
 
 KeyState = Literal["active", "disabled", "revoked", "expired", "rotated"]
 KEY_STATES: tuple[KeyState, ...] = ("active", "disabled", "revoked", "expired", "rotated")
@@ -105,16 +106,5 @@ def open_store(url: str, *, create: bool = True) -> KeyStore:
     factory = _SCHEMES.get(scheme)
     if factory is None:
         known = ", ".join(f"{name}://" for name in sorted(_SCHEMES))
-        raise ConfigError(f"unknown key store URL {redact_url(url)!r}: use one of {known}")
+        raise ConfigError(f"unknown key store URL {redact(url)!r}: use one of {known}")
     return factory(url, create)
-
-
-def redact_url(url: object) -> str:
-    """A URL fit for an error message: any password in it replaced."""
-    text = str(url)
-    scheme, sep, rest = text.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if sep and at and ":" in credentials:
-        user = credentials.partition(":")[0]
-        return f"{scheme}://{user}:***@{host}"
-    return text

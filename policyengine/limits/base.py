@@ -18,6 +18,7 @@ from policyengine.errors import ConfigError
 from policyengine.limits.outcome import LimitOutcome
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
+from policyengine.redaction import redact
 
 
 class Limiter(Protocol):
@@ -127,13 +128,3 @@ def open_limiter(url: str, **options: Any) -> Limiter:
         known = ", ".join(f"{name}://" for name in sorted(_schemes.keys() | _builtin.keys()))
         raise ConfigError(f"unknown limiter URL scheme in {redact(url)!r}: expected one of {known}")
     return factory(url, **options)
-
-
-def redact(url: object) -> str:
-    """``url`` fit for a message: any user and password in it replaced by ``***``."""
-    text = str(url)
-    scheme, separator, rest = text.partition("://")
-    authority, slash, path = rest.partition("/")
-    if separator and "@" in authority:
-        return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
-    return text

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Sequence
 
 from policyengine.errors import ConfigError
-from policyengine.limits.base import SteppingLimiter, redact, register_scheme
+from policyengine.limits.base import SteppingLimiter, register_scheme
 from policyengine.limits.gcra import MICROS
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import Period, current_period
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
+from policyengine.redaction import redact
 
 # The end of a period that never ends, as a number that sorts after every instant.
 _FOREVER = 1 << 62

@@ -30,12 +30,13 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from policyengine.errors import ConfigError, StorageError
-from policyengine.limits.base import SteppingLimiter, redact, register_scheme
+from policyengine.limits.base import SteppingLimiter, register_scheme
 from policyengine.limits.gcra import MICROS, gcra_params
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import current_period
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
+from policyengine.redaction import RedactedUrl
 
 DEFAULT_PREFIX = "policyengine:limits:"
 #: Milliseconds a key outlives the instant it stops mattering, for clock skew.
@@ -89,11 +90,12 @@ class RedisLimiter(SteppingLimiter):
     """Thread-safe (redis-py pools connections); timeouts are short so an outage fails fast."""
 
     def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, timeout: float = 0.25) -> None:
+        self._where = RedactedUrl(url)
         database = urlsplit(url).path.strip("/")
         if database and not database.isdigit():
             # redis-py would quietly use database 0.
             raise ConfigError(
-                f"invalid limiter URL {redact(url)!r}: the database must be a number, "
+                f"invalid limiter URL {self._where.shown!r}: the database must be a number, "
                 "as in redis://localhost:6379/0"
             )
         try:
@@ -107,7 +109,9 @@ class RedisLimiter(SteppingLimiter):
                 retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             )
         except (ValueError, TypeError) as error:
-            raise ConfigError(f"invalid limiter URL {redact(url)!r}: {error}") from None
+            raise ConfigError(
+                f"invalid limiter URL {self._where.shown!r}: {self._where.scrub(error)}"
+            ) from None
         self._prefix = prefix
         self._script = self._client.register_script(ACQUIRE)
 
@@ -118,7 +122,7 @@ class RedisLimiter(SteppingLimiter):
             if stale:
                 self._client.delete(*stale)
         except RedisError as error:
-            raise StorageError(f"rate-limit store failed: {error}") from error
+            raise StorageError(f"rate-limit store failed: {self._where.scrub(error)}") from None
 
     def close(self) -> None:
         self._client.close()
@@ -148,7 +152,7 @@ class RedisLimiter(SteppingLimiter):
         try:
             reply = self._script(keys=keys, args=args)
         except RedisError as error:
-            raise StorageError(f"rate-limit store failed: {error}") from error
+            raise StorageError(f"rate-limit store failed: {self._where.scrub(error)}") from None
         try:
             admitted, *tats, used = (int(value) for value in reply)
         except (TypeError, ValueError) as error:
