@@ -126,6 +126,20 @@ def test_a_store_url_keeps_its_password_out_of_errors_and_logs(
     assert_hidden(caplog, *texts_of(caught.value))
 
 
+def check_with_limiter(url: str) -> list[object]:
+    """One check by an engine whose limiter is at ``url``, which fails: what it shows."""
+    with Engine.from_directory(
+        ROOT / "policies", store="memory://", limiter=url, secret="s" * 32
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+        decision = engine.check(
+            Request(credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9")
+        )
+        assert decision.code == "UNAVAILABLE"
+        assert decision.error
+        return [decision, decision.error, decision.reason, repr(engine.limiter)]
+
+
 LIMITERS = [
     f"redis://:{PASSWORD}@127.0.0.1:1/0",
     f"redis://default:{PASSWORD}@127.0.0.1:1/0?socket_keepalive=true",
@@ -138,16 +152,7 @@ def test_a_limiter_url_keeps_its_password_out_of_decisions_and_logs(
     url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with Engine.from_directory(
-        ROOT / "policies", store="memory://", limiter=url, secret="s" * 32
-    ) as engine:
-        issued = engine.keys.create(type="read-only", label="r", environment="live")
-        decision = engine.check(
-            Request(credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9")
-        )
-        assert decision.code == "UNAVAILABLE"
-        assert decision.error
-        assert_hidden(caplog, decision, decision.error, decision.reason, repr(engine.limiter))
+    assert_hidden(caplog, *check_with_limiter(url))
 
 
 @pytest.mark.parametrize(
@@ -203,15 +208,7 @@ def test_a_refused_redis_password_stays_out_of_the_decision(
     # The server has no user 'nobody': it refuses AUTH, and the limiter fails.
     url = redis_with_a_wrong_password()
     caplog.set_level(logging.DEBUG)
-    with Engine.from_directory(
-        ROOT / "policies", store="memory://", limiter=url, secret="s" * 32
-    ) as engine:
-        issued = engine.keys.create(type="read-only", label="r", environment="live")
-        decision = engine.check(
-            Request(credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9")
-        )
-        assert decision.code == "UNAVAILABLE"
-        assert_hidden(caplog, decision, decision.error)
+    assert_hidden(caplog, *check_with_limiter(url))
     with pytest.raises(PolicyEngineError) as caught:
         RedisInvalidator(url)
     assert_hidden(caplog, *texts_of(caught.value))

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -66,3 +69,52 @@ def require_redis() -> str:
             pytest.fail(f"Redis is required under CI=true and is not answering at {url}")
         pytest.skip(f"no Redis at {url}")
     return url
+
+
+def behind_proxies(clock: Clock, **options: Any) -> Engine:
+    """An engine behind proxies in 10.0.0.0/8 and fd00::/8."""
+    return Engine.from_directory(
+        POLICIES,
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        trusted_proxies=["10.0.0.0/8", "fd00::/8"],
+        maintenance_interval=None,
+        **options,
+    )
+
+
+def call_asgi(
+    app: Callable[..., Any],
+    method: str,
+    path: str,
+    secret: str,
+    raw: bytes | None = None,
+) -> tuple[int, bytes]:
+    """An ASGI application called as a server calls it: the decoded path in the scope,
+    ``raw`` (default: the path percent-encoded) as the raw path. Its status and body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": quote(path, safe="/").encode() if raw is None else raw,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {secret}".encode())],
+        "client": ("203.0.113.9", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body

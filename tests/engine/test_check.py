@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import POLICIES, SECRET, Clock, edited_policies
+from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -163,17 +163,6 @@ def test_a_request_without_an_address_fails_a_network_restriction(engine: Engine
     assert engine.check(get(issued.secret, ip=None)).code is Code.IP_NOT_ALLOWED
 
 
-def proxied(clock: Clock) -> Engine:
-    return Engine.from_directory(
-        POLICIES,
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        trusted_proxies=["10.0.0.0/8", "fd00::/8"],
-        maintenance_interval=None,
-    )
-
-
 @pytest.mark.parametrize(
     ("peer", "headers", "allowed"),
     [
@@ -191,7 +180,7 @@ def proxied(clock: Clock) -> Engine:
 def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
     clock: Clock, peer: str, headers: dict[str, str], allowed: bool
 ) -> None:
-    with proxied(clock) as engine:
+    with behind_proxies(clock) as engine:
         issued = engine.keys.create(
             type="read-only", label="p", environment="live", allowed_ips=[OFFICE]
         )

@@ -1,12 +1,11 @@
 """The FastAPI dependency and the ASGI middleware, over real HTTP semantics."""
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
-from conftest import POLICIES, SECRET
+from conftest import POLICIES, SECRET, call_asgi
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request as StarletteRequest
@@ -208,7 +207,7 @@ def test_a_path_the_engine_refuses_is_never_excluded(engine: Engine) -> None:
     issued = engine.keys.create(type="read-only", label="x", environment="live")
     protected = asgi_app(engine)
     for path in ["/healthz/../v1/keys", "/healthz/%2e%2e/v1/keys", "/healthz//x"]:
-        status, body = call_asgi(protected, path, issued.secret)
+        status, body = call_asgi(protected, "GET", path, issued.secret)
         assert status == 403, path
         assert json.loads(body)["error"]["code"] == "DENIED_BY_POLICY"
 
@@ -217,30 +216,3 @@ def test_a_path_the_engine_refuses_is_never_excluded(engine: Engine) -> None:
 def test_exclude_takes_a_list_of_absolute_paths(engine: Engine, exclude: object) -> None:
     with pytest.raises(InvalidValue, match="exclude"):
         PolicyMiddleware(asgi_app(engine), engine, exclude=exclude)  # type: ignore[arg-type]
-
-
-def call_asgi(app: PolicyMiddleware, path: str, secret: str) -> tuple[int, bytes]:
-    """The middleware called as a server calls it, with the decoded path in the scope."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"authorization", f"Bearer {secret}".encode())],
-        "client": ("203.0.113.9", 50000),
-        "server": ("testserver", 80),
-    }
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")  # type: ignore[misc]
-    return sent[0]["status"], body  # type: ignore[return-value]

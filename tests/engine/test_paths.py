@@ -1,13 +1,12 @@
 """A request's path is checked as the application will route it: decoded, without a query,
 and refused when it could mean another path to anything that normalises it later."""
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import pytest
+from conftest import call_asgi
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
@@ -62,6 +61,17 @@ def reader(engine: Engine) -> str:
     return engine.keys.create(type="read-only", label="r", environment="live").secret
 
 
+def scoped_to_evt_42(engine: Engine) -> str:
+    """A live key that may delete one event, from the client's network."""
+    return engine.keys.create(
+        type="scoped",
+        label="s",
+        environment="live",
+        scopes=["events/evt_42:delete"],
+        allowed_ips=["203.0.113.0/24"],
+    ).secret
+
+
 def test_a_query_in_the_path_is_not_cut_off(engine: Engine) -> None:
     decision = engine.check(
         Request(credential=reader(engine), method="GET", path="/v1/events?/../keys", ip=CLIENT)
@@ -73,13 +83,7 @@ def test_a_query_in_the_path_is_not_cut_off(engine: Engine) -> None:
 
 
 def test_a_key_scoped_to_one_event_cannot_reach_another(engine: Engine) -> None:
-    scoped = engine.keys.create(
-        type="scoped",
-        label="s",
-        environment="live",
-        scopes=["events/evt_42:delete"],
-        allowed_ips=["203.0.113.0/24"],
-    ).secret
+    scoped = scoped_to_evt_42(engine)
     for path in ["/v1/events/evt_42?/../evt_43", "/v1/events/evt_42/../evt_43"]:
         decision = engine.check(Request(credential=scoped, method="DELETE", path=path, ip=CLIENT))
         assert (decision.code, str(decision.rule)) == (Code.DENIED_BY_POLICY, "path")
@@ -94,39 +98,6 @@ def test_the_path_is_checked_after_the_credential(engine: Engine) -> None:
 
 
 # The integrations, called as a server calls them: with the decoded path in the scope.
-
-
-def asgi_scope(method: str, path: str, secret: str, raw: bytes | None) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": quote(path, safe="/").encode() if raw is None else raw,
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), (b"authorization", f"Bearer {secret}".encode())],
-        "client": (CLIENT, 50000),
-        "server": ("testserver", 80),
-    }
-
-
-def call(
-    app: Callable[..., Any], method: str, path: str, secret: str, raw: bytes | None = None
-) -> tuple[int, bytes]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(asgi_scope(method, path, secret, raw), receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body
 
 
 def catch_all_fastapi(engine: Engine) -> FastAPI:
@@ -154,8 +125,8 @@ def test_integrations_hand_the_engine_the_decoded_path(
 ) -> None:
     app = build(engine)
     secret = reader(engine)
-    assert call(app, "GET", "/v1/events", secret)[0] == 200
-    status, body = call(app, "GET", "/v1/events?/../keys", secret)
+    assert call_asgi(app, "GET", "/v1/events", secret)[0] == 200
+    status, body = call_asgi(app, "GET", "/v1/events?/../keys", secret)
     assert status == 403
     # The engine saw the path exactly as the application routes on it.
     assert json.loads(body)["error"] == {
@@ -163,15 +134,11 @@ def test_integrations_hand_the_engine_the_decoded_path(
         "message": "the path '/v1/events?/../keys' is refused: it holds a '?'",
         "request_id": json.loads(body)["error"]["request_id"],
     }
-    scoped = engine.keys.create(
-        type="scoped",
-        label="s",
-        environment="live",
-        scopes=["events/evt_42:delete"],
-        allowed_ips=["203.0.113.0/24"],
-    ).secret
-    assert call(app, "DELETE", "/v1/events/evt_42", scoped)[0] == 200
+    scoped = scoped_to_evt_42(engine)
+    assert call_asgi(app, "DELETE", "/v1/events/evt_42", scoped)[0] == 200
     # The engine judges the path the application routes on: decoded, whatever the raw form.
-    assert call(app, "DELETE", "/v1/events/evt_42", scoped, raw=b"/v1/events/evt%5F42")[0] == 200
-    assert call(app, "DELETE", "/v1/events/evt_42?/../evt_43", scoped)[0] == 403
-    assert call(app, "DELETE", "/v1/events/evt_42/../evt_43", scoped)[0] == 403
+    assert (
+        call_asgi(app, "DELETE", "/v1/events/evt_42", scoped, raw=b"/v1/events/evt%5F42")[0] == 200
+    )
+    assert call_asgi(app, "DELETE", "/v1/events/evt_42?/../evt_43", scoped)[0] == 403
+    assert call_asgi(app, "DELETE", "/v1/events/evt_42/../evt_43", scoped)[0] == 403

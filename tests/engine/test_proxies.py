@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import POLICIES, SECRET, Clock
+from conftest import Clock, behind_proxies
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -11,18 +11,6 @@ from policyengine.errors import ConfigError
 from policyengine.request import Request
 
 OFFICE = "203.0.113.0/24"
-
-
-def behind(clock: Clock, **options: object) -> Engine:
-    return Engine.from_directory(
-        POLICIES,
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        trusted_proxies=["10.0.0.0/8", "fd00::/8"],
-        maintenance_interval=None,
-        **options,
-    )
 
 
 def check(engine: Engine, headers: dict[str, str], peer: str = "10.0.0.5") -> Code:
@@ -38,14 +26,14 @@ def check(engine: Engine, headers: dict[str, str], peer: str = "10.0.0.5") -> Co
 def test_a_client_sent_forwarded_header_cannot_choose_the_address(clock: Clock) -> None:
     # nginx appends the real peer to X-Forwarded-For and passes the client's Forwarded on.
     headers = {"Forwarded": "for=203.0.113.9", "X-Forwarded-For": "198.51.100.1"}
-    with behind(clock) as engine:
+    with behind_proxies(clock) as engine:
         assert check(engine, headers) is Code.IP_NOT_ALLOWED
 
 
 def test_a_client_sent_x_forwarded_for_is_ignored_when_proxies_write_forwarded(
     clock: Clock,
 ) -> None:
-    with behind(clock, forwarded_header="forwarded") as engine:
+    with behind_proxies(clock, forwarded_header="forwarded") as engine:
         assert check(engine, {"X-Forwarded-For": "203.0.113.9"}) is Code.IP_NOT_ALLOWED
         assert check(engine, {"Forwarded": 'for="203.0.113.9:443";proto=https'}) is Code.OK
         smuggled = {"Forwarded": 'for="203.0.113.9,for=198.51.100.1"'}
@@ -54,7 +42,7 @@ def test_a_client_sent_x_forwarded_for_is_ignored_when_proxies_write_forwarded(
 
 def test_an_unknown_forwarding_header_is_a_configuration_error(clock: Clock) -> None:
     with pytest.raises(ConfigError, match="'x-forwarded-for' or 'forwarded'"):
-        behind(clock, forwarded_header="X-Real-IP")
+        behind_proxies(clock, forwarded_header="X-Real-IP")
 
 
 @pytest.mark.parametrize(
@@ -71,5 +59,5 @@ def test_an_unknown_forwarding_header_is_a_configuration_error(clock: Clock) -> 
 def test_forwarded_hops_are_read_from_the_right(
     clock: Clock, peer: str, forwarded: str, code: Code
 ) -> None:
-    with behind(clock, forwarded_header="forwarded") as engine:
+    with behind_proxies(clock, forwarded_header="forwarded") as engine:
         assert check(engine, {"Forwarded": forwarded}, peer) is code
