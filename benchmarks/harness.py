@@ -38,8 +38,8 @@ FULL_SCALE = Scale(
     plan_samples=30,
     memory_keys=2_000,
     spray=30_000,
-    http_rounds=5,
-    http_seconds=3.0,
+    http_rounds=9,
+    http_seconds=2.0,
 )
 QUICK_SCALE = Scale(
     keys=(10, 100),

@@ -9,7 +9,7 @@ from datetime import timedelta
 from benchmarks.fixtures import OUTSIDE, UNREACHED, Keyring, long_ago, request
 from policyengine import Code, Request
 from policyengine.keys.format import KeyFormat
-from policyengine.keys.record import Usage
+from policyengine.record import Usage
 
 ALLOWED = "allowed: read-only key, GET /v1/events"
 SPRAY = "unknown key, a new one each time"

@@ -36,11 +36,10 @@ QUICK = Budget(rounds=3, batch=0.003, warmup=0.01)
 
 
 @dataclass(frozen=True)
-class Sample:
-    """Seconds per call (or any per-round value), one number per round."""
+class PerRound:
+    """One number per round, summed up by its median and quartiles."""
 
     values: tuple[float, ...]
-    calls: int = 0
 
     @property
     def median(self) -> float:
@@ -49,6 +48,19 @@ class Sample:
     @property
     def quartiles(self) -> tuple[float, float]:
         return quartiles(self.values)
+
+
+@dataclass(frozen=True)
+class Ratio(PerRound):
+    """``a ÷ b`` per round, for two samples timed in the same rounds."""
+
+
+@dataclass(frozen=True)
+class Sample(PerRound):
+    """Seconds per call (or any per-round value), one number per round, and how many
+    calls were timed in all."""
+
+    calls: int = 0
 
     @property
     def spread(self) -> float:
@@ -62,21 +74,6 @@ def quartiles(values: Sequence[float]) -> tuple[float, float]:
         return values[0], values[0]
     q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return q1, q3
-
-
-@dataclass(frozen=True)
-class Ratio:
-    """``a ÷ b`` per round, for two samples timed in the same rounds."""
-
-    values: tuple[float, ...]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.values)
-
-    @property
-    def quartiles(self) -> tuple[float, float]:
-        return quartiles(self.values)
 
 
 def ratio(a: Sample, b: Sample) -> Ratio:
