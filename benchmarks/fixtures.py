@@ -78,19 +78,11 @@ class Keyring:
     """An engine over ``memory://`` whose keys can also be created as at another instant
     (an expired key is one created long ago), through a second manager on the same store."""
 
-    def __init__(
-        self,
-        policy: PolicySet | None = None,
-        *,
-        cache_ttl: float | None = None,
-        **engine_options: Any,
-    ) -> None:
-        """``cache_ttl``: the lookup cache's lifetime, if not the shipped default."""
+    def __init__(self, policy: PolicySet | None = None, **engine_options: Any) -> None:
         policy = policy or policy_set()
         self.store: KeyStore = open_store("memory://")
         self.hasher = KeyHasher(SECRET)
-        cache: dict[str, Any] = {} if cache_ttl is None else {"cache_ttl": cache_ttl}
-        keys = KeyManager(self.store, lambda: policy, hasher=self.hasher, **cache)
+        keys = KeyManager(self.store, lambda: policy, hasher=self.hasher)
         self.engine = Engine(policy, store="memory://", keys=keys, **engine_options)
         self._policy = policy
 

@@ -61,7 +61,6 @@ class Run:
     workdir: Path
     redis_url: str | None
     cerbos: str | None
-    out: Path
 
     @property
     def quick(self) -> bool:
@@ -125,7 +124,6 @@ def run(
             workdir=Path(scratch),
             redis_url=redis_url,
             cerbos=cerbos,
-            out=out,
         )
         for name in chosen:
             current.log(f"{name} …")
