@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import InvalidValue, StorageError, TokenError
 from policyengine.keys.manager import KeyManager
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
+from policyengine.monitor import DEFAULT_RETENTION, Monitor, default_monitor_url, shutdown
 from policyengine.net import Proxies
 from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
@@ -43,7 +45,11 @@ class Engine:
 
     ``store`` holds the keys (``sqlite:///policyengine.db``, ``memory://``,
     ``postgresql://…``); ``limiter`` the rate-limit state (``memory://``, ``redis://…``);
-    ``redis``, when given, carries key changes to other processes at once.
+    ``redis``, when given, carries key changes to other processes at once. ``monitor``
+    keeps every decision (by default beside the key store: ``policyengine.monitor.db``,
+    the PostgreSQL store's own database, or memory; ``off`` for none) for ``retention``.
+    With ``handle_signals`` the monitor and the keys' last-use notes are flushed on SIGTERM
+    and SIGINT, before the handlers that were there already run.
     """
 
     def __init__(
@@ -63,6 +69,9 @@ class Engine:
         signing_keys: str | Path | None = None,
         token_issuer: str = "policyengine",  # noqa: S107 - a name, not a secret
         token_audience: str = "policyengine",  # noqa: S107
+        monitor: str | None = None,
+        retention: str | timedelta = DEFAULT_RETENTION,
+        handle_signals: bool = True,
         **key_options: Any,
     ) -> None:
         if environment not in ("test", "live"):
@@ -82,6 +91,20 @@ class Engine:
         self._token_names = (token_issuer, token_audience)
         self._tokens: TokenExchange | None = None
         self._tokens_lock = threading.Lock()
+        try:
+            self.monitor = Monitor.open(
+                monitor if monitor is not None else default_monitor_url(store, keys is None),
+                clock=self._clock,
+                environment=environment,
+                proxies=self.proxies,
+                key_prefix=self.keys.key_format.prefix,
+                retention=retention,
+            )
+        except BaseException:
+            self.keys.close()
+            raise
+        self._record = self.monitor.record
+        self._shutdown = shutdown.register(self.flush, signals=handle_signals)
 
     @property
     def tokens(self) -> TokenExchange:
@@ -134,6 +157,7 @@ class Engine:
         return prepared.policy
 
     def check(self, request: Request, explain: bool = False) -> Decision:
+        started = perf_counter()
         now = request.time or self._clock()
         prepared = self._prepared
         try:
@@ -154,6 +178,10 @@ class Engine:
                 decision.key.id if decision.key else "-",
                 decision.step,
             )
+        # Replays (``request.time``) are not traffic: they are answered, not recorded.
+        record = self._record
+        if record is not None and request.time is None:
+            record(started, now, request, decision, prepared)
         return decision
 
     def _check(
@@ -249,9 +277,23 @@ class Engine:
         decision.allowed, decision.rule = False, None
         return _add_step(decision, decision.step, False, decision.reason)
 
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write the keys' last-use notes and everything the monitor holds; ``False`` if the
+        monitor did not finish within ``timeout`` seconds."""
+        try:
+            self.keys.flush()
+        except StorageError as error:
+            log.warning("could not write the keys' last use: %s", error)
+        return self.monitor.flush(timeout)
+
     def close(self) -> None:
-        self.keys.close()
-        self.limiter.close()
+        shutdown.unregister(self._shutdown)
+        self._record = None
+        try:
+            self.keys.close()
+        finally:
+            self.monitor.close()
+            self.limiter.close()
 
     def __enter__(self) -> Engine:
         return self

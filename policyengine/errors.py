@@ -75,3 +75,9 @@ class StorageError(PolicyEngineError):
 
 class TokenError(PolicyEngineError):
     code = "token_invalid"
+
+
+class MonitorError(PolicyEngineError):
+    """A monitor query refused by its own arguments, or asked of a monitor that is off."""
+
+    code = "monitor_request_invalid"

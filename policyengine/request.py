@@ -3,7 +3,9 @@ resource and action."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +13,16 @@ from functools import lru_cache
 from types import MappingProxyType
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+# Unique across processes without a random draw per request: a random stem per process,
+# then a counter.
+_STEM = secrets.token_hex(6)
+_COUNTER = itertools.count()
+
+
+def new_request_id() -> str:
+    """A fresh request id, such as ``req_3f9a2c1b7d4e000000000000002a``."""
+    return f"req_{_STEM}{next(_COUNTER):016x}"
+
 
 # What a path must not hold, each a way to mean another path to whatever handles the request
 # after the check: control characters; '?' and '#', which end a path; a backslash, which
@@ -64,3 +76,6 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS)
     #: Decide as at this instant instead of now (policy tests, replays).
     time: datetime | None = None
+    #: The id the caller gives the request (an ``X-Request-ID``), kept with its decision
+    #: record; when absent the monitor makes one up.
+    request_id: str | None = None

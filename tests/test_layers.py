@@ -24,6 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
             "context",
             "private_files",
             "redaction",
+            "db",
         }
     ),
     frozenset({"language"}),

@@ -61,19 +61,21 @@ class PolicyMiddleware:
             await self.app(scope, receive, send)
             return
         headers = scope_headers(scope)
+        rid = request_id(headers)
         request = Request(
             credential=bearer(headers.get("authorization")),
             method=scope["method"],
             path=scope["path"],
             ip=scope["client"][0] if scope.get("client") else None,
             headers=headers,
+            request_id=rid,
         )
         if self.threaded:
             decision = await anyio.to_thread.run_sync(self.engine.check, request)
         else:
             decision = self.engine.check(request)
         if not decision.allowed:
-            await _deny(send, decision, request_id(headers), self.realm)
+            await _deny(send, decision, rid, self.realm)
             return
         scope.setdefault("state", {})[STATE_KEY] = decision
         extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]

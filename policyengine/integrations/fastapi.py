@@ -67,6 +67,7 @@ class Authorize:
         resource = self.resource
         if resource is not None:
             resource = resource.format_map(_Params(request.path_params))
+        rid = request_id(headers)
         asked = Request(
             credential=bearer(headers.get("authorization")),
             method=request.method if resource is None else None,
@@ -76,13 +77,14 @@ class Authorize:
             action=self.action,
             ip=request.client.host if request.client else None,
             headers=headers,
+            request_id=rid,
         )
         if self.threaded:
             decision = await anyio.to_thread.run_sync(self.engine.check, asked)
         else:
             decision = self.engine.check(asked)
         if not decision.allowed:
-            raise PolicyDenied(decision, request_id(headers), self.realm)
+            raise PolicyDenied(decision, rid, self.realm)
         request.state.policyengine_decision = decision
         response.headers.update(decision.headers)
         return decision

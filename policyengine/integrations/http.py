@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from policyengine.decision import Code, Decision
+from policyengine.request import new_request_id
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -41,9 +41,10 @@ def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
 
 
 def request_id(headers: Mapping[str, str]) -> str:
-    """The caller's ``X-Request-ID`` when it is a sane token, else a fresh one."""
+    """The caller's ``X-Request-ID`` when it is a sane token, else a fresh one; the check is
+    given it, so that its decision record and the response carry the same id."""
     given = headers.get("x-request-id", "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.fullmatch(given) else new_request_id()
 
 
 def error_document(decision: Decision, request_id: str) -> dict[str, dict[str, str]]:

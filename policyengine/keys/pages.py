@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import overload
 
+from policyengine.db.pages import decode_position, encode_position
 from policyengine.errors import KeyRequestError
 from policyengine.keys import codec
 from policyengine.record import KeyRecord
@@ -48,18 +46,14 @@ class KeyPage(Sequence[KeyRecord]):
 
 def encode_cursor(last: KeyRecord) -> str:
     """Where the next page starts: after ``last`` in newest-first order. Opaque to callers."""
-    raw = json.dumps([codec.to_micros(last.created_at), last.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return encode_position(codec.to_micros(last.created_at), last.id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, key_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(created, int) or not isinstance(key_id, str):
-            raise ValueError(cursor)
-        return codec.from_micros(created), key_id
-    except (ValueError, TypeError, binascii.Error, OverflowError, AttributeError):
-        raise KeyRequestError(
-            "invalid cursor: pass the next_cursor of a previous page unchanged"
-        ) from None
+    position = decode_position(cursor) if isinstance(cursor, str) else None
+    if position is not None:
+        try:
+            return codec.from_micros(position[0]), position[1]
+        except OverflowError:
+            pass
+    raise KeyRequestError("invalid cursor: pass the next_cursor of a previous page unchanged")

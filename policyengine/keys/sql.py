@@ -8,13 +8,12 @@ JSON text, the hash is hex text. A backend supplies only connections and transac
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
+from policyengine.db import Database, Migration, Row, Run, open_schema, schema_version
 from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys import codec
 from policyengine.keys.store import KeyQuery, StoredKey
@@ -22,13 +21,6 @@ from policyengine.record import Environment, KeyRecord
 
 TABLE = "policyengine_keys"
 COMPONENT = "keys"
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    statements: tuple[str, ...]
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -101,10 +93,6 @@ _STATES: dict[str, tuple[str, int]] = {
     "rotated": (f"{_LIVE} AND disabled = 0 AND {_UNEXPIRED} AND rotated_to IS NOT NULL", 2),
     "active": (f"{_LIVE} AND disabled = 0 AND {_UNEXPIRED} AND rotated_to IS NULL", 2),
 }
-
-Row = Sequence[Any]
-#: Runs one statement inside a transaction: ``(sql, params) → (rows, rowcount)``.
-Run = Callable[[str, Sequence[object]], tuple[list[Row], int]]
 
 
 def record_values(record: KeyRecord) -> list[object]:
@@ -197,57 +185,27 @@ def list_statement(query: KeyQuery) -> tuple[str, list[object]]:
     )
 
 
-class SqlStore(ABC):
-    """The store protocol over SQL; a backend gives it transactions."""
+class SqlStore:
+    """The store protocol over a SQL database."""
 
-    #: A statement that serialises migrations across processes, run first in their transaction.
-    _migration_lock: str | None = None
+    persistent = True
 
-    @abstractmethod
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        open_schema(database, COMPONENT, MIGRATIONS, "key store")
+
     def _transaction(self, write: bool) -> AbstractContextManager[Run]:
         """A transaction that commits on leaving and rolls back on an error; every database
         error inside it (or in opening it) becomes a :class:`StorageError`. ``write`` says
         whether it will write, so that a backend can take the write lock up front."""
-
-    def migrate(self, now: datetime) -> None:
-        """Bring the schema to the newest version this code knows, once per database."""
-        with self._transaction(write=True) as run:
-            if self._migration_lock is not None:
-                run(self._migration_lock, ())
-            run(
-                "CREATE TABLE IF NOT EXISTS policyengine_migrations (component TEXT NOT NULL, "
-                "version INTEGER NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, "
-                "PRIMARY KEY (component, version))",
-                (),
-            )
-            rows, _ = run(
-                "SELECT version FROM policyengine_migrations WHERE component = ?", (COMPONENT,)
-            )
-            applied = {int(row[0]) for row in rows}
-            latest = MIGRATIONS[-1].version
-            if applied and max(applied) > latest:
-                raise StorageError(
-                    f"the key store's schema is at version {max(applied)}, newer than this "
-                    f"policyengine knows ({latest}); upgrade policyengine"
-                )
-            for migration in MIGRATIONS:
-                if migration.version in applied:
-                    continue
-                for statement in migration.statements:
-                    run(statement, ())
-                run(
-                    "INSERT INTO policyengine_migrations (component, version, name, applied_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (COMPONENT, migration.version, migration.name, codec.to_micros(now)),
-                )
+        return self._database.transaction(write)
 
     def schema_version(self) -> int:
         with self._transaction(write=False) as run:
-            rows, _ = run(
-                "SELECT max(version) FROM policyengine_migrations WHERE component = ?",
-                (COMPONENT,),
-            )
-        return int(rows[0][0] or 0)
+            return schema_version(run, COMPONENT)
+
+    def close(self) -> None:
+        self._database.close()
 
     def insert(self, record: KeyRecord, key_hash: str) -> None:
         with self._transaction(write=True) as run:

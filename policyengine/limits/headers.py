@@ -92,6 +92,11 @@ class RateLimitHeaders(Mapping[str, str]):
         self._outcome = outcome
         self._headers: dict[str, str] | None = None
 
+    @property
+    def outcome(self) -> LimitOutcome:
+        """The limiter's answer the headers describe."""
+        return self._outcome
+
     def _get(self) -> dict[str, str]:
         if self._headers is None:
             self._headers = rate_limit_headers(self._outcome)

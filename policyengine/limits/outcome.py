@@ -113,6 +113,21 @@ class LimitOutcome:
         window = (period.end - period.start) / MICROS
         return LimitState(USAGE, usage.credits, window, left, (period.end - self._now) / MICROS)
 
+    def headroom(self) -> tuple[tuple[str, int, int], ...]:
+        """``(name, remaining, quota)`` of every limit, credits last: what :attr:`states`
+        and :attr:`usage` say of each, without the timings, for a fraction of the cost."""
+        now = self._now
+        found = []
+        for limit, tat in zip(self._limits, self._tats, strict=True):
+            interval, capacity = gcra_params(limit.rate)
+            ahead = tat - now if tat > now else 0
+            left = (capacity - ahead) // interval if ahead <= capacity else 0
+            found.append((limit.name, left, limit.rate.limit))
+        usage = self._rule
+        if usage is not None and self._period is not None:
+            found.append((USAGE, max(usage.credits - self._used, 0), usage.credits))
+        return tuple(found)
+
     def __repr__(self) -> str:
         return (
             f"LimitOutcome(allowed={self.allowed}, code={self.code!r}, "

@@ -1,0 +1,232 @@
+"""Monitoring: every decision recorded and explainable later.
+
+``engine.monitor`` is a :class:`Monitor`: the queries that the command line, the HTTP API
+and the portal ask (activity per key and per client address), over a store chosen by URL
+like the key store's. Checks reach it through one bounded queue drained by a writer
+thread, so that recording a decision costs a check one append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+
+from policyengine.errors import ConfigError, MonitorError
+from policyengine.monitor import pages
+from policyengine.monitor.capture import Recorder
+from policyengine.monitor.pages import DEFAULT_LIMIT, Page
+from policyengine.monitor.records import DecisionRecord, Headroom
+from policyengine.monitor.store import DecisionQuery, MonitorStore, open_store
+from policyengine.monitor.stream import RecordDecision, Stream
+from policyengine.monitor.writer import Writer
+from policyengine.net import NO_PROXIES, Proxies, format_ip, parse_ip
+from policyengine.units import parse_duration
+
+__all__ = [
+    "DecisionRecord",
+    "Headroom",
+    "Monitor",
+    "MonitorStats",
+    "Page",
+    "default_monitor_url",
+]
+
+OFF = "off"
+DEFAULT_RETENTION = "30d"
+
+Clock = Callable[[], datetime]
+
+
+def default_monitor_url(store: str, opened: bool = True) -> str:
+    """The monitor beside a key store: ``sqlite:///policyengine.db`` →
+    ``sqlite:///policyengine.monitor.db``; a PostgreSQL store's own database; memory for
+    a store in memory, or for keys whose store was not opened from ``store``."""
+    scheme = store.partition("://")[0].lower() if opened else "memory"
+    if scheme == "sqlite" and store.startswith("sqlite:///"):
+        path = PurePosixPath(store[len("sqlite:///") :])
+        name = f"{path.stem}.monitor{path.suffix}" if path.suffix else f"{path.name}.monitor"
+        return "sqlite:///" + str(path.with_name(name))
+    if scheme in ("postgresql", "postgres"):
+        return store
+    return "memory://"
+
+
+def parse_retention(retention: str | timedelta) -> timedelta:
+    if isinstance(retention, timedelta):
+        length = retention
+    else:
+        try:
+            length = timedelta(seconds=parse_duration(retention))
+        except ValueError as error:
+            raise ConfigError(f"invalid retention: {error}") from None
+    if length < timedelta(minutes=1):
+        raise ConfigError("the monitor's retention must be at least a minute, such as 30d")
+    return length
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStats:
+    """The stream's counters since the monitor opened."""
+
+    #: Items waiting for the writer.
+    queued: int
+    #: Decision records dropped because the queue was full.
+    dropped: int
+    #: Decision records written.
+    written: int
+    #: Decision records given up after the store kept failing.
+    lost: int
+
+
+class Monitor:
+    """The query face of monitoring; ``Monitor.open`` makes one, ``Monitor.off()`` one that
+    records nothing and refuses queries."""
+
+    def __init__(
+        self,
+        store: MonitorStore | None,
+        *,
+        clock: Clock,
+        environment: str = "live",
+        proxies: Proxies = NO_PROXIES,
+        key_prefix: str = "tdoc",
+        retention: str | timedelta = DEFAULT_RETENTION,
+        capacity: int | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.retention = parse_retention(retention)
+        self._stream: Stream | None = None
+        self._writer: Writer | None = None
+        self._closed = False
+        if store is not None:
+            recorder = Recorder(environment, proxies, key_prefix)
+            self._writer = Writer(store, recorder, clock, self.retention)
+            options = {} if capacity is None else {"capacity": capacity}
+            self._stream = Stream(self._writer.process, self._writer.tick, **options)
+
+    @classmethod
+    def open(cls, url: str, **options: object) -> Monitor:
+        """A monitor over the store at ``url`` (``sqlite:///…``, ``postgresql://…``,
+        ``memory://``), or one that is off (``off``)."""
+        if url == OFF:
+            return cls(None, **options)  # type: ignore[arg-type]
+        store = open_store(url)
+        try:
+            return cls(store, **options)  # type: ignore[arg-type]
+        except BaseException:
+            store.close()
+            raise
+
+    @property
+    def enabled(self) -> bool:
+        return self._store is not None
+
+    @property
+    def persistent(self) -> bool:
+        return self._store is not None and self._store.persistent
+
+    @property
+    def record(self) -> RecordDecision | None:
+        """What a check calls to hand over its decision; ``None`` when monitoring is off."""
+        return self._stream.record if self._stream is not None else None
+
+    def activity(
+        self,
+        key_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        code: str | Iterable[str] | None = None,
+        action: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[DecisionRecord]:
+        """What one key did, newest first: a page of decision records from ``since``
+        (inclusive) to ``until`` (exclusive), of the given decision codes and action."""
+        query = self._query(since, until, code, action, cursor, limit)
+        return self._page(replace(query, key_id=pages.check_key_id(key_id)))
+
+    def address_activity(
+        self,
+        address: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        code: str | Iterable[str] | None = None,
+        action: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[DecisionRecord]:
+        """Requests without a valid key (none, malformed, unknown), newest first: from one
+        client ``address``, or from every address."""
+        client = None
+        if address is not None:
+            try:
+                client = format_ip(parse_ip(address))
+            except ValueError:
+                raise MonitorError("address must be an IPv4 or IPv6 address") from None
+        query = self._query(since, until, code, action, cursor, limit)
+        return self._page(replace(query, keyless=True, client=client))
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write everything handed to the monitor so far; ``False`` if that did not finish
+        within ``timeout`` seconds."""
+        return self._stream.flush(timeout) if self._stream is not None else True
+
+    def prune(self) -> int:
+        """Forget what is older than the retention period now, rather than at the writer's
+        next turn; say how many decision records went."""
+        self.flush()
+        return self._writer.prune() if self._writer is not None else 0
+
+    def stats(self) -> MonitorStats:
+        stream, writer = self._stream, self._writer
+        if stream is None or writer is None:
+            return MonitorStats(0, 0, 0, 0)
+        return MonitorStats(stream.depth, stream.dropped, writer.written, writer.lost)
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._stream is not None:
+            self._stream.close()
+        if self._store is not None:
+            self._store.close()
+
+    # Internals.
+
+    def _query(
+        self,
+        since: datetime | None,
+        until: datetime | None,
+        code: str | Iterable[str] | None,
+        action: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> DecisionQuery:
+        pages.check_range(since, until)
+        return DecisionQuery(
+            limit=pages.check_limit(limit) + 1,  # one more says whether a next page exists
+            since=since,
+            until=until,
+            codes=pages.check_codes(code),
+            action=action,
+            after=pages.check_cursor(cursor),
+        )
+
+    def _page(self, query: DecisionQuery) -> Page[DecisionRecord]:
+        store = self._require()
+        found = store.decisions(query)
+        limit = query.limit - 1
+        last = found[limit - 1] if len(found) > limit else None
+        return pages.page_of(found, limit, pages.position(last.at, last.id) if last else None)
+
+    def _require(self) -> MonitorStore:
+        if self._store is None:
+            raise MonitorError("monitoring is off: open the engine with monitor= a store URL")
+        return self._store

@@ -216,3 +216,14 @@ def test_a_path_the_engine_refuses_is_never_excluded(engine: Engine) -> None:
 def test_exclude_takes_a_list_of_absolute_paths(engine: Engine, exclude: object) -> None:
     with pytest.raises(InvalidValue, match="exclude"):
         PolicyMiddleware(asgi_app(engine), engine, exclude=exclude)  # type: ignore[arg-type]
+
+
+def test_the_decision_record_carries_the_responses_request_id(
+    client: TestClient, engine: Engine
+) -> None:
+    given = client.get("/v1/events", headers={"X-Request-ID": "req-given"})
+    made = client.get("/v1/events")
+    engine.flush()
+    recorded = [r.request_id for r in engine.monitor.address_activity()]
+    assert recorded == [made.json()["error"]["request_id"], "req-given"]
+    assert given.json()["error"]["request_id"] == "req-given"

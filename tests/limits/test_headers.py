@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
 
 from policyengine.limits import MemoryLimiter, rate_limit_headers
 from policyengine.limits.headers import retry_after_field, sf_string
@@ -11,6 +12,7 @@ from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
 
 from .conftest import MIDNIGHT
+from .strategies import limit_sets, request_times
 
 LIMITS = (
     RateLimit("burst", make_rate(10, 1.0, 3)),
@@ -62,3 +64,18 @@ def test_names_are_structured_field_strings() -> None:
     assert sf_string('per "second"') == '"per \\"second\\""'
     assert sf_string("a\\b") == '"a\\\\b"'
     assert sf_string("café\n") == '"caf??"'
+
+
+@settings(max_examples=200, deadline=None)
+@given(limits=limit_sets(), times=request_times(60.0))
+def test_headroom_says_what_the_states_say(
+    limits: tuple[tuple[RateLimit, ...], Usage | None], times: list[float]
+) -> None:
+    named, usage = limits
+    limiter = MemoryLimiter()
+    for offset in sorted(times):
+        outcome = limiter.acquire("key_1", named, usage, MIDNIGHT + offset)
+        expected = [(s.name, s.remaining, s.quota) for s in outcome.states]
+        if outcome.usage is not None:
+            expected.append((outcome.usage.name, outcome.usage.remaining, outcome.usage.quota))
+        assert list(outcome.headroom()) == expected

@@ -1,0 +1,114 @@
+"""``sqlite:///path``: one file and no server.
+
+WAL mode lets readers in other processes go on while one writes. One connection per
+database object, behind a lock: SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from policyengine.db.migrations import Row, Run
+from policyengine.errors import ConfigError, StorageError
+from policyengine.redaction import redact
+
+#: How long a writer waits for another process's write lock before giving up.
+BUSY_TIMEOUT_SECONDS = 5.0
+
+
+def sqlite_path(url: str, what: str = "store") -> Path:
+    """``sqlite:///keys.db`` → ``keys.db``; ``sqlite:////var/lib/keys.db`` → an absolute path."""
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:" or "?" in path:
+        raise ConfigError(
+            f"invalid SQLite {what} URL {redact(url)!r}: write sqlite:///relative/path.db or "
+            f"sqlite:////absolute/path.db (for a {what} in memory, use memory://)"
+        )
+    return Path(path)
+
+
+class SqliteDatabase:
+    """``what`` names the database in errors: ``key store``, ``monitor``."""
+
+    migration_lock: str | None = None
+
+    def __init__(self, path: Path, what: str, *, create: bool = True) -> None:
+        self.path = path
+        self.what = what
+        self._lock = threading.RLock()
+        if not path.exists():
+            if not create:
+                raise StorageError(f"there is no {what} at {path}")
+            _create_private_file(path, what)
+        try:
+            self._connection = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,  # we open transactions ourselves
+                check_same_thread=False,  # the lock serialises use across threads
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL loses no committed transaction on a process crash.
+            self._connection.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as error:
+            raise StorageError(f"cannot open the SQLite {what} {path}: {error}") from None
+
+    @contextmanager
+    def transaction(self, write: bool) -> Iterator[Run]:
+        """A transaction that commits on leaving and rolls back on an error; every database
+        error inside it (or in opening it) becomes a :class:`StorageError`."""
+        with self._lock:
+            connection = self._connection
+            run = _Run(connection)
+            try:
+                # IMMEDIATE takes the write lock at the start: a deferred transaction that
+                # later writes can fail at once, without waiting, if another process wrote.
+                connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as error:
+                raise StorageError(f"SQLite {self.what} {self.path}: {error}") from None
+            try:
+                yield run
+            except sqlite3.Error as error:
+                connection.rollback()
+                raise StorageError(f"SQLite {self.what} {self.path}: {error}") from None
+            except BaseException:
+                connection.rollback()
+                raise
+            try:
+                connection.commit()
+            except sqlite3.Error as error:
+                raise StorageError(f"SQLite {self.what} {self.path}: {error}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+class _Run:
+    __slots__ = ("_connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def __call__(self, sql: str, params: Sequence[object], /) -> tuple[list[Row], int]:
+        cursor = self._connection.execute(sql, tuple(params))
+        return cursor.fetchall(), cursor.rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[object]], /) -> None:
+        self._connection.executemany(sql, rows)
+
+
+def _create_private_file(path: Path, what: str) -> None:
+    # Labels, networks, addresses and metadata are nobody else's business; SQLite gives
+    # its -wal and -shm files the database file's mode.
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StorageError(f"cannot create the SQLite {what} {path}: {error.strerror}") from None

@@ -1,0 +1,180 @@
+"""What a decision record holds, and the explanation it gives back later."""
+
+from __future__ import annotations
+
+import pytest
+
+from policyengine.decision import Code
+from policyengine.engine import Engine
+from policyengine.monitor import DecisionRecord
+from policyengine.request import Request
+
+from .conftest import EngineFactory
+from .support import T0, get, reader
+
+
+def only(engine: Engine, key_id: str | None = None) -> DecisionRecord:
+    engine.flush()
+    page = engine.monitor.activity(key_id) if key_id else engine.monitor.address_activity()
+    assert len(page) == 1
+    return page[0]
+
+
+def test_an_allowed_check_is_kept_with_everything_that_explains_it(
+    make_engine: EngineFactory,
+) -> None:
+    engine = make_engine()
+    issued = reader(engine)
+    engine.check(get(issued.secret, "/v1/events/evt_42", request_id="req-1"))
+    record = only(engine, issued.key.id)
+    assert record.at == T0
+    assert (record.request_id, record.code, record.status, record.allowed) == (
+        "req-1",
+        Code.OK,
+        200,
+        True,
+    )
+    assert (record.key_id, record.key_type, record.key_environment) == (
+        issued.key.id,
+        "read-only",
+        "live",
+    )
+    assert (record.credential, record.method, record.path) == ("key", "GET", "/v1/events/evt_42")
+    assert (record.resource, record.action, record.client) == (
+        "events/evt_42",
+        "read",
+        "203.0.113.9",
+    )
+    assert (record.step, record.reason) == ("done", "events:read is granted")
+    assert record.limits[0].name == "default"
+    assert (record.limits[0].remaining, record.limits[0].quota) == (599, 600)
+    assert record.latency > 0
+    assert record.policy == engine.prepared.digest
+    assert record.environment == "live"
+    assert record.id.startswith("dec_")
+
+
+def test_a_rule_denial_names_the_rule_and_where_it_is_written(make_engine: EngineFactory) -> None:
+    engine = make_engine()
+    writer = engine.keys.create(type="write", label="w", environment="live")
+    engine.check(
+        Request(credential=writer.secret, method="POST", path="/v1/events", ip="192.0.2.1")
+    )
+    record = only(engine, writer.key.id)
+    assert (record.code, record.step, record.rule) == (
+        Code.DENIED_BY_POLICY,
+        "rules",
+        "live-writes-need-an-allow-list",
+    )
+    assert record.rule_location is not None
+    assert record.rule_location.startswith(str(engine.directory))
+    assert record.rule_location.rsplit(":", 1)[1].isdigit()
+
+
+def test_requests_without_a_valid_key_are_kept_by_client_address(engine: Engine) -> None:
+    engine.check(get(None, ip="198.51.100.7"))
+    engine.check(get("tdoc_live_short", ip="198.51.100.8"))
+    engine.check(get("tdoc_live_" + "A" * 36, ip="198.51.100.9"))
+    engine.flush()
+    page = engine.monitor.address_activity()
+    assert [(r.client, r.code, r.credential) for r in page] == [
+        ("198.51.100.9", Code.MALFORMED_CREDENTIAL, "key"),
+        ("198.51.100.8", Code.MALFORMED_CREDENTIAL, "key"),
+        ("198.51.100.7", Code.MISSING_CREDENTIAL, "none"),
+    ]
+    assert [r.client for r in engine.monitor.address_activity("198.51.100.8")] == ["198.51.100.8"]
+    # IPv4 and its IPv4-mapped IPv6 form are one client.
+    assert len(engine.monitor.address_activity("::ffff:198.51.100.8")) == 1
+
+
+def test_without_a_request_id_the_record_gets_a_fresh_one(engine: Engine) -> None:
+    engine.check(get(None))
+    engine.check(get(None))
+    engine.flush()
+    ids = [r.request_id for r in engine.monitor.address_activity()]
+    assert len(set(ids)) == 2
+    assert all(rid.startswith("req_") and len(rid) == 32 for rid in ids)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_kept(make_engine: EngineFactory) -> None:
+    engine = make_engine(trusted_proxies=["10.0.0.0/8"])
+    engine.check(get(None, ip="10.0.0.2", headers={"X-Forwarded-For": "198.51.100.4, 10.0.0.9"}))
+    assert only(engine).client == "198.51.100.4"
+
+
+def test_a_check_by_resource_and_action_keeps_them(engine: Engine) -> None:
+    issued = reader(engine)
+    engine.check(
+        Request(credential=issued.secret, resource="tasks/t1", action="read", ip="203.0.113.1")
+    )
+    record = only(engine, issued.key.id)
+    assert (record.resource, record.action, record.method, record.path) == (
+        "tasks/t1",
+        "read",
+        None,
+        None,
+    )
+
+
+def test_a_token_check_is_kept_under_its_key(engine: Engine) -> None:
+    issued = reader(engine)
+    token = engine.tokens.issue(issued.secret, scopes=["events:read"], ttl="15m")
+    engine.check(get(token))
+    record = only(engine, issued.key.id)
+    assert (record.credential, record.code) == ("token", Code.OK)
+
+
+def test_replays_at_another_instant_are_not_recorded(engine: Engine) -> None:
+    engine.check(get(None, time=T0))
+    engine.flush()
+    assert len(engine.monitor.address_activity()) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "ip", "code"),
+    [
+        ("/v1/events", "203.0.113.9", Code.OK),
+        ("/v1/events", "198.51.100.1", Code.IP_NOT_ALLOWED),
+        ("/v1/keys", "203.0.113.9", Code.INSUFFICIENT_SCOPE),
+        ("/v1/nowhere", "203.0.113.9", Code.DENIED_BY_POLICY),
+    ],
+)
+def test_the_rebuilt_explanation_follows_the_checks_own_steps(
+    engine: Engine, path: str, ip: str, code: Code
+) -> None:
+    issued = reader(engine)
+    live = engine.check(get(issued.secret, path, ip), explain=True)
+    assert live.code is code
+    record = only(engine, issued.key.id)
+    assert live.trace is not None
+    assert [(s.step, s.passed) for s in record.trace] == [(s.step, s.passed) for s in live.trace]
+    assert record.trace[-1].detail.endswith(live.reason) or record.allowed
+
+
+def test_the_explanation_of_a_keyless_denial_is_its_reason(engine: Engine) -> None:
+    engine.check(get(None))
+    (step,) = only(engine).trace
+    assert (step.step, step.passed, step.detail) == (
+        "credential",
+        False,
+        "no API key was presented",
+    )
+
+
+def test_a_rate_limited_check_says_so_in_its_last_step(engine: Engine) -> None:
+    issued = reader(engine, rate_limit="1/minute")
+    engine.check(get(issued.secret))
+    engine.check(get(issued.secret))
+    engine.flush()
+    latest, first = engine.monitor.activity(issued.key.id)
+    assert first.trace[-1].detail == "within limits: 0 of 1 left in 'default'"
+    assert (latest.code, latest.trace[-1].step, latest.trace[-1].passed) == (
+        Code.RATE_LIMITED,
+        "rate",
+        False,
+    )
+    assert latest.as_dict()["trace"][-1] == {
+        "step": "rate",
+        "passed": False,
+        "detail": latest.reason,
+    }
