@@ -47,7 +47,8 @@ class Engine:
     ``postgresql://…``); ``limiter`` the rate-limit state (``memory://``, ``redis://…``);
     ``redis``, when given, carries key changes to other processes at once. ``monitor``
     keeps every decision (by default beside the key store: ``policyengine.monitor.db``,
-    the PostgreSQL store's own database, or memory; ``off`` for none) for ``retention``.
+    the PostgreSQL store's own database, or memory; ``off`` for none) for ``retention``;
+    its queue holds ``monitor_queue`` decisions (50,000) before it drops and counts them.
     With ``handle_signals`` the monitor and the keys' last-use notes are flushed on SIGTERM
     and SIGINT, before the handlers that were there already run.
     """
@@ -71,6 +72,7 @@ class Engine:
         token_audience: str = "policyengine",  # noqa: S107
         monitor: str | None = None,
         retention: str | timedelta = DEFAULT_RETENTION,
+        monitor_queue: int | None = None,
         handle_signals: bool = True,
         **key_options: Any,
     ) -> None:
@@ -99,6 +101,7 @@ class Engine:
                 proxies=self.proxies,
                 key_prefix=self.keys.key_format.prefix,
                 retention=retention,
+                capacity=monitor_queue,
             )
         except BaseException:
             self.keys.close()

@@ -9,17 +9,20 @@ thread, so that recording a decision costs a check one append.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
 from policyengine.errors import ConfigError, MonitorError
+from policyengine.keys.codec import from_micros, to_micros
 from policyengine.monitor import pages
 from policyengine.monitor.capture import Recorder
+from policyengine.monitor.metrics import Metrics, MonitorStats
 from policyengine.monitor.pages import DEFAULT_LIMIT, Page
 from policyengine.monitor.records import DecisionRecord, Headroom
-from policyengine.monitor.store import DecisionQuery, MonitorStore, open_store
+from policyengine.monitor.store import DecisionQuery, MonitorStore, UsageQuery, open_store
 from policyengine.monitor.stream import RecordDecision, Stream
+from policyengine.monitor.usage import DEFAULT_SPANS, STEPS, Step, UsagePoint
 from policyengine.monitor.writer import Writer
 from policyengine.net import NO_PROXIES, Proxies, format_ip, parse_ip
 from policyengine.units import parse_duration
@@ -30,6 +33,7 @@ __all__ = [
     "Monitor",
     "MonitorStats",
     "Page",
+    "UsagePoint",
     "default_monitor_url",
 ]
 
@@ -66,20 +70,6 @@ def parse_retention(retention: str | timedelta) -> timedelta:
     return length
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorStats:
-    """The stream's counters since the monitor opened."""
-
-    #: Items waiting for the writer.
-    queued: int
-    #: Decision records dropped because the queue was full.
-    dropped: int
-    #: Decision records written.
-    written: int
-    #: Decision records given up after the store kept failing.
-    lost: int
-
-
 class Monitor:
     """The query face of monitoring; ``Monitor.open`` makes one, ``Monitor.off()`` one that
     records nothing and refuses queries."""
@@ -101,11 +91,13 @@ class Monitor:
         self._stream: Stream | None = None
         self._writer: Writer | None = None
         self._closed = False
+        self._metrics = Metrics(self.stats)
         if store is not None:
             recorder = Recorder(environment, proxies, key_prefix)
-            self._writer = Writer(store, recorder, clock, self.retention)
-            options = {} if capacity is None else {"capacity": capacity}
-            self._stream = Stream(self._writer.process, self._writer.tick, **options)
+            self._writer = Writer(store, recorder, clock, self.retention, self._metrics)
+            if capacity is not None and (isinstance(capacity, bool) or capacity < 1):
+                raise ConfigError("the monitor's queue must hold at least one decision")
+            self._stream = Stream(self._writer.process, self._writer.tick, capacity=capacity)
 
     @classmethod
     def open(cls, url: str, **options: object) -> Monitor:
@@ -170,6 +162,39 @@ class Monitor:
                 raise MonitorError("address must be an IPv4 or IPv6 address") from None
         query = self._query(since, until, code, action, cursor, limit)
         return self._page(replace(query, keyless=True, client=client))
+
+    def usage(
+        self,
+        key_id: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        step: Step = "minute",
+    ) -> list[UsagePoint]:
+        """One key's use per ``step`` (``minute``, ``hour`` or ``day``, in UTC), oldest
+        first: the buckets with any requests from the one that holds ``since`` to those
+        that start before ``until``. By default ``until`` is the end of the current
+        bucket and ``since`` an hour, a day or 30 days before now."""
+        if step not in STEPS:
+            raise MonitorError(f"step must be one of {', '.join(STEPS)}, not {step!r}")
+        pages.check_range(since, until)
+        size = STEPS[step]
+        now = self._clock()
+        end = until or from_micros(to_micros(now) // size * size + size)
+        start = from_micros(to_micros(since or now - DEFAULT_SPANS[step]) // size * size)
+        query = UsageQuery(pages.check_key_id(key_id), step, start, end)
+        return list(self._require().usage(query))
+
+    def metrics(self) -> bytes:
+        """Prometheus's text exposition of decisions by code, key type and environment,
+        check latency, alerts, and the stream's queue depth, drops and writes (needs
+        ``policyengine[metrics]``). Serve it at ``/metrics``, or register
+        :attr:`collector` with a registry of your own."""
+        return self._metrics.exposition()
+
+    @property
+    def collector(self) -> Metrics:
+        """A ``prometheus_client`` collector: ``REGISTRY.register(engine.monitor.collector)``."""
+        return self._metrics
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write everything handed to the monitor so far; ``False`` if that did not finish

@@ -17,10 +17,13 @@ from policyengine.decision import Code
 from policyengine.errors import StorageError
 from policyengine.keys.codec import from_micros, to_micros
 from policyengine.monitor.records import DecisionRecord, Headroom
-from policyengine.monitor.store import Batch, DecisionQuery, register_scheme
+from policyengine.monitor.store import Batch, DecisionQuery, UsageQuery, register_scheme
+from policyengine.monitor.usage import Bucket, UsagePoint, point
 
 COMPONENT = "monitor"
 DECISIONS = "policyengine_decisions"
+USAGE = "policyengine_usage"
+DENIALS = "policyengine_usage_denials"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -57,6 +60,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             f"CREATE INDEX {DECISIONS}_client ON {DECISIONS} (client, at DESC, id DESC) "
             "WHERE key_id IS NULL",
             f"CREATE INDEX {DECISIONS}_at ON {DECISIONS} (at)",
+            f"""CREATE TABLE {USAGE} (
+                key_id TEXT NOT NULL,
+                step TEXT NOT NULL,
+                start BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                allowed BIGINT NOT NULL,
+                credits BIGINT NOT NULL,
+                headroom DOUBLE PRECISION,
+                PRIMARY KEY (key_id, step, start)
+            )""",
+            f"CREATE INDEX {USAGE}_start ON {USAGE} (start)",
+            f"""CREATE TABLE {DENIALS} (
+                key_id TEXT NOT NULL,
+                step TEXT NOT NULL,
+                start BIGINT NOT NULL,
+                code TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                PRIMARY KEY (key_id, step, start, code)
+            )""",
+            f"CREATE INDEX {DENIALS}_start ON {DENIALS} (start)",
         ),
     ),
 )
@@ -72,6 +95,31 @@ _COLUMNS = ", ".join(_FIELDS)
 _INSERT = (
     f"INSERT INTO {DECISIONS} ({_COLUMNS}) "  # noqa: S608
     f"VALUES ({', '.join('?' for _ in _FIELDS)})"
+)
+
+
+# A bucket written again adds its counts and keeps the least headroom.
+_ADD_USAGE = (
+    f"INSERT INTO {USAGE} AS u (key_id, step, start, requests, allowed, credits, headroom) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, step, start) DO UPDATE SET "
+    "requests = u.requests + excluded.requests, allowed = u.allowed + excluded.allowed, "
+    "credits = u.credits + excluded.credits, headroom = CASE "
+    "WHEN excluded.headroom IS NULL THEN u.headroom "
+    "WHEN u.headroom IS NULL OR excluded.headroom < u.headroom THEN excluded.headroom "
+    "ELSE u.headroom END"
+)
+_ADD_DENIALS = (
+    f"INSERT INTO {DENIALS} AS d (key_id, step, start, code, count) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id, step, start, code) DO UPDATE SET "
+    "count = d.count + excluded.count"
+)
+_USAGE = (
+    f"SELECT start, requests, allowed, credits, headroom FROM {USAGE} "  # noqa: S608
+    "WHERE key_id = ? AND step = ? AND start >= ? AND start < ? ORDER BY start"
+)
+_DENIALS = (
+    f"SELECT start, code, count FROM {DENIALS} "  # noqa: S608
+    "WHERE key_id = ? AND step = ? AND start >= ? AND start < ?"
 )
 
 
@@ -186,8 +234,45 @@ class SqlMonitorStore:
         open_schema(database, COMPONENT, MIGRATIONS, "monitor")
 
     def write(self, batch: Batch) -> None:
+        # Buckets in key order, so that two processes adding at once lock rows in one order.
+        buckets = sorted(batch.usage.items())
         with self._database.transaction(write=True) as run:
             run.many(_INSERT, [decision_row(record) for record in batch.decisions])
+            run.many(
+                _ADD_USAGE,
+                [(*key, b.requests, b.allowed, b.credits, b.headroom) for key, b in buckets],
+            )
+            run.many(
+                _ADD_DENIALS,
+                [
+                    (*key, code, count)
+                    for key, b in buckets
+                    for code, count in sorted(b.denied.items())
+                ],
+            )
+
+    def usage(self, query: UsageQuery) -> Sequence[UsagePoint]:
+        span = (query.key_id, query.step, to_micros(query.since), to_micros(query.until))
+        with self._database.transaction(write=False) as run:
+            rows, _ = run(_USAGE, span)
+            denials, _ = run(_DENIALS, span)
+        denied: dict[int, dict[str, int]] = {}
+        for start, code, count in denials:
+            denied.setdefault(int(start), {})[str(code)] = int(count)
+        return [
+            point(
+                query.step,
+                int(start),
+                Bucket(
+                    int(requests),
+                    int(allowed),
+                    int(credits),
+                    None if headroom is None else float(headroom),
+                    denied.get(int(start), {}),
+                ),
+            )
+            for start, requests, allowed, credits, headroom in rows
+        ]
 
     def decisions(self, query: DecisionQuery) -> Sequence[DecisionRecord]:
         statement, params = decisions_statement(query)
@@ -196,8 +281,11 @@ class SqlMonitorStore:
         return [decision_from_row(row) for row in rows]
 
     def prune(self, before: datetime) -> int:
+        cutoff = (to_micros(before),)
         with self._database.transaction(write=True) as run:
-            _, count = run(f"DELETE FROM {DECISIONS} WHERE at < ?", (to_micros(before),))  # noqa: S608
+            _, count = run(f"DELETE FROM {DECISIONS} WHERE at < ?", cutoff)  # noqa: S608
+            run(f"DELETE FROM {USAGE} WHERE start < ?", cutoff)  # noqa: S608
+            run(f"DELETE FROM {DENIALS} WHERE start < ?", cutoff)  # noqa: S608
         return max(count, 0)
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from policyengine.errors import ConfigError
 from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint
 from policyengine.redaction import redact
 
 
@@ -22,9 +23,11 @@ class Batch:
     """What one transaction writes."""
 
     decisions: list[DecisionRecord] = field(default_factory=list)
+    #: What to add to each usage bucket.
+    usage: dict[BucketKey, Bucket] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.decisions)
+        return bool(self.decisions or self.usage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,16 @@ class DecisionQuery:
     after: tuple[int, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UsageQuery:
+    """One key's buckets of one step that start from ``since`` up to ``until``."""
+
+    key_id: str
+    step: Step
+    since: datetime
+    until: datetime
+
+
 class MonitorStore(Protocol):
     #: Whether what is kept outlives the process (``memory://`` does not).
     persistent: bool
@@ -52,6 +65,9 @@ class MonitorStore(Protocol):
         """Keep everything in ``batch``, all or nothing."""
 
     def decisions(self, query: DecisionQuery) -> Sequence[DecisionRecord]: ...
+
+    def usage(self, query: UsageQuery) -> Sequence[UsagePoint]:
+        """The buckets that have counts, oldest first."""
 
     def prune(self, before: datetime) -> int:
         """Forget decision records and usage older than ``before``; say how many records."""

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 
 from policyengine.errors import StorageError
 from policyengine.monitor.capture import Captured, Recorder
+from policyengine.monitor.metrics import Metrics
 from policyengine.monitor.store import Batch, MonitorStore
+from policyengine.monitor.usage import UsageTally
 
 log = logging.getLogger("policyengine.monitor")
 
@@ -33,9 +35,11 @@ class Writer:
         recorder: Recorder,
         clock: Callable[[], datetime],
         retention: timedelta,
+        metrics: Metrics,
     ) -> None:
         self._store = store
         self._recorder = recorder
+        self._metrics = metrics
         self._clock = clock
         self._retention = retention
         self._pending: deque[Batch] = deque()
@@ -51,6 +55,11 @@ class Writer:
             if type(item) is tuple:
                 captured: Captured = item
                 batch.decisions.append(record(captured))
+        if batch.decisions:
+            self._metrics.count(batch.decisions)
+            tally = UsageTally()
+            tally.add(batch.decisions)
+            batch.usage = tally.buckets
         if batch:
             self._pending.append(batch)
             self._write_pending()
