@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -88,6 +89,8 @@ class KeyRef:
     id: str
     type: str
     environment: str
+    #: When the key expires (``None``: never), as the check found it.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,7 @@ class Engine:
                 key_prefix=self.keys.key_format.prefix,
                 retention=retention,
                 capacity=monitor_queue,
+                policies=self.policy_set,
             )
         except BaseException:
             self.keys.close()

@@ -48,12 +48,14 @@ _KEY_REFS: dict[str, KeyRef] = {}
 
 
 def key_ref(key: KeyRecord) -> KeyRef:
-    # A key's id, type and environment never change, so its reference is made once.
+    # A key's id, type and environment never change and its expiry seldom does, so its
+    # reference is made once per expiry (compared by identity: a record read again from
+    # the store makes a new one, no more often than the lookup cache expires).
     ref = _KEY_REFS.get(key.id)
-    if ref is None:
+    if ref is None or ref.expires_at is not key.expires_at:
         if len(_KEY_REFS) >= 65536:
             _KEY_REFS.clear()
-        ref = _KEY_REFS[key.id] = KeyRef(key.id, key.type, key.environment)
+        ref = _KEY_REFS[key.id] = KeyRef(key.id, key.type, key.environment, key.expires_at)
     return ref
 
 

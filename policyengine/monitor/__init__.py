@@ -9,30 +9,34 @@ thread, so that recording a decision costs a check one append.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 
-from policyengine.errors import ConfigError, MonitorError
-from policyengine.keys.codec import from_micros, to_micros
-from policyengine.monitor import pages
+from policyengine.errors import ConfigError
+from policyengine.monitor.alerts import Alert
 from policyengine.monitor.capture import Recorder
 from policyengine.monitor.metrics import Metrics, MonitorStats
-from policyengine.monitor.pages import DEFAULT_LIMIT, Page
+from policyengine.monitor.notices import Notice, Subscriber, Subscribers, Subscription
+from policyengine.monitor.pages import Page
+from policyengine.monitor.queries import MonitorQueries
 from policyengine.monitor.records import DecisionRecord, Headroom
-from policyengine.monitor.store import DecisionQuery, MonitorStore, UsageQuery, open_store
+from policyengine.monitor.store import MonitorStore, open_store
 from policyengine.monitor.stream import RecordDecision, Stream
-from policyengine.monitor.usage import DEFAULT_SPANS, STEPS, Step, UsagePoint
+from policyengine.monitor.usage import UsagePoint
 from policyengine.monitor.writer import Writer
-from policyengine.net import NO_PROXIES, Proxies, format_ip, parse_ip
+from policyengine.net import NO_PROXIES, Proxies
+from policyengine.policy.model import PolicySet
 from policyengine.units import parse_duration
 
 __all__ = [
+    "Alert",
     "DecisionRecord",
     "Headroom",
     "Monitor",
     "MonitorStats",
+    "Notice",
     "Page",
+    "Subscription",
     "UsagePoint",
     "default_monitor_url",
 ]
@@ -70,7 +74,7 @@ def parse_retention(retention: str | timedelta) -> timedelta:
     return length
 
 
-class Monitor:
+class Monitor(MonitorQueries):
     """The query face of monitoring; ``Monitor.open`` makes one, ``Monitor.off()`` one that
     records nothing and refuses queries."""
 
@@ -84,6 +88,7 @@ class Monitor:
         key_prefix: str = "tdoc",
         retention: str | timedelta = DEFAULT_RETENTION,
         capacity: int | None = None,
+        policies: Callable[[], PolicySet] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -92,9 +97,18 @@ class Monitor:
         self._writer: Writer | None = None
         self._closed = False
         self._metrics = Metrics(self.stats)
+        self._subscribers = Subscribers()
         if store is not None:
             recorder = Recorder(environment, proxies, key_prefix)
-            self._writer = Writer(store, recorder, clock, self.retention, self._metrics)
+            self._writer = Writer(
+                store,
+                recorder,
+                clock,
+                self.retention,
+                self._metrics,
+                policies or _no_policies,
+                self._subscribers,
+            )
             if capacity is not None and (isinstance(capacity, bool) or capacity < 1):
                 raise ConfigError("the monitor's queue must hold at least one decision")
             self._stream = Stream(self._writer.process, self._writer.tick, capacity=capacity)
@@ -125,64 +139,12 @@ class Monitor:
         """What a check calls to hand over its decision; ``None`` when monitoring is off."""
         return self._stream.record if self._stream is not None else None
 
-    def activity(
-        self,
-        key_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        code: str | Iterable[str] | None = None,
-        action: str | None = None,
-        cursor: str | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> Page[DecisionRecord]:
-        """What one key did, newest first: a page of decision records from ``since``
-        (inclusive) to ``until`` (exclusive), of the given decision codes and action."""
-        query = self._query(since, until, code, action, cursor, limit)
-        return self._page(replace(query, key_id=pages.check_key_id(key_id)))
-
-    def address_activity(
-        self,
-        address: str | None = None,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        code: str | Iterable[str] | None = None,
-        action: str | None = None,
-        cursor: str | None = None,
-        limit: int = DEFAULT_LIMIT,
-    ) -> Page[DecisionRecord]:
-        """Requests without a valid key (none, malformed, unknown), newest first: from one
-        client ``address``, or from every address."""
-        client = None
-        if address is not None:
-            try:
-                client = format_ip(parse_ip(address))
-            except ValueError:
-                raise MonitorError("address must be an IPv4 or IPv6 address") from None
-        query = self._query(since, until, code, action, cursor, limit)
-        return self._page(replace(query, keyless=True, client=client))
-
-    def usage(
-        self,
-        key_id: str,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        step: Step = "minute",
-    ) -> list[UsagePoint]:
-        """One key's use per ``step`` (``minute``, ``hour`` or ``day``, in UTC), oldest
-        first: the buckets with any requests from the one that holds ``since`` to those
-        that start before ``until``. By default ``until`` is the end of the current
-        bucket and ``since`` an hour, a day or 30 days before now."""
-        if step not in STEPS:
-            raise MonitorError(f"step must be one of {', '.join(STEPS)}, not {step!r}")
-        pages.check_range(since, until)
-        size = STEPS[step]
-        now = self._clock()
-        end = until or from_micros(to_micros(now) // size * size + size)
-        start = from_micros(to_micros(since or now - DEFAULT_SPANS[step]) // size * size)
-        query = UsageQuery(pages.check_key_id(key_id), step, start, end)
-        return list(self._require().usage(query))
+    def subscribe(self, callback: Subscriber, events: Iterable[str] | None = None) -> Subscription:
+        """Call ``callback(notice)`` for each :class:`Notice` of the given ``events``
+        (``alert.raised``, ``alert.resolved``, ``key.revoked``…, or patterns such as
+        ``alert.*``; every event by default), in the writer thread, once it is written.
+        ``subscription.cancel()`` stops it."""
+        return self._subscribers.subscribe(callback, events)
 
     def metrics(self) -> bytes:
         """Prometheus's text exposition of decisions by code, key type and environment,
@@ -225,33 +187,13 @@ class Monitor:
 
     # Internals.
 
-    def _query(
-        self,
-        since: datetime | None,
-        until: datetime | None,
-        code: str | Iterable[str] | None,
-        action: str | None,
-        cursor: str | None,
-        limit: int,
-    ) -> DecisionQuery:
-        pages.check_range(since, until)
-        return DecisionQuery(
-            limit=pages.check_limit(limit) + 1,  # one more says whether a next page exists
-            since=since,
-            until=until,
-            codes=pages.check_codes(code),
-            action=action,
-            after=pages.check_cursor(cursor),
-        )
+    def close_quiet_alerts(self) -> None:
+        """Close the alerts that have had no new sign for their quiet period now, rather
+        than at the writer's next turn."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.close_quiet_alerts()
 
-    def _page(self, query: DecisionQuery) -> Page[DecisionRecord]:
-        store = self._require()
-        found = store.decisions(query)
-        limit = query.limit - 1
-        last = found[limit - 1] if len(found) > limit else None
-        return pages.page_of(found, limit, pages.position(last.at, last.id) if last else None)
 
-    def _require(self) -> MonitorStore:
-        if self._store is None:
-            raise MonitorError("monitoring is off: open the engine with monitor= a store URL")
-        return self._store
+def _no_policies() -> PolicySet:
+    return PolicySet(key_types={})

@@ -72,6 +72,7 @@ class Recorder:
             key.id if key is not None else None,
             key.type if key is not None else None,
             key.environment if key is not None else None,
+            key.expires_at if key is not None else None,
             method,
             path,
             resource,

@@ -55,6 +55,8 @@ class DecisionRecord:
     key_id: str | None = None
     key_type: str | None = None
     key_environment: str | None = None
+    #: When the key expires (``None``: never, or no key), as the check found it.
+    key_expires_at: datetime | None = None
     method: str | None = None
     path: str | None = None
     #: ``events`` or ``events/evt_42``.
@@ -120,6 +122,7 @@ class DecisionRecord:
             "key_id": self.key_id,
             "key_type": self.key_type,
             "key_environment": self.key_environment,
+            "key_expires_at": self.key_expires_at.isoformat() if self.key_expires_at else None,
             "method": self.method,
             "path": self.path,
             "resource": self.resource,

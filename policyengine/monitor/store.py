@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from policyengine.errors import ConfigError
+from policyengine.monitor.alerts import Alert, AlertChange, AlertState
+from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
 from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint
 from policyengine.redaction import redact
+
+#: How long a key's networks are remembered after their last use, whatever the retention:
+#: long enough to tell a dormant key, or a new network, from one seen in the last year.
+NETWORK_MEMORY = timedelta(days=400)
 
 
 @dataclass(slots=True)
@@ -25,9 +31,21 @@ class Batch:
     decisions: list[DecisionRecord] = field(default_factory=list)
     #: What to add to each usage bucket.
     usage: dict[BucketKey, Bucket] = field(default_factory=dict)
+    #: ``(key id, network) → (first, last use)`` to remember.
+    networks: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    alerts: list[AlertChange] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.decisions or self.usage)
+        return bool(self.decisions or self.usage or self.networks or self.alerts)
+
+
+@dataclass(slots=True)
+class Written:
+    """What a write made of the batch's alerts: those it opened, and those it added to
+    because another process had opened them first."""
+
+    raised: list[Alert] = field(default_factory=list)
+    adopted: list[Alert] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +75,26 @@ class UsageQuery:
     until: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Alerts newest first (by when they were raised), ``limit`` of them, older than
+    ``after``; seen from ``since`` (their last sign) and raised before ``until``."""
+
+    limit: int
+    state: AlertState | None = None
+    kinds: tuple[str, ...] = ()
+    severity: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: tuple[int, str] | None = None
+
+
 class MonitorStore(Protocol):
     #: Whether what is kept outlives the process (``memory://`` does not).
     persistent: bool
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch) -> Written:
         """Keep everything in ``batch``, all or nothing."""
 
     def decisions(self, query: DecisionQuery) -> Sequence[DecisionRecord]: ...
@@ -69,8 +102,17 @@ class MonitorStore(Protocol):
     def usage(self, query: UsageQuery) -> Sequence[UsagePoint]:
         """The buckets that have counts, oldest first."""
 
+    def key_history(self, key_id: str, since: datetime) -> KeyHistory:
+        """The key's networks, and its requests per minute from ``since``."""
+
+    def alerts(self, query: AlertQuery) -> Sequence[Alert]: ...
+
+    def close_alerts(self, kind: str, before: datetime, now: datetime) -> list[Alert]:
+        """Close the open alerts of ``kind`` with no sign since ``before``; return them."""
+
     def prune(self, before: datetime) -> int:
-        """Forget decision records and usage older than ``before``; say how many records."""
+        """Forget decision records and usage older than ``before``, networks unused for
+        :data:`NETWORK_MEMORY`, and alerts closed before ``before``; say how many records."""
 
     def close(self) -> None: ...
 

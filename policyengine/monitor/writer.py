@@ -1,4 +1,5 @@
-"""The writer thread's work: queued items → records → one transaction per batch.
+"""The writer thread's work: queued items → records, usage, metrics and alerts → one
+transaction per batch → notices to subscribers.
 
 A batch whose write fails is kept and tried again, in order, before anything newer; past
 :data:`MAX_PENDING` batches the oldest is given up and counted as lost, so that a store
@@ -14,10 +15,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from policyengine.errors import StorageError
+from policyengine.monitor.alerts import Alert, AlertBook
 from policyengine.monitor.capture import Captured, Recorder
+from policyengine.monitor.detectors import Detectors
+from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.metrics import Metrics
+from policyengine.monitor.notices import Notice, Subscribers
 from policyengine.monitor.store import Batch, MonitorStore
 from policyengine.monitor.usage import UsageTally
+from policyengine.policy.model import PolicySet
 
 log = logging.getLogger("policyengine.monitor")
 
@@ -36,12 +42,18 @@ class Writer:
         clock: Callable[[], datetime],
         retention: timedelta,
         metrics: Metrics,
+        policies: Callable[[], PolicySet],
+        subscribers: Subscribers,
     ) -> None:
         self._store = store
         self._recorder = recorder
-        self._metrics = metrics
         self._clock = clock
         self._retention = retention
+        self._metrics = metrics
+        self._policies = policies
+        self._subscribers = subscribers
+        self._detectors = Detectors(self._history)
+        self._book = AlertBook()
         self._pending: deque[Batch] = deque()
         self._next_prune = time.monotonic() + FIRST_PRUNE_SECONDS
         #: Decision records written, and lost to a store that kept failing.
@@ -60,12 +72,17 @@ class Writer:
             tally = UsageTally()
             tally.add(batch.decisions)
             batch.usage = tally.buckets
+            settings = self._policies().alerts
+            signs = self._detectors.observe(batch.decisions, settings)
+            batch.alerts = self._book.add(signs, settings)
+            batch.networks = self._detectors.take_networks()
         if batch:
             self._pending.append(batch)
             self._write_pending()
 
     def tick(self) -> None:
         self._write_pending()
+        self.close_quiet_alerts()
         if time.monotonic() >= self._next_prune and not self._pending:
             self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             self.prune()
@@ -78,19 +95,45 @@ class Writer:
             log.warning("could not prune the monitor's old records; will retry: %s", error)
             return 0
 
+    def close_quiet_alerts(self) -> None:
+        """Close the alerts that have had no new sign for their kind's quiet period."""
+        now = self._clock()
+        closed: list[Alert] = []
+        try:
+            for kind, settings in self._policies().alerts.items():
+                before = now - timedelta(seconds=settings.quiet)
+                closed += self._store.close_alerts(kind, before, now)
+                self._book.forget(kind, before)
+        except StorageError as error:
+            log.warning("could not close the monitor's quiet alerts; will retry: %s", error)
+        self._subscribers.publish(notice("alert.resolved", a) for a in closed)
+
+    def _history(self, key_id: str, since: datetime) -> KeyHistory:
+        try:
+            return self._store.key_history(key_id, since)
+        except StorageError as error:
+            log.warning("could not read the history of %s; judging it as new: %s", key_id, error)
+            return KeyHistory()
+
     def _write_pending(self) -> None:
         while self._pending:
             batch = self._pending[0]
             try:
-                self._store.write(batch)
+                written = self._store.write(batch)
             except StorageError as error:
-                log.warning(
-                    "could not write %d monitor records; will retry: %s",
-                    len(batch.decisions),
-                    error,
-                )
+                log.warning("could not write the monitor's records; will retry: %s", error)
                 while len(self._pending) > MAX_PENDING:
                     self.lost += len(self._pending.popleft().decisions)
                 return
             self._pending.popleft()
             self.written += len(batch.decisions)
+            for alert in written.adopted:
+                self._book.adopt(alert)
+            for alert in written.raised:
+                self._metrics.count_alert(alert.kind, alert.severity)
+            self._subscribers.publish(notice("alert.raised", a) for a in written.raised)
+
+
+def notice(event: str, alert: Alert) -> Notice:
+    at = alert.closed_at if event == "alert.resolved" and alert.closed_at else alert.first_seen
+    return Notice(event, f"{alert.id}.{event.partition('.')[2]}", at, alert.as_dict())

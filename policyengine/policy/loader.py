@@ -11,19 +11,30 @@ import yaml
 
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
+from policyengine.policy.alerts import AlertSettings, default_alerts
 from policyengine.policy.model import (
     KeyType,
     PolicySet,
     Route,
     Rule,
 )
+from policyengine.policy.read_alerts import read_alerts
 from policyengine.policy.read_key_types import read_key_type
 from policyengine.policy.read_rules import read_rule
 from policyengine.policy.routes import METHODS, Param, parse_template
 from policyengine.policy.scopes import Scope
 from policyengine.policy.source import Reader
 
-FILE_KEYS = ("version", "description", "headers", "resources", "key_types", "routes", "rules")
+FILE_KEYS = (
+    "version",
+    "description",
+    "headers",
+    "resources",
+    "key_types",
+    "routes",
+    "rules",
+    "alerts",
+)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _ROUTE_TARGET = re.compile(
     r"([a-z0-9][a-z0-9_.-]*)(?:/(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9_.-]+))?:([a-z0-9][a-z0-9_.-]*)"
@@ -70,6 +81,7 @@ class Collected:
     rules: list[tuple[Reader, yaml.Node]] = field(default_factory=list)
     scope_refs: list[tuple[Reader, yaml.Node, Scope]] = field(default_factory=list)
     seen_routes: dict[tuple[str, tuple[object, ...]], str] = field(default_factory=dict)
+    alerts: dict[str, AlertSettings] = field(default_factory=dict)
 
 
 def load_texts(files: dict[str, str]) -> PolicySet:
@@ -105,6 +117,7 @@ def load_texts(files: dict[str, str]) -> PolicySet:
         resources={name: frozenset(actions) for name, actions in pending.resources.items()},
         files=tuple(files),
         digest=digest.hexdigest(),
+        alerts={**default_alerts(), **pending.alerts},
     )
 
 
@@ -141,6 +154,8 @@ def _read_file(r: Reader, root: yaml.Node, pending: Collected) -> None:
                     pending.key_types[name] = key_type
     if "rules" in top:
         pending.rules.extend((r, node) for node in r.sequence(top["rules"][1], "rules") or ())
+    if "alerts" in top:
+        read_alerts(r, top["alerts"][1], pending)
 
 
 def _resources(r: Reader, node: yaml.Node, pending: Collected) -> None:

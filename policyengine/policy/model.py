@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from policyengine.errors import Location
+from policyengine.policy.alerts import AlertSettings, default_alerts
 from policyengine.policy.scopes import Scope
 from policyengine.record import Environment, Usage
 from policyengine.units import Rate
@@ -119,3 +120,5 @@ class PolicySet:
     files: tuple[str, ...] = ()
     #: SHA-256 of the policy files' contents: the policy set's version.
     digest: str = ""
+    #: What the monitor watches for, every kind of alert by name.
+    alerts: Mapping[str, AlertSettings] = field(default_factory=default_alerts)

@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 STR = "tag:yaml.org,2002:str"
 INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
@@ -31,7 +32,7 @@ _KIND = {
     BOOL: "a boolean",
     NULL: "nothing (null)",
     TIMESTAMP: "a timestamp",
-    "tag:yaml.org,2002:float": "a number",
+    FLOAT: "a number",
     "tag:yaml.org,2002:seq": "a list",
     "tag:yaml.org,2002:map": "a mapping",
 }

@@ -58,8 +58,10 @@ from policyengine.language.compiler import compile_predicate
 from policyengine.language.parser import MAX_DEPTH, MAX_LENGTH, ConditionError, parse
 from policyengine.language.schema import ATTRIBUTES, MAPS
 from policyengine.net import parse_ip
+from policyengine.policy.alerts import ALERT_KINDS
 from policyengine.policy.loader import FILE_KEYS, is_test_file, load_texts
 from policyengine.policy.model import REQUIRABLE_FIELDS
+from policyengine.policy.read_alerts import COMMON_KEYS
 from policyengine.policy.read_key_types import KEY_TYPE_KEYS
 from policyengine.policy.read_rules import RULE_CODES, RULE_KEYS
 from policyengine.policy.routes import METHODS
@@ -459,6 +461,7 @@ def _first_codes(table: str) -> list[str]:
         ("case-keys", CASE_KEYS),
         ("key-fields", KEY_FIELDS),
         ("request-fields", REQUEST_FIELDS),
+        ("alert-keys", COMMON_KEYS),
     ],
 )
 def test_reference_lists_every_keyword(table: str, keys: tuple[str, ...]) -> None:
@@ -472,6 +475,20 @@ def test_reference_lists_the_values_of_enumerated_keywords() -> None:
     assert all(f"`{name}`" in key_types["requires"] for name in REQUIRABLE_FIELDS)
     reference = (DOCS / REFERENCE).read_text(encoding="utf-8")
     assert all(f"`{method}`" in reference for method in METHODS)
+
+
+def test_reference_lists_every_kind_of_alert_with_its_defaults() -> None:
+    documented = {
+        _codes(row[0])[0]: (row[1].strip("`"), set(_codes(row[2]))) for row in _table("alert-kinds")
+    }
+    expected = {
+        name: (
+            kind.severity,
+            {f"{param}: {p.spell(p.default)}" for param, p in kind.params.items()},
+        )
+        for name, kind in ALERT_KINDS.items()
+    }
+    assert documented == expected
 
 
 def test_reference_lists_every_attribute_with_its_type() -> None:

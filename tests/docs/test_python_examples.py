@@ -37,6 +37,9 @@ SHOWN = {
     "proxies.md": ("trusted_proxies=", "forwarded_header="),
     "tokens.md": ("tokens.issue(", "tokens.verify(", "tokens.rotate(", ".retire(", "tokens.jwks("),
     "rate-limits.md": ("acquire(",),
+    "activity.md": ("monitor.activity(", "monitor.address_activity(", "monitor.usage(", ".trace"),
+    "metrics.md": ("monitor.metrics(", "monitor.collector"),
+    "alerts.md": ("monitor.alerts(", "monitor.subscribe("),
 }
 
 

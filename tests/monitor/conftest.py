@@ -47,7 +47,8 @@ def make_engine(monitor_url: str, clock: Clock) -> Iterator[EngineFactory]:
             "handle_signals": False,
         }
         settings.update(options)
-        engine = Engine.from_directory(POLICIES, **settings)
+        directory = settings.pop("policies_dir", POLICIES)
+        engine = Engine.from_directory(directory, **settings)  # type: ignore[arg-type]
         opened.append(engine)
         return engine
 

@@ -1,0 +1,194 @@
+"""Rows of the monitor's tables ⇄ records, and the statements that read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from policyengine.db import Row
+from policyengine.decision import Code
+from policyengine.errors import StorageError
+from policyengine.keys.codec import from_micros, to_micros
+from policyengine.monitor.records import DecisionRecord, Headroom
+from policyengine.monitor.schema import DECISIONS, DENIALS, USAGE
+from policyengine.monitor.store import DecisionQuery
+from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint, point
+
+_FIELDS = (
+    "id", "at", "request_id", "code", "step", "reason", "credential", "key_id", "key_type",
+    "key_environment", "key_expires_at", "method", "path", "resource", "action", "client", "rule",
+    "rule_location", "error", "latency_us", "limits", "environment", "policy",
+)  # fmt: skip
+_COLUMNS = ", ".join(_FIELDS)
+# Statements are assembled from the constant names above, never from input, which is
+# always passed as parameters: hence the ``noqa: S608`` marks.
+INSERT = (
+    f"INSERT INTO {DECISIONS} ({_COLUMNS}) "  # noqa: S608
+    f"VALUES ({', '.join('?' for _ in _FIELDS)})"
+)
+
+
+# A bucket written again adds its counts and keeps the least headroom.
+ADD_USAGE = (
+    f"INSERT INTO {USAGE} AS u (key_id, step, start, requests, allowed, credits, headroom) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_id, step, start) DO UPDATE SET "
+    "requests = u.requests + excluded.requests, allowed = u.allowed + excluded.allowed, "
+    "credits = u.credits + excluded.credits, headroom = CASE "
+    "WHEN excluded.headroom IS NULL THEN u.headroom "
+    "WHEN u.headroom IS NULL OR excluded.headroom < u.headroom THEN excluded.headroom "
+    "ELSE u.headroom END"
+)
+ADD_DENIALS = (
+    f"INSERT INTO {DENIALS} AS d (key_id, step, start, code, count) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_id, step, start, code) DO UPDATE SET "
+    "count = d.count + excluded.count"
+)
+SELECT_USAGE = (
+    f"SELECT start, requests, allowed, credits, headroom FROM {USAGE} "  # noqa: S608
+    "WHERE key_id = ? AND step = ? AND start >= ? AND start < ? ORDER BY start"
+)
+SELECT_DENIALS = (
+    f"SELECT start, code, count FROM {DENIALS} "  # noqa: S608
+    "WHERE key_id = ? AND step = ? AND start >= ? AND start < ?"
+)
+
+
+def limits_text(limits: Sequence[Headroom]) -> str:
+    """``default:599:600,usage:99:100``: limit names hold neither ``:`` nor ``,``."""
+    return ",".join(f"{h.name}:{h.remaining}:{h.quota}" for h in limits)
+
+
+def limits_from_text(text: str) -> tuple[Headroom, ...]:
+    found = []
+    for item in text.split(",") if text else ():
+        name, remaining, quota = item.split(":")
+        found.append(Headroom(name, int(remaining), int(quota)))
+    return tuple(found)
+
+
+def decision_row(record: DecisionRecord) -> tuple[object, ...]:
+    return (
+        record.id,
+        to_micros(record.at),
+        record.request_id,
+        record.code.value,
+        record.step,
+        record.reason,
+        record.credential,
+        record.key_id,
+        record.key_type,
+        record.key_environment,
+        None if record.key_expires_at is None else to_micros(record.key_expires_at),
+        record.method,
+        record.path,
+        record.resource,
+        record.action,
+        record.client,
+        record.rule,
+        record.rule_location,
+        record.error,
+        round(record.latency * 1e6),
+        limits_text(record.limits),
+        record.environment,
+        record.policy,
+    )
+
+
+def decision_from_row(row: Row) -> DecisionRecord:
+    value = dict(zip(_FIELDS, row, strict=True))
+    try:
+        return DecisionRecord(
+            id=value["id"],
+            at=from_micros(int(value["at"])),
+            request_id=value["request_id"],
+            code=Code(value["code"]),
+            step=value["step"],
+            reason=value["reason"],
+            credential=value["credential"],
+            key_id=value["key_id"],
+            key_type=value["key_type"],
+            key_environment=value["key_environment"],
+            key_expires_at=None
+            if value["key_expires_at"] is None
+            else from_micros(int(value["key_expires_at"])),
+            method=value["method"],
+            path=value["path"],
+            resource=value["resource"],
+            action=value["action"],
+            client=value["client"],
+            rule=value["rule"],
+            rule_location=value["rule_location"],
+            error=value["error"],
+            latency=int(value["latency_us"]) / 1e6,
+            limits=limits_from_text(value["limits"]),
+            environment=value["environment"],
+            policy=value["policy"],
+        )
+    except (TypeError, ValueError) as error:
+        raise StorageError(f"the decision record {value['id']!r} is unreadable: {error}") from None
+
+
+def decisions_statement(query: DecisionQuery) -> tuple[str, list[object]]:
+    where: list[str] = []
+    params: list[object] = []
+    if query.keyless:
+        where.append("key_id IS NULL")
+    else:
+        where.append("key_id = ?")
+        params.append(query.key_id)
+    for clause, value in (
+        ("client = ?", query.client),
+        ("at >= ?", None if query.since is None else to_micros(query.since)),
+        ("at < ?", None if query.until is None else to_micros(query.until)),
+        ("action = ?", query.action),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if query.codes:
+        where.append(f"code IN ({', '.join('?' for _ in query.codes)})")
+        params.extend(query.codes)
+    if query.after is not None:
+        at, record_id = query.after
+        where.append("(at < ? OR (at = ? AND id < ?))")
+        params.extend([at, at, record_id])
+    params.append(query.limit)
+    return (
+        f"SELECT {_COLUMNS} FROM {DECISIONS} WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY at DESC, id DESC LIMIT ?",
+        params,
+    )
+
+
+def usage_rows(
+    buckets: Sequence[tuple[BucketKey, Bucket]],
+) -> tuple[list[Sequence[object]], list[Sequence[object]]]:
+    """The rows :data:`ADD_USAGE` and :data:`ADD_DENIALS` add, in key order, so that two
+    processes adding at once lock rows in one order."""
+    ordered = sorted(buckets)
+    usage: list[Sequence[object]] = [
+        (*key, b.requests, b.allowed, b.credits, b.headroom) for key, b in ordered
+    ]
+    denials: list[Sequence[object]] = [
+        (*key, code, count) for key, b in ordered for code, count in sorted(b.denied.items())
+    ]
+    return usage, denials
+
+
+def usage_points(step: Step, rows: Sequence[Row], denials: Sequence[Row]) -> list[UsagePoint]:
+    denied: dict[int, dict[str, int]] = {}
+    for start, code, count in denials:
+        denied.setdefault(int(start), {})[str(code)] = int(count)
+    return [
+        point(
+            step,
+            int(start),
+            Bucket(
+                int(requests),
+                int(allowed),
+                int(credits),
+                None if headroom is None else float(headroom),
+                denied.get(int(start), {}),
+            ),
+        )
+        for start, requests, allowed, credits, headroom in rows
+    ]
