@@ -16,8 +16,10 @@ from time import perf_counter
 from typing import Any
 
 from policyengine.decision import Code, Decision, Step
-from policyengine.errors import InvalidValue, StorageError, TokenError
+from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
+from policyengine.keys.events import APP
 from policyengine.keys.manager import KeyManager
+from policyengine.keys.validation import actor as actor_name
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
 from policyengine.monitor import DEFAULT_RETENTION, Monitor, default_monitor_url, shutdown
 from policyengine.net import Proxies
@@ -50,7 +52,9 @@ class Engine:
     the PostgreSQL store's own database, or memory; ``off`` for none) for ``retention``;
     its queue holds ``monitor_queue`` decisions (50,000) before it drops and counts them.
     With ``handle_signals`` the monitor and the keys' last-use notes are flushed on SIGTERM
-    and SIGINT, before the handlers that were there already run.
+    and SIGINT, before the handlers that were there already run. ``actor`` names the
+    embedding code in the audit log, for policy loads and for key changes made without an
+    ``actor=`` of their own.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Engine:
         retention: str | timedelta = DEFAULT_RETENTION,
         monitor_queue: int | None = None,
         handle_signals: bool = True,
+        actor: str = APP,
         **key_options: Any,
     ) -> None:
         if environment not in ("test", "live"):
@@ -86,13 +91,21 @@ class Engine:
         self.proxies = Proxies(trusted_proxies, forwarded_header)
         self.limiter = open_limiter(limiter) if isinstance(limiter, str) else limiter
         self.keys = keys or KeyManager.open(
-            store, self.policy_set, secret=secret, redis=redis, clock=clock, **key_options
+            store,
+            self.policy_set,
+            secret=secret,
+            redis=redis,
+            clock=clock,
+            actor=actor,
+            **key_options,
         )
+        self._actor = actor
         self._store_url = store
         self._signing_keys = signing_keys
         self._token_names = (token_issuer, token_audience)
         self._tokens: TokenExchange | None = None
         self._tokens_lock = threading.Lock()
+        audit_key, ephemeral = self.keys.derived_secret("audit")
         try:
             self.monitor = Monitor.open(
                 monitor if monitor is not None else default_monitor_url(store, keys is None),
@@ -103,10 +116,20 @@ class Engine:
                 retention=retention,
                 capacity=monitor_queue,
                 policies=self.policy_set,
+                audit_key=audit_key,
             )
+            if self.monitor.persistent and ephemeral:
+                self.monitor.close()
+                raise ConfigError(
+                    "the monitor's audit log outlives this process but the secret that seals "
+                    "it would not: pass secret= or set POLICYENGINE_SECRET, or use monitor="
+                    "'memory://'"
+                )
         except BaseException:
             self.keys.close()
             raise
+        self.keys.listen(self.monitor.key_event)
+        self.monitor.policy_loaded(self._prepared.policy, actor, _source(self.directory))
         self._record = self.monitor.record
         self._shutdown = shutdown.register(self.flush, signals=handle_signals)
 
@@ -143,20 +166,24 @@ class Engine:
     def prepared(self) -> PreparedPolicy:
         return self._prepared
 
-    def reload(self, directory: str | Path | None = None) -> PolicySet:
+    def reload(self, directory: str | Path | None = None, *, actor: str | None = None) -> PolicySet:
         """Swap in the policy files of ``directory`` (by default, the one loaded from).
 
         The new set is loaded and compiled aside and swapped in with one assignment, so a
         check sees the old set or the new, never a mix. A set that does not load raises
-        :class:`~policyengine.errors.PolicyError` and the old set keeps serving.
+        :class:`~policyengine.errors.PolicyError` and the old set keeps serving. The
+        reload is written to the audit log, by ``actor`` (the engine's own by default).
         """
         source = Path(directory) if directory is not None else self.directory
         if source is None:
             raise InvalidValue("this engine was not loaded from a directory; name one")
+        who = self._actor if actor is None else actor_name(actor, self.keys.key_format)
         with self._reload_lock:
             prepared = PreparedPolicy(load_directory(source))
+            previous = self._prepared.digest
             self._prepared = prepared
             self.directory = source
+            self.monitor.policy_loaded(prepared.policy, who, _source(source), previous)
         log.info("policy set %s loaded from %s", prepared.digest[:12], source)
         return prepared.policy
 
@@ -304,6 +331,10 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _source(directory: Path | None) -> str | None:
+    return str(directory) if directory is not None else None
 
 
 def _add_step(decision: Decision, step: str, passed: bool, detail: str) -> Decision:

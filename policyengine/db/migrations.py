@@ -24,6 +24,8 @@ class Run(Protocol):
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# One number for every process, so that concurrent migrations run one after another.
+_MIGRATIONS = 0x706F6C6B  # "polk"
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS policyengine_migrations (component TEXT NOT NULL, "
     "version INTEGER NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL, "
@@ -32,9 +34,10 @@ _TABLE = (
 
 
 class Database(Protocol):
-    #: A statement that serialises migrations across processes, run first in their
-    #: transaction (SQLite's write lock does that already).
-    migration_lock: str | None
+    def exclusive(self, name: int) -> str | None:
+        """A statement that, run in a write transaction, holds off every other transaction
+        that runs it with the same ``name`` until this one ends; ``None`` where a write
+        transaction excludes every other already (SQLite)."""
 
     def transaction(self, write: bool) -> AbstractContextManager[Run]:
         """A transaction that commits on leaving and rolls back on an error; every database
@@ -59,8 +62,12 @@ def open_schema(
     applied_at = (datetime.now(UTC) - _EPOCH) // timedelta(microseconds=1)
     try:
         with database.transaction(write=True) as run:
-            if database.migration_lock is not None:
-                run(database.migration_lock, ())
+            # ``CREATE TABLE IF NOT EXISTS`` is not safe against itself in PostgreSQL; held
+            # until the migration commits, this makes a second process wait and find the
+            # work done.
+            lock = database.exclusive(_MIGRATIONS)
+            if lock is not None:
+                run(lock, ())
             migrate(run, component, migrations, applied_at, what)
     except BaseException:
         database.close()

@@ -24,17 +24,11 @@ except ImportError:  # pragma: no cover - depends on how the package was install
 CONNECT_TIMEOUT_SECONDS = 5.0
 #: A statement that takes longer is cancelled: a store that hangs must fail, not block.
 STATEMENT_TIMEOUT_MS = 5000
-# One number for every process, so that concurrent migrations run one after another.
-_MIGRATION_LOCK = 0x706F6C6B  # "polk"
 
 
 class PostgresDatabase:
     """``what`` names the database in errors (``key store``, ``monitor``); ``name`` the
     pool, as the server's activity views show it."""
-
-    # ``CREATE TABLE IF NOT EXISTS`` is not safe against itself in PostgreSQL; this lock,
-    # held until the migration commits, makes a second process wait and find the work done.
-    migration_lock: str | None = f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"
 
     def __init__(
         self, url: str, what: str, name: str, *, min_size: int = 1, max_size: int = 10
@@ -63,6 +57,9 @@ class PostgresDatabase:
             raise StorageError(
                 f"cannot reach the {what} {self.where}: {one_line(error, self.where)}"
             ) from None
+
+    def exclusive(self, name: int) -> str | None:
+        return f"SELECT pg_advisory_xact_lock({int(name)})"
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[Run]:

@@ -35,8 +35,6 @@ def sqlite_path(url: str, what: str = "store") -> Path:
 class SqliteDatabase:
     """``what`` names the database in errors: ``key store``, ``monitor``."""
 
-    migration_lock: str | None = None
-
     def __init__(self, path: Path, what: str, *, create: bool = True) -> None:
         self.path = path
         self.what = what
@@ -57,6 +55,10 @@ class SqliteDatabase:
             self._connection.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as error:
             raise StorageError(f"cannot open the SQLite {what} {path}: {error}") from None
+
+    def exclusive(self, name: int) -> str | None:
+        # A write transaction begins IMMEDIATE: it holds the database's one write lock.
+        return None
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[Run]:

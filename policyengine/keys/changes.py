@@ -77,12 +77,13 @@ class ChangeWriter:
         key_id: str,
         change: Change,
         kind: EventKind,
+        actor: str,
         details: Mapping[str, str] | None = None,
     ) -> KeyRecord:
-        """:meth:`apply`, then emit a ``kind`` event if anything changed."""
+        """:meth:`apply`, then emit a ``kind`` event by ``actor`` if anything changed."""
         before, after, now = self.apply(key_id, change)
         if after is not before:
-            self.emit(KeyEvent(kind, key_id, now, details or {}))
+            self.emit(KeyEvent(kind, key_id, now, details or {}, actor))
         return after
 
     def changed(self, key_id: str) -> None:

@@ -29,12 +29,21 @@ EVENT_KINDS: tuple[EventKind, ...] = (
 log = logging.getLogger("policyengine.keys")
 
 
+#: Who changes a key when nobody says: the embedding application.
+APP = "app"
+#: Who ends a key that expires, or whose rotation grace period ends: the engine itself.
+SYSTEM = "system"
+
+
 @dataclass(frozen=True, slots=True)
 class KeyEvent:
     kind: EventKind
     key_id: str
     at: datetime
     details: Mapping[str, str] = field(default_factory=dict)
+    #: Who did it: the embedding code's name (``app`` unless it gives one), ``cli:<os
+    #: user>`` from the command line, ``key:<id>`` through the HTTP API, or ``system``.
+    actor: str = APP
 
     def __post_init__(self) -> None:
         # Read-only, so that one sink cannot change what the next one sees.
@@ -46,6 +55,7 @@ class KeyEvent:
             "key_id": self.key_id,
             "at": self.at.isoformat(),
             "details": dict(self.details),
+            "actor": self.actor,
         }
 
 
@@ -58,24 +68,28 @@ def discard(event: KeyEvent) -> None:
 
 
 class EventEmitter:
-    """Hands each event to the sink. A failing sink is logged, not raised: the change it
+    """Hands each event to every sink. A failing sink is logged, not raised: the change it
     reports has already been made, and the caller must not be told otherwise."""
 
-    __slots__ = ("_sink",)
+    __slots__ = ("_sinks",)
 
     def __init__(self, sink: EventSink | None) -> None:
-        self._sink = sink or discard
+        self._sinks: tuple[EventSink, ...] = (sink,) if sink is not None else ()
+
+    def add(self, sink: EventSink) -> None:
+        self._sinks = (*self._sinks, sink)
 
     def __call__(self, event: KeyEvent) -> None:
-        try:
-            self._sink(event)
-        except Exception:
-            log.exception(
-                "the key event sink failed on a %s event for %s", event.kind, event.key_id
-            )
+        for sink in self._sinks:
+            try:
+                sink(event)
+            except Exception:
+                log.exception(
+                    "the key event sink failed on a %s event for %s", event.kind, event.key_id
+                )
 
 
-def created_event(record: KeyRecord, now: datetime) -> KeyEvent:
+def created_event(record: KeyRecord, now: datetime, actor: str) -> KeyEvent:
     details = {
         "type": record.type,
         "environment": record.environment,
@@ -87,13 +101,13 @@ def created_event(record: KeyRecord, now: datetime) -> KeyEvent:
     }
     if record.rotated_from:
         details["rotated_from"] = record.rotated_from
-    return KeyEvent("created", record.id, now, details)
+    return KeyEvent("created", record.id, now, details, actor)
 
 
 def ended_event(kind: EventKind, record: KeyRecord, now: datetime) -> KeyEvent:
     """A key's passive end, noticed by the sweep: its expiry, or its rotation grace ending."""
     if kind == "expired":
         expired = record.expires_at.isoformat() if record.expires_at else ""
-        return KeyEvent(kind, record.id, now, {"expires_at": expired})
+        return KeyEvent(kind, record.id, now, {"expires_at": expired}, SYSTEM)
     details = {"reason": "rotation grace period ended", "rotated_to": record.rotated_to or ""}
-    return KeyEvent(kind, record.id, now, details)
+    return KeyEvent(kind, record.id, now, details, SYSTEM)

@@ -30,9 +30,9 @@ class KeyHasher:
     """HMAC-SHA256 (RFC 2104) with the key's inner and outer states computed once: a hash
     then costs two state copies and two short updates, a third of ``hmac.digest``."""
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_inner", "_outer", "ephemeral")
 
-    def __init__(self, secret: str | bytes) -> None:
+    def __init__(self, secret: str | bytes, *, ephemeral: bool = False) -> None:
         raw = secret.encode() if isinstance(secret, str) else secret
         if len(raw) < MIN_SECRET_BYTES:
             raise ConfigError(
@@ -45,6 +45,8 @@ class KeyHasher:
         padded = raw.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+        #: Whether the secret was made up for this process, and dies with it.
+        self.ephemeral = ephemeral
 
     def __repr__(self) -> str:
         return "KeyHasher(<secret>)"
@@ -57,6 +59,12 @@ class KeyHasher:
         outer.update(inner.digest())
         return outer.hexdigest()
 
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (``audit``), derived from the secret: HMAC of a
+        label that no API key can be (it holds NUL bytes), so the secret itself is used for
+        nothing but hashing keys, and one derived key tells nothing of another."""
+        return bytes.fromhex(self.hash(f"\0policyengine derived key\0{purpose}"))
+
     @staticmethod
     def matches(computed: str, stored: str) -> bool:
         """Whether two hashes are equal, in time that does not depend on where they differ."""
@@ -65,7 +73,7 @@ class KeyHasher:
     @classmethod
     def generate(cls) -> KeyHasher:
         """A hasher with a fresh random secret, for stores that do not outlive the process."""
-        return cls(secrets.token_bytes(MIN_SECRET_BYTES))
+        return cls(secrets.token_bytes(MIN_SECRET_BYTES), ephemeral=True)
 
     @classmethod
     def from_file(cls, path: Path) -> KeyHasher:

@@ -19,7 +19,7 @@ from policyengine.keys import attributes as attrs
 from policyengine.keys import transitions
 from policyengine.keys import validation as valid
 from policyengine.keys.changes import ATTEMPTS, ChangeWriter, contended
-from policyengine.keys.events import EventEmitter, EventSink, KeyEvent, created_event
+from policyengine.keys.events import APP, EventEmitter, EventSink, KeyEvent, created_event
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher, resolve_hasher
 from policyengine.keys.invalidation import DEFAULT_CHANNEL, Invalidator, RedisInvalidator
@@ -57,6 +57,7 @@ class KeyManager:
         cache_size: int = 10_000,
         invalidator: Invalidator | None = None,
         maintenance_interval: float | None = 60.0,
+        actor: str = APP,
     ) -> None:
         self._store = store
         self._policies = policies
@@ -64,6 +65,7 @@ class KeyManager:
         self._format = key_format or KeyFormat()
         self._clock = clock or utc_now
         self._now()  # a clock that returns naive datetimes is refused here, not mid-request
+        self._actor = valid.actor(actor, self._format)
         self._emit = EventEmitter(events)
         # With an injected clock the cache ages on it too, so that tests can step past the TTL.
         timer = time.monotonic if clock is None else (lambda: self._now().timestamp())
@@ -120,6 +122,15 @@ class KeyManager:
     def key_format(self) -> KeyFormat:
         return self._format
 
+    def listen(self, sink: EventSink) -> None:
+        """Hand every lifecycle event to ``sink`` too, besides the ``events`` given."""
+        self._emit.add(sink)
+
+    def derived_secret(self, purpose: str) -> tuple[bytes, bool]:
+        """A key of its own for ``purpose``, derived from the hashing secret, and whether
+        that secret dies with the process (a store in memory, with no secret given)."""
+        return self._hasher.derive(purpose), self._hasher.ephemeral
+
     def create(
         self,
         *,
@@ -133,9 +144,12 @@ class KeyManager:
         scopes: Iterable[str] | None = None,
         usage: Usage | None = None,
         metadata: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> IssuedKey:
         """A new key. Its secret is in the result and nowhere else, ever. Without
-        ``expires_in`` the key lives as long as its type allows (for ever, if no limit)."""
+        ``expires_in`` the key lives as long as its type allows (for ever, if no limit).
+        ``actor`` names who asked, in the lifecycle event (every change takes one)."""
+        who = self._who(actor)
         now = self._now()
         kind = valid.key_type(self._policies(), type)
         env = valid.environment(kind, environment)
@@ -152,7 +166,7 @@ class KeyManager:
         attributes = attrs.new_attributes(kind, asked, now, self._format)
         issued = attrs.issue(self._format, kind.name, env, attributes, now)
         self._store.insert(issued.key, self._hasher.hash(issued.secret))
-        self._emit(created_event(issued.key, now))
+        self._emit(created_event(issued.key, now, who))
         return issued
 
     def get(self, key_id: str) -> KeyRecord:
@@ -199,6 +213,7 @@ class KeyManager:
         scopes: Iterable[str] | None = None,
         usage: Usage | None = None,
         metadata: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> KeyRecord:
         """Change what is given and keep the rest. ``rate_limits`` and ``metadata`` replace
         the key's whole mapping; ``rate_limit`` sets only the ``default`` limit;
@@ -216,6 +231,7 @@ class KeyManager:
         )
         if asked == attrs.Requested():
             raise KeyRequestError("nothing to update: pass at least one attribute to change")
+        who = self._who(actor)
 
         def change(record: KeyRecord, now: datetime) -> KeyRecord | None:
             transitions.require_updatable(record, now)
@@ -228,7 +244,7 @@ class KeyManager:
         before, after, now = self._writer.apply(key_id, change)
         if after is not before:
             fields = " ".join(attrs.differing(before, after))
-            self._emit(KeyEvent("updated", key_id, now, {"changed": fields}))
+            self._emit(KeyEvent("updated", key_id, now, {"changed": fields}, who))
         return after
 
     def rotate(
@@ -237,11 +253,13 @@ class KeyManager:
         *,
         grace: str | timedelta = "1h",
         expires_in: str | timedelta | None = None,
+        actor: str | None = None,
     ) -> IssuedKey:
         """A new key with the same attributes; the old secret keeps working until ``grace``
         has passed, then counts as revoked. The new key lives as long as the old one was
         given (from now), or ``expires_in``."""
         length = valid.duration(grace, "grace", allow_zero=True)
+        who = self._who(actor)
         for _ in range(ATTEMPTS):
             now = self._now()
             old = self._writer.require(key_id)
@@ -256,22 +274,25 @@ class KeyManager:
                 self._writer.changed(key_id)
                 until = retired.grace_until.isoformat() if retired.grace_until else ""
                 details = {"rotated_to": successor.id, "grace_until": until}
-                self._emit(KeyEvent("rotated", key_id, now, details))
-                self._emit(created_event(successor, now))
+                self._emit(KeyEvent("rotated", key_id, now, details, who))
+                self._emit(created_event(successor, now, who))
                 return IssuedKey(issued.secret, successor)
         raise contended(key_id)
 
-    def disable(self, key_id: str) -> KeyRecord:
+    def disable(self, key_id: str, *, actor: str | None = None) -> KeyRecord:
         """Stop a key working until :meth:`enable`; nothing else about it changes."""
-        return self._writer.transition(key_id, transitions.disabled, "disabled")
+        return self._writer.transition(key_id, transitions.disabled, "disabled", self._who(actor))
 
-    def enable(self, key_id: str) -> KeyRecord:
-        return self._writer.transition(key_id, transitions.enabled, "enabled")
+    def enable(self, key_id: str, *, actor: str | None = None) -> KeyRecord:
+        return self._writer.transition(key_id, transitions.enabled, "enabled", self._who(actor))
 
-    def revoke(self, key_id: str, *, reason: str | None = None) -> KeyRecord:
+    def revoke(
+        self, key_id: str, *, reason: str | None = None, actor: str | None = None
+    ) -> KeyRecord:
         """End a key for good, at once, grace period or not. Revoking twice is harmless."""
         details = {} if reason is None else {"reason": valid.label(reason, self._format)}
-        return self._writer.transition(key_id, transitions.revoked, "revoked", details)
+        who = self._who(actor)
+        return self._writer.transition(key_id, transitions.revoked, "revoked", who, details)
 
     def lookup(
         self, secret: str, *, now: datetime | None = None, touch: bool = True
@@ -317,6 +338,9 @@ class KeyManager:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _who(self, actor: str | None) -> str:
+        return self._actor if actor is None else valid.actor(actor, self._format)
 
     def _now(self) -> datetime:
         moment = self._clock()

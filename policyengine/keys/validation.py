@@ -67,6 +67,17 @@ def label(value: object, key_format: KeyFormat) -> str:
     return text
 
 
+def actor(value: object, key_format: KeyFormat) -> str:
+    """Who makes a change, as events name them: ``cli:alice``, ``key:key_…``, a service."""
+    if not isinstance(value, str) or not value.strip():
+        raise KeyRequestError("actor must name who makes the change, such as 'billing-service'")
+    text = value.strip()
+    if len(text) > MAX_LABEL:
+        raise KeyRequestError(f"the actor is {len(text)} characters long; at most {MAX_LABEL}")
+    _plain_text("the actor", text, key_format)
+    return text
+
+
 def expiry(kind: KeyType, expires_in: str | timedelta | None, now: datetime) -> datetime | None:
     """When a key made ``now`` expires; without ``expires_in``, at its type's maximum
     lifetime, or never if the type has none."""

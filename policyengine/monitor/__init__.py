@@ -10,26 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 
-from policyengine.errors import ConfigError
+from policyengine.errors import ConfigError, MonitorError
+from policyengine.keys.events import KeyEvent
 from policyengine.monitor.alerts import Alert
+from policyengine.monitor.audit import AuditDraft, AuditEntry, AuditHead, Chain
+from policyengine.monitor.audit_log import AuditLog
 from policyengine.monitor.capture import Recorder
 from policyengine.monitor.metrics import Metrics, MonitorStats
 from policyengine.monitor.notices import Notice, Subscriber, Subscribers, Subscription
 from policyengine.monitor.pages import Page
-from policyengine.monitor.queries import MonitorQueries
+from policyengine.monitor.queries import Activity, MonitorQueries
 from policyengine.monitor.records import DecisionRecord, Headroom
+from policyengine.monitor.settings import (
+    DEFAULT_RETENTION,
+    OFF,
+    default_monitor_url,
+    no_policies,
+    parse_retention,
+)
 from policyengine.monitor.store import MonitorStore, open_store
 from policyengine.monitor.stream import RecordDecision, Stream
 from policyengine.monitor.usage import UsagePoint
+from policyengine.monitor.verify import AuditProblem, Verification
 from policyengine.monitor.writer import Writer
 from policyengine.net import NO_PROXIES, Proxies
 from policyengine.policy.model import PolicySet
-from policyengine.units import parse_duration
 
 __all__ = [
+    "DEFAULT_RETENTION",
+    "Activity",
     "Alert",
+    "AuditEntry",
+    "AuditHead",
+    "AuditLog",
+    "AuditProblem",
     "DecisionRecord",
     "Headroom",
     "Monitor",
@@ -38,45 +53,19 @@ __all__ = [
     "Page",
     "Subscription",
     "UsagePoint",
+    "Verification",
     "default_monitor_url",
 ]
-
-OFF = "off"
-DEFAULT_RETENTION = "30d"
 
 Clock = Callable[[], datetime]
 
 
-def default_monitor_url(store: str, opened: bool = True) -> str:
-    """The monitor beside a key store: ``sqlite:///policyengine.db`` →
-    ``sqlite:///policyengine.monitor.db``; a PostgreSQL store's own database; memory for
-    a store in memory, or for keys whose store was not opened from ``store``."""
-    scheme = store.partition("://")[0].lower() if opened else "memory"
-    if scheme == "sqlite" and store.startswith("sqlite:///"):
-        path = PurePosixPath(store[len("sqlite:///") :])
-        name = f"{path.stem}.monitor{path.suffix}" if path.suffix else f"{path.name}.monitor"
-        return "sqlite:///" + str(path.with_name(name))
-    if scheme in ("postgresql", "postgres"):
-        return store
-    return "memory://"
-
-
-def parse_retention(retention: str | timedelta) -> timedelta:
-    if isinstance(retention, timedelta):
-        length = retention
-    else:
-        try:
-            length = timedelta(seconds=parse_duration(retention))
-        except ValueError as error:
-            raise ConfigError(f"invalid retention: {error}") from None
-    if length < timedelta(minutes=1):
-        raise ConfigError("the monitor's retention must be at least a minute, such as 30d")
-    return length
-
-
 class Monitor(MonitorQueries):
-    """The query face of monitoring; ``Monitor.open`` makes one, ``Monitor.off()`` one that
-    records nothing and refuses queries."""
+    """The face of monitoring: its queries, its audit log, its subscribers and metrics.
+
+    ``audit_key`` seals the audit log (the engine derives it from the server's secret);
+    a monitor opened without one reads decisions, usage and alerts, but has no audit log.
+    """
 
     def __init__(
         self,
@@ -89,6 +78,7 @@ class Monitor(MonitorQueries):
         retention: str | timedelta = DEFAULT_RETENTION,
         capacity: int | None = None,
         policies: Callable[[], PolicySet] | None = None,
+        audit_key: bytes | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -98,6 +88,8 @@ class Monitor(MonitorQueries):
         self._closed = False
         self._metrics = Metrics(self.stats)
         self._subscribers = Subscribers()
+        self._chain = Chain(audit_key) if audit_key is not None else None
+        self._audit: AuditLog | None = None
         if store is not None:
             recorder = Recorder(environment, proxies, key_prefix)
             self._writer = Writer(
@@ -106,12 +98,15 @@ class Monitor(MonitorQueries):
                 clock,
                 self.retention,
                 self._metrics,
-                policies or _no_policies,
+                policies or no_policies,
                 self._subscribers,
+                self._chain,
             )
             if capacity is not None and (isinstance(capacity, bool) or capacity < 1):
                 raise ConfigError("the monitor's queue must hold at least one decision")
             self._stream = Stream(self._writer.process, self._writer.tick, capacity=capacity)
+            if self._chain is not None:
+                self._audit = AuditLog(store, self._chain, clock, self._stream.put)
 
     @classmethod
     def open(cls, url: str, **options: object) -> Monitor:
@@ -133,6 +128,35 @@ class Monitor(MonitorQueries):
     @property
     def persistent(self) -> bool:
         return self._store is not None and self._store.persistent
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log: ``verify()``, ``export()``, ``head()``, ``record()``."""
+        if self._audit is None:
+            raise MonitorError(
+                "this monitor has no audit log: monitoring is off, or it was opened without "
+                "the server's secret"
+            )
+        return self._audit
+
+    def key_event(self, event: KeyEvent) -> None:
+        """Write a key lifecycle event to the audit log: the key manager's event sink."""
+        if self._stream is not None and self._chain is not None:
+            details = dict(event.details)
+            draft = AuditDraft(f"key.{event.kind}", event.actor, event.key_id, event.at, details)
+            self._stream.put(draft)
+
+    def policy_loaded(
+        self, policy: PolicySet, actor: str, source: str | None, previous: str | None = None
+    ) -> None:
+        """Write a policy load (or, with the ``previous`` digest, a reload) to the audit log."""
+        if self._stream is None or self._chain is None or not policy.digest:
+            return
+        details: dict[str, object] = {"files": list(policy.files), "source": source}
+        event = "policy.loaded"
+        if previous is not None:
+            event, details["previous"] = "policy.reloaded", previous
+        self._stream.put(AuditDraft(event, actor, policy.digest, self._clock(), details))
 
     @property
     def record(self) -> RecordDecision | None:
@@ -193,7 +217,3 @@ class Monitor(MonitorQueries):
         self.flush()
         if self._writer is not None:
             self._writer.close_quiet_alerts()
-
-
-def _no_policies() -> PolicySet:
-    return PolicySet(key_types={})

@@ -16,6 +16,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
+from policyengine.monitor.audit import AuditDraft
 from policyengine.policy.alerts import AlertSettings, Severity
 
 SubjectType = Literal["key", "address"]
@@ -141,3 +142,20 @@ class AlertBook:
         for key, alert in list(self._open.items()):
             if alert.kind == kind and alert.last_seen <= before:
                 del self._open[key]
+
+
+def raised_entry(alert: Alert) -> AuditDraft:
+    """What the audit log keeps of a raised alert."""
+    return AuditDraft(
+        "alert.raised",
+        "system",
+        alert.subject,
+        alert.first_seen,
+        {
+            "alert_id": alert.id,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "message": alert.message,
+            "evidence": dict(alert.evidence),
+        },
+    )

@@ -12,12 +12,14 @@ from dataclasses import replace
 from datetime import datetime
 
 from policyengine.keys.codec import to_micros
-from policyengine.monitor.alerts import Alert
+from policyengine.monitor.alerts import Alert, raised_entry
+from policyengine.monitor.audit import AuditEntry, AuditHead
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
 from policyengine.monitor.store import (
     NETWORK_MEMORY,
     AlertQuery,
+    AuditQuery,
     Batch,
     DecisionQuery,
     UsageQuery,
@@ -38,6 +40,7 @@ class MemoryStore:
         self._usage: dict[BucketKey, Bucket] = {}
         self._networks: dict[tuple[str, str], tuple[datetime, datetime]] = {}
         self._alerts: dict[str, Alert] = {}
+        self._audit: list[AuditEntry] = []
 
     def write(self, batch: Batch) -> Written:
         written = Written()
@@ -69,7 +72,29 @@ class MemoryStore:
                 self._alerts[stored.id] = merged
                 if stored.id != alert.id:
                     written.adopted.append(merged)
+            drafts = [*batch.audit, *map(raised_entry, written.raised)]
+            if drafts and batch.chain is not None:
+                written.audit = batch.chain.seal(drafts, self._head())
+                self._audit.extend(written.audit)
         return written
+
+    def _head(self) -> AuditHead | None:
+        return AuditHead(self._audit[-1].seq, self._audit[-1].mac) if self._audit else None
+
+    def audit_entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
+        with self._lock:
+            found = [entry for entry in self._audit if query.matches(entry)]
+        if query.newest_first:
+            found.sort(key=lambda entry: (entry.at, entry.id), reverse=True)
+        return found[: query.limit]
+
+    def audit_head(self) -> AuditHead | None:
+        with self._lock:
+            return self._head()
+
+    def audit_seq_of(self, mac: str) -> int | None:
+        with self._lock:
+            return next((entry.seq for entry in self._audit if entry.mac == mac), None)
 
     def _open(self, kind: str, subject: str) -> Alert | None:
         return next(

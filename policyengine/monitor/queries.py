@@ -7,20 +7,43 @@ answer) and pages by an opaque cursor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from policyengine.errors import MonitorError
 from policyengine.keys.codec import from_micros, to_micros
 from policyengine.monitor import pages
 from policyengine.monitor.alerts import ALERT_STATES, Alert, AlertState
+from policyengine.monitor.audit import AuditEntry
 from policyengine.monitor.pages import DEFAULT_LIMIT, Page
 from policyengine.monitor.records import DecisionRecord
-from policyengine.monitor.store import AlertQuery, DecisionQuery, MonitorStore, UsageQuery
+from policyengine.monitor.store import (
+    AlertQuery,
+    AuditQuery,
+    DecisionQuery,
+    MonitorStore,
+    UsageQuery,
+)
 from policyengine.monitor.usage import DEFAULT_SPANS, STEPS, Step, UsagePoint
 from policyengine.net import format_ip, parse_ip
 from policyengine.policy.alerts import ALERT_KINDS, SEVERITIES
+
+
+class _Positioned(Protocol):
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Positioned)
+
+#: What a key's activity lists: its decisions, and its lifecycle events from the audit
+#: log; tell them apart by ``event`` (``decision``, ``key.created``, …).
+Activity = DecisionRecord | AuditEntry
 
 
 class MonitorQueries:
@@ -37,11 +60,30 @@ class MonitorQueries:
         action: str | None = None,
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
-    ) -> Page[DecisionRecord]:
-        """What one key did, newest first: a page of decision records from ``since``
-        (inclusive) to ``until`` (exclusive), of the given decision codes and action."""
-        query = self._query(since, until, code, action, cursor, limit)
-        return self._page(replace(query, key_id=pages.check_key_id(key_id)))
+    ) -> Page[Activity]:
+        """What one key did and what was done to it, newest first, from ``since``
+        (inclusive) to ``until`` (exclusive): its decision records and its lifecycle events
+        (``key.created``, ``key.revoked``…, from the audit log). With ``code`` or
+        ``action``, only the decisions of those codes and that action."""
+        query = replace(
+            self._query(since, until, code, action, cursor, limit),
+            key_id=pages.check_key_id(key_id),
+        )
+        store = self._require()
+        found: list[Activity] = [*store.decisions(query)]
+        if not query.codes and query.action is None:
+            events = AuditQuery(
+                query.limit,
+                newest_first=True,
+                before=query.after,
+                subject=query.key_id,
+                events=("key.*",),
+                since=since,
+                until=until,
+            )
+            found += store.audit_entries(events)
+            found.sort(key=lambda item: (item.at, item.id), reverse=True)
+        return self._paged(found, query.limit - 1)
 
     def address_activity(
         self,
@@ -148,9 +190,12 @@ class MonitorQueries:
         )
 
     def _page(self, query: DecisionQuery) -> Page[DecisionRecord]:
-        store = self._require()
-        found = store.decisions(query)
-        limit = query.limit - 1
+        return self._paged(self._require().decisions(query), query.limit - 1)
+
+    @staticmethod
+    def _paged(found: Sequence[T], limit: int) -> Page[T]:
+        """The first ``limit`` of ``found``, newest first by ``(at, id)``, and where the
+        next page starts when there is more."""
         last = found[limit - 1] if len(found) > limit else None
         return pages.page_of(found, limit, pages.position(last.at, last.id) if last else None)
 

@@ -15,11 +15,12 @@ USAGE = "policyengine_usage"
 DENIALS = "policyengine_usage_denials"
 NETWORKS = "policyengine_key_networks"
 ALERTS = "policyengine_alerts"
+AUDIT = "policyengine_audit"
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
-        "create the decision records, usage, key networks and alerts",
+        "create the decision records, usage, key networks, alerts and the audit log",
         (
             # No primary key: ids are unique by construction, and every index costs each
             # of the many inserts; the key's index orders (and so pages) by time and id.
@@ -97,6 +98,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             # At most one open alert of a kind for a subject, whichever process raised it.
             f"CREATE UNIQUE INDEX {ALERTS}_open ON {ALERTS} (kind, subject) WHERE state = 'open'",
             f"CREATE INDEX {ALERTS}_newest ON {ALERTS} (first_seen DESC, id DESC)",
+            # Append-only and hash-chained: each entry's mac covers its content and prev.
+            f"""CREATE TABLE {AUDIT} (
+                seq BIGINT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                details TEXT NOT NULL,
+                prev TEXT NOT NULL,
+                mac TEXT NOT NULL
+            )""",
+            f"CREATE INDEX {AUDIT}_subject ON {AUDIT} (subject, at DESC, seq DESC)",
         ),
     ),
 )

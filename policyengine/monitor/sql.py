@@ -10,8 +10,9 @@ from policyengine.db import Database, open_schema
 from policyengine.db.postgres import PostgresDatabase
 from policyengine.db.sqlite import SqliteDatabase, sqlite_path
 from policyengine.keys.codec import to_micros
-from policyengine.monitor import sql_alerts
-from policyengine.monitor.alerts import Alert
+from policyengine.monitor import sql_alerts, sql_audit
+from policyengine.monitor.alerts import Alert, raised_entry
+from policyengine.monitor.audit import AuditEntry, AuditHead
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
 from policyengine.monitor.schema import (
@@ -38,6 +39,7 @@ from policyengine.monitor.sql_rows import (
 from policyengine.monitor.store import (
     NETWORK_MEMORY,
     AlertQuery,
+    AuditQuery,
     Batch,
     DecisionQuery,
     MonitorStore,
@@ -62,7 +64,11 @@ class SqlMonitorStore:
             run.many(ADD_USAGE, usage)
             run.many(ADD_DENIALS, denials)
             sql_alerts.add_networks(run, batch.networks)
-            return sql_alerts.write_alerts(run, batch.alerts)
+            written = sql_alerts.write_alerts(run, batch.alerts)
+            drafts = [*batch.audit, *map(raised_entry, written.raised)]
+            if drafts and batch.chain is not None:
+                written.audit = sql_audit.append(run, self._database, batch.chain, drafts)
+            return written
 
     def decisions(self, query: DecisionQuery) -> Sequence[DecisionRecord]:
         statement, params = decisions_statement(query)
@@ -90,6 +96,20 @@ class SqlMonitorStore:
     def close_alerts(self, kind: str, before: datetime, now: datetime) -> list[Alert]:
         with self._database.transaction(write=True) as run:
             return sql_alerts.close_alerts(run, kind, before, now)
+
+    def audit_entries(self, query: AuditQuery) -> Sequence[AuditEntry]:
+        statement, params = sql_audit.entries_statement(query)
+        with self._database.transaction(write=False) as run:
+            rows, _ = run(statement, params)
+        return [sql_audit.entry_from_row(row) for row in rows]
+
+    def audit_head(self) -> AuditHead | None:
+        with self._database.transaction(write=False) as run:
+            return sql_audit.head(run)
+
+    def audit_seq_of(self, mac: str) -> int | None:
+        with self._database.transaction(write=False) as run:
+            return sql_audit.seq_of(run, mac)
 
     def prune(self, before: datetime) -> int:
         cutoff = (to_micros(before),)

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from policyengine.errors import ConfigError
+from policyengine.keys.codec import to_micros
 from policyengine.monitor.alerts import Alert, AlertChange, AlertState
+from policyengine.monitor.audit import AuditDraft, AuditEntry, AuditHead, Chain
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
 from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint
@@ -34,9 +36,13 @@ class Batch:
     #: ``(key id, network) → (first, last use)`` to remember.
     networks: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     alerts: list[AlertChange] = field(default_factory=list)
+    #: Entries for the audit log, sealed into its chain when written (raised alerts are
+    #: added to them then), and the chain that seals them.
+    audit: list[AuditDraft] = field(default_factory=list)
+    chain: Chain | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.decisions or self.usage or self.networks or self.alerts)
+        return bool(self.decisions or self.usage or self.networks or self.alerts or self.audit)
 
 
 @dataclass(slots=True)
@@ -46,6 +52,8 @@ class Written:
 
     raised: list[Alert] = field(default_factory=list)
     adopted: list[Alert] = field(default_factory=list)
+    #: The audit entries written, in the chain's order.
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,41 @@ class AlertQuery:
     after: tuple[int, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Audit entries in the log's order after ``after_seq``, or newest first before the
+    position ``before`` (``(at in µs, id)``), ``limit`` of them, filtered."""
+
+    limit: int
+    after_seq: int = 0
+    newest_first: bool = False
+    before: tuple[int, str] | None = None
+    #: Event names, or groups as ``key.*``.
+    events: tuple[str, ...] = ()
+    actor: str | None = None
+    subject: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, entry: AuditEntry) -> bool:
+        """The filter, in Python; the SQL store says the same in its ``WHERE`` clause."""
+        return (
+            entry.seq > self.after_seq
+            and (not self.events or any(_event_matches(entry.event, e) for e in self.events))
+            and (self.actor is None or entry.actor == self.actor)
+            and (self.subject is None or entry.subject == self.subject)
+            and (self.since is None or entry.at >= self.since)
+            and (self.until is None or entry.at < self.until)
+            and (self.before is None or (to_micros(entry.at), entry.id) < self.before)
+        )
+
+
+def _event_matches(event: str, wanted: str) -> bool:
+    if wanted.endswith(".*"):
+        return event.startswith(wanted[:-1])
+    return event == wanted
+
+
 class MonitorStore(Protocol):
     #: Whether what is kept outlives the process (``memory://`` does not).
     persistent: bool
@@ -109,6 +152,14 @@ class MonitorStore(Protocol):
 
     def close_alerts(self, kind: str, before: datetime, now: datetime) -> list[Alert]:
         """Close the open alerts of ``kind`` with no sign since ``before``; return them."""
+
+    def audit_entries(self, query: AuditQuery) -> Sequence[AuditEntry]: ...
+
+    def audit_head(self) -> AuditHead | None:
+        """The last entry's place and HMAC; ``None`` for an empty log."""
+
+    def audit_seq_of(self, mac: str) -> int | None:
+        """The first entry whose HMAC is ``mac``, if any."""
 
     def prune(self, before: datetime) -> int:
         """Forget decision records and usage older than ``before``, networks unused for

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from policyengine.errors import StorageError
 from policyengine.monitor.alerts import Alert, AlertBook
+from policyengine.monitor.audit import AuditDraft, AuditEntry, Chain
 from policyengine.monitor.capture import Captured, Recorder
 from policyengine.monitor.detectors import Detectors
 from policyengine.monitor.history import KeyHistory
@@ -44,6 +45,7 @@ class Writer:
         metrics: Metrics,
         policies: Callable[[], PolicySet],
         subscribers: Subscribers,
+        chain: Chain | None,
     ) -> None:
         self._store = store
         self._recorder = recorder
@@ -52,6 +54,7 @@ class Writer:
         self._metrics = metrics
         self._policies = policies
         self._subscribers = subscribers
+        self._chain = chain
         self._detectors = Detectors(self._history)
         self._book = AlertBook()
         self._pending: deque[Batch] = deque()
@@ -61,12 +64,14 @@ class Writer:
         self.lost = 0
 
     def process(self, items: list[object]) -> None:
-        batch = Batch()
+        batch = Batch(chain=self._chain)
         record = self._recorder.record
         for item in items:
             if type(item) is tuple:
                 captured: Captured = item
                 batch.decisions.append(record(captured))
+            elif isinstance(item, AuditDraft):
+                batch.audit.append(item)
         if batch.decisions:
             self._metrics.count(batch.decisions)
             tally = UsageTally()
@@ -131,7 +136,22 @@ class Writer:
                 self._book.adopt(alert)
             for alert in written.raised:
                 self._metrics.count_alert(alert.kind, alert.severity)
-            self._subscribers.publish(notice("alert.raised", a) for a in written.raised)
+            self._subscribers.publish(notices(written.audit, written.raised))
+
+
+def notices(entries: list[AuditEntry], raised: list[Alert]) -> list[Notice]:
+    """Notices of what a batch wrote, in the audit log's order: a raised alert's notice
+    holds the alert itself."""
+    alerts = {alert.id: alert for alert in raised}
+    found = []
+    for entry in entries:
+        alert = alerts.pop(str(entry.details.get("alert_id")), None)
+        if alert is not None:
+            found.append(notice("alert.raised", alert))
+        else:
+            found.append(Notice(entry.event, entry.id, entry.at, entry.as_dict()))
+    # Without an audit log, raised alerts are heard all the same.
+    return found + [notice("alert.raised", alert) for alert in alerts.values()]
 
 
 def notice(event: str, alert: Alert) -> Notice:

@@ -40,6 +40,7 @@ SHOWN = {
     "activity.md": ("monitor.activity(", "monitor.address_activity(", "monitor.usage(", ".trace"),
     "metrics.md": ("monitor.metrics(", "monitor.collector"),
     "alerts.md": ("monitor.alerts(", "monitor.subscribe("),
+    "audit.md": ("audit.export(", "audit.verify(", "audit.head(", "audit.record(", "actor="),
 }
 
 

@@ -93,7 +93,10 @@ def test_subscribers_hear_only_what_they_asked_for_and_stop_when_cancelled(
     probe(engine, 20, ip="192.0.2.67")
     engine.flush()
     assert [n.data["subject"] for n in raised] == ["192.0.2.66", "192.0.2.67"]
-    assert [n.data["subject"] for n in everything] == ["192.0.2.66"]
+    assert [(n.event, n.data["subject"]) for n in everything] == [
+        ("policy.loaded", engine.prepared.digest),
+        ("alert.raised", "192.0.2.66"),
+    ]
     assert engine.monitor.stats().written == 40
 
 

@@ -67,6 +67,7 @@ def test_a_full_queue_shows_its_drops(
 ) -> None:
     monkeypatch.setattr(policyengine.monitor.stream, "DEFAULT_INTERVAL", 3600.0)
     engine = make_engine(monitor_queue=1)
+    engine.flush()  # the policy load, which takes a place in the queue too
     for _ in range(3):
         engine.check(get(None))
     found = samples(engine.monitor.metrics())

@@ -39,7 +39,7 @@ def stored(tmp_path: Path, key_id: str) -> int:
     try:
         total, cursor = 0, None
         while True:
-            page = monitor.activity(key_id, limit=1000, cursor=cursor)
+            page = monitor.activity(key_id, action="read", limit=1000, cursor=cursor)
             total, cursor = total + len(page), page.next_cursor
             if cursor is None:
                 return total
