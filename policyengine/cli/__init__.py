@@ -8,7 +8,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from policyengine.cli import keys, policies
+from policyengine.cli import audit, keys, monitor, policies
+from policyengine.cli.options import monitor_options
 from policyengine.cli.output import Handler, guard
 
 
@@ -20,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (policies, keys):
         group.register(commands)
+    common = monitor_options()
+    monitor.register_alerts(commands, common)
+    audit.register(commands, common)
     return parser
 
 

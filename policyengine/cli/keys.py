@@ -1,4 +1,4 @@
-"""``policyengine keys create|list|show|rotate|disable|enable|revoke|scan``.
+"""``policyengine keys create|list|show|rotate|disable|enable|revoke|scan|activity|usage``.
 
 Every command answers with an exit code (0 done, 1 failed or found live leaked keys,
 2 misuse) and reports an error as one line, never as a traceback. A secret is printed
@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Callable
 
 from policyengine.cli import keys_actions as commands
-from policyengine.cli.options import DEFAULT_STORE, REDIS_ENV, STORE_ENV
+from policyengine.cli import monitor
+from policyengine.cli.options import DEFAULT_STORE, REDIS_ENV, STORE_ENV, add_monitor_option
 from policyengine.cli.output import MISUSE, guard, print_error
 from policyengine.keys.store import KEY_STATES
 
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PREFIX",
         help="the prefix of the keys (default: tdoc)",
     )
+    add_monitor_option(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     keys = subparsers.add_parser(
@@ -110,6 +112,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     scan.add_argument("paths", nargs="+", metavar="PATH")
     scan.add_argument("--revoke", action="store_true", help="revoke every live key found")
     scan.add_argument("--offline", action="store_true", help="do not consult the key store")
+    monitor.register_key_commands(commands, common)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,4 +132,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "enable": commands.change("enable"),
     "revoke": commands.change("revoke"),
     "scan": commands.scan,
+    "activity": monitor.activity,
+    "usage": monitor.usage,
 }

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from policyengine.cli.keys_view import key_details, key_table
-from policyengine.cli.options import redis_url, store_url
+from policyengine.cli.options import cli_actor, monitor_url, redis_url, store_url
 from policyengine.cli.output import FAILED, OK, moment, print_error, print_json, table
 from policyengine.errors import KeyRequestError, StorageError
 from policyengine.keys.codec import record_to_json
@@ -16,6 +16,7 @@ from policyengine.keys.format import KeyFormat
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.pages import IssuedKey
 from policyengine.keys.scan import Finding, scan_paths
+from policyengine.monitor import Monitor
 from policyengine.policy.model import PolicySet
 from policyengine.record import KeyRecord, Refill, Usage
 
@@ -36,6 +37,7 @@ def create(args: argparse.Namespace) -> int:
             rate_limits=_pairs(args.limit, "--limit"),
             usage=_usage(args.usage),
             metadata=_pairs(args.metadata, "--metadata"),
+            actor=cli_actor(),
         )
     _issued(args, issued, f"Created key {issued.key.id}")
     return OK
@@ -72,7 +74,9 @@ def show(args: argparse.Namespace) -> int:
 
 def rotate(args: argparse.Namespace) -> int:
     with _manager(args) as manager:
-        issued = manager.rotate(args.key_id, grace=args.grace, expires_in=args.expires_in)
+        issued = manager.rotate(
+            args.key_id, grace=args.grace, expires_in=args.expires_in, actor=cli_actor()
+        )
         until = manager.get(args.key_id).grace_until
     headline = f"Rotated {args.key_id} (it works until {moment(until)}) to {issued.key.id}"
     _issued(args, issued, headline)
@@ -85,9 +89,9 @@ def change(method: str) -> Callable[[argparse.Namespace], int]:
     def run_change(args: argparse.Namespace) -> int:
         with _manager(args) as manager:
             if method == "revoke":
-                record = manager.revoke(args.key_id, reason=args.reason)
+                record = manager.revoke(args.key_id, reason=args.reason, actor=cli_actor())
             else:
-                record = getattr(manager, method)(args.key_id)
+                record = getattr(manager, method)(args.key_id, actor=cli_actor())
         _record(args, record)
         return OK
 
@@ -104,7 +108,9 @@ def scan(args: argparse.Namespace) -> int:
             status, key_id = _status(manager, finding)
             if args.revoke and manager is not None and status in LIVE:
                 if key_id not in revoked:
-                    manager.revoke(key_id, reason=f"leaked: found in {finding.where}")
+                    manager.revoke(
+                        key_id, reason=f"leaked: found in {finding.where}", actor=cli_actor()
+                    )
                     revoked.append(key_id)
                 status = "revoked"
             rows.append((finding, status, key_id))
@@ -172,7 +178,8 @@ def _maybe_manager(args: argparse.Namespace) -> Iterator[KeyManager | None]:
         yield None
         return
     try:
-        yield manager
+        with _audited(args, manager):
+            yield manager
     finally:
         manager.close()
 
@@ -181,9 +188,27 @@ def _maybe_manager(args: argparse.Namespace) -> Iterator[KeyManager | None]:
 def _manager(args: argparse.Namespace, *, create: bool = False) -> Iterator[KeyManager]:
     manager = _open(args, create=create)
     try:
-        yield manager
+        with _audited(args, manager):
+            yield manager
     finally:
         manager.close()
+
+
+@contextmanager
+def _audited(args: argparse.Namespace, manager: KeyManager) -> Iterator[None]:
+    """Every change the command makes goes to the audit log, as the engine's would: the
+    monitor beside the key store (or ``--monitor``) is open while it runs."""
+    audit_key, ephemeral = manager.derived_secret("audit")
+    url = monitor_url(args.monitor, args.store)
+    if ephemeral or url == "off":
+        yield
+        return
+    monitor = Monitor.open(url, clock=_now, audit_key=audit_key)
+    manager.listen(monitor.key_event)
+    try:
+        yield
+    finally:
+        monitor.close()
 
 
 def _open(args: argparse.Namespace, *, create: bool) -> KeyManager:

@@ -10,7 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from policyengine.errors import InvalidValue, KeyRequestError, PolicyEngineError, PolicyError
+from policyengine.errors import (
+    InvalidValue,
+    KeyRequestError,
+    MonitorError,
+    PolicyEngineError,
+    PolicyError,
+)
 
 #: Exit codes: done (or allowed, or valid); failed (denied, errors found); misused.
 OK, FAILED, MISUSE = 0, 1, 2
@@ -64,7 +70,7 @@ def guard(handler: Handler, args: argparse.Namespace) -> int:
         count = len(error.diagnostics)
         print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return FAILED
-    except (KeyRequestError, InvalidValue) as error:
+    except (KeyRequestError, InvalidValue, MonitorError) as error:
         print_error(str(error))
         return MISUSE
     except PolicyEngineError as error:

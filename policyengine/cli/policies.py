@@ -170,6 +170,9 @@ def _check(args: argparse.Namespace) -> int:
         forwarded_header=args.forwarded_header,
         create=False,
         maintenance_interval=None,
+        # A question asked from a terminal is not traffic: nothing is recorded.
+        monitor="off",
+        handle_signals=False,
     ) as engine:
         decision = engine.check(
             Request(

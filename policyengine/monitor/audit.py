@@ -64,6 +64,7 @@ class AuditEntry:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "id": self.id,
             "seq": self.seq,
             "at": self.at.isoformat(),
             "event": self.event,
