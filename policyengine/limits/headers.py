@@ -86,20 +86,16 @@ class RateLimitHeaders(Mapping[str, str]):
     """:func:`rate_limit_headers` of an outcome, worked out when first read: a caller that
     never sends them (an embedded check, say) never pays for formatting them."""
 
-    __slots__ = ("_headers", "_outcome")
+    __slots__ = ("_headers", "outcome")
 
     def __init__(self, outcome: LimitOutcome) -> None:
-        self._outcome = outcome
+        #: The limiter's answer the headers describe.
+        self.outcome = outcome
         self._headers: dict[str, str] | None = None
-
-    @property
-    def outcome(self) -> LimitOutcome:
-        """The limiter's answer the headers describe."""
-        return self._outcome
 
     def _get(self) -> dict[str, str]:
         if self._headers is None:
-            self._headers = rate_limit_headers(self._outcome)
+            self._headers = rate_limit_headers(self.outcome)
         return self._headers
 
     def __getitem__(self, name: str) -> str:

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 from policyengine.errors import ConfigError, MonitorError
 from policyengine.keys.events import KeyEvent
+from policyengine.monitor import capture
 from policyengine.monitor.alerts import Alert
 from policyengine.monitor.audit import AuditDraft, AuditEntry, AuditHead, Chain
 from policyengine.monitor.audit_log import AuditLog
-from policyengine.monitor.capture import Recorder
+from policyengine.monitor.capture import RecordDecision, Recorder
 from policyengine.monitor.metrics import Metrics, MonitorStats
 from policyengine.monitor.notices import Notice, Subscriber, Subscribers, Subscription
 from policyengine.monitor.pages import Page
@@ -30,7 +31,7 @@ from policyengine.monitor.settings import (
     parse_retention,
 )
 from policyengine.monitor.store import MonitorStore, open_store
-from policyengine.monitor.stream import RecordDecision, Stream
+from policyengine.monitor.stream import Stream
 from policyengine.monitor.usage import UsagePoint
 from policyengine.monitor.verify import AuditProblem, Verification
 from policyengine.monitor.writer import Writer
@@ -85,6 +86,7 @@ class Monitor(MonitorQueries):
         self.retention = parse_retention(retention)
         self._stream: Stream | None = None
         self._writer: Writer | None = None
+        self._record: RecordDecision | None = None
         self._closed = False
         self._metrics = Metrics(self.stats)
         self._subscribers = Subscribers()
@@ -105,6 +107,7 @@ class Monitor(MonitorQueries):
             if capacity is not None and (isinstance(capacity, bool) or capacity < 1):
                 raise ConfigError("the monitor's queue must hold at least one decision")
             self._stream = Stream(self._writer.process, self._writer.tick, capacity=capacity)
+            self._record = capture.recorder(self._stream, bool(proxies))
             if self._chain is not None:
                 self._audit = AuditLog(store, self._chain, clock, self._stream.put)
 
@@ -161,7 +164,7 @@ class Monitor(MonitorQueries):
     @property
     def record(self) -> RecordDecision | None:
         """What a check calls to hand over its decision; ``None`` when monitoring is off."""
-        return self._stream.record if self._stream is not None else None
+        return self._record
 
     def subscribe(self, callback: Subscriber, events: Iterable[str] | None = None) -> Subscription:
         """Call ``callback(notice)`` for each :class:`Notice` of the given ``events``

@@ -7,38 +7,62 @@ set gives it; a kind that is turned off is not looked at.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from policyengine.decision import Code
 from policyengine.keys.codec import to_micros
-from policyengine.monitor.alerts import Sign, SubjectType
+from policyengine.monitor.alerts import Sign
 from policyengine.monitor.history import MINUTE, NO_NETWORK, KeyWatch, LoadHistory, Networks
+from policyengine.monitor.probing import MAX_WATCHED, PROBING, DenialBursts
 from policyengine.monitor.records import DecisionRecord
 from policyengine.policy.alerts import AlertSettings
 from policyengine.units import format_duration
 
-#: Denials that look like probing: credentials that are no key of ours, and asking for
-#: what a key may not do. (Revoked keys and the wrong environment have kinds of their own;
-#: rate limits are not probing.)
-PROBING = frozenset(
-    {
-        Code.MISSING_CREDENTIAL,
-        Code.MALFORMED_CREDENTIAL,
-        Code.NOT_FOUND,
-        Code.TOKEN_INVALID,
-        Code.INSUFFICIENT_SCOPE,
-        Code.DENIED_BY_POLICY,
-        Code.IP_NOT_ALLOWED,
-    }
-)
-#: Keys and addresses watched at once; past it the longest unseen are forgotten.
-MAX_WATCHED = 100_000
 #: The baseline window when volume spikes are not watched (networks are, all the same).
 _WINDOW = 3600.0
 
 Settings = Mapping[str, AlertSettings]
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """The settings in force, worked out once per batch: each kind's thresholds, or
+    ``None`` for a kind that is off."""
+
+    new_network: AlertSettings | None
+    dormant_after: timedelta | None
+    volume: AlertSettings | None
+    volume_window: timedelta
+    saturated_for: timedelta | None
+    credits_below: float | None
+    expiring_within: timedelta | None
+    wrong_environment: bool
+    revoked: bool
+    burst: AlertSettings | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Watch:
+        on = {kind: s for kind, s in settings.items() if s.enabled}
+
+        def seconds(kind: str, name: str) -> timedelta | None:
+            return timedelta(seconds=on[kind][name]) if kind in on else None
+
+        volume = on.get("volume_spike")
+        return cls(
+            on.get("new_network"),
+            seconds("dormant_key", "after"),
+            volume,
+            timedelta(seconds=volume["baseline"] if volume else _WINDOW),
+            seconds("rate_limit_saturated", "for"),
+            on["credits_low"]["below"] if "credits_low" in on else None,
+            seconds("expiring_key_in_use", "within"),
+            "wrong_environment" in on,
+            "revoked_key_used" in on,
+            on.get("denial_burst"),
+        )
 
 
 class Detectors:
@@ -46,29 +70,29 @@ class Detectors:
         self._history = history
         self._network = Networks()
         self._keys: OrderedDict[str, KeyWatch] = OrderedDict()
-        self._denials: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
+        self._bursts = DenialBursts()
         #: ``(key id, network) → (first, last use)`` since the writer last took them.
         self.networks: dict[tuple[str, str], tuple[datetime, datetime]] = {}
 
     def observe(self, records: list[DecisionRecord], settings: Settings) -> list[Sign]:
         signs: list[Sign] = []
-        on = {kind: s for kind, s in settings.items() if s.enabled}
+        watch = _Watch.of(settings)
         for record in records:
-            if record.code in PROBING and "denial_burst" in on:
-                self._denial(record, on["denial_burst"], signs)
+            if watch.burst is not None and record.code in PROBING:
+                self._bursts.add(record, watch.burst, signs)
             if record.key_id is not None:
-                self._key(record.key_id, record, on, signs)
+                self._key(record.key_id, record, watch, signs)
         return signs
 
     def take_networks(self) -> dict[tuple[str, str], tuple[datetime, datetime]]:
         taken, self.networks = self.networks, {}
         return taken
 
-    def _key(self, key_id: str, record: DecisionRecord, on: Settings, signs: list[Sign]) -> None:
+    def _key(self, key_id: str, record: DecisionRecord, on: _Watch, signs: list[Sign]) -> None:
         at = record.at
         watch = self._watch(key_id, at, on)
-        network = self._network(record.client, on.get("new_network"))
-        if "new_network" in on and network not in watch.networks and network != NO_NETWORK:
+        network = self._network(record.client, on.new_network)
+        if on.new_network and network not in watch.networks and network != NO_NETWORK:
             known = sorted(n for n in watch.networks if n != NO_NETWORK)
             if known:
                 signs.append(
@@ -83,11 +107,11 @@ class Detectors:
                     )
                 )
         watch.networks[network] = at
-        first = self.networks.get((key_id, network), (at, at))[0]
-        self.networks[(key_id, network)] = (min(first, at), at)
-        if "dormant_key" in on and watch.last_seen is not None:
+        seen = self.networks.get((key_id, network))
+        self.networks[(key_id, network)] = (at if seen is None or at < seen[0] else seen[0], at)
+        if on.dormant_after is not None and watch.last_seen is not None:
             idle = at - watch.last_seen
-            if idle >= timedelta(seconds=on["dormant_key"]["after"]):
+            if idle >= on.dormant_after:
                 signs.append(
                     _sign(
                         "dormant_key",
@@ -98,12 +122,13 @@ class Detectors:
                         idle_seconds=int(idle.total_seconds()),
                     )
                 )
-        watch.last_seen = at if watch.last_seen is None else max(watch.last_seen, at)
-        if "volume_spike" in on:
-            self._volume(key_id, watch, record, on["volume_spike"], signs)
-        if "rate_limit_saturated" in on:
-            self._saturation(key_id, watch, record, on["rate_limit_saturated"], signs)
-        if record.code is Code.WRONG_ENVIRONMENT and "wrong_environment" in on:
+        if watch.last_seen is None or at > watch.last_seen:
+            watch.last_seen = at
+        if on.volume is not None:
+            self._volume(key_id, watch, record, on, signs)
+        if on.saturated_for is not None:
+            self._saturation(key_id, watch, record, on.saturated_for, signs)
+        if on.wrong_environment and record.code is Code.WRONG_ENVIRONMENT:
             signs.append(
                 _sign(
                     "wrong_environment",
@@ -116,7 +141,7 @@ class Detectors:
                     client=record.client,
                 )
             )
-        if record.code is Code.REVOKED and "revoked_key_used" in on:
+        if on.revoked and record.code is Code.REVOKED:
             signs.append(
                 _sign(
                     "revoked_key_used",
@@ -127,12 +152,11 @@ class Detectors:
                     path=record.path,
                 )
             )
-        credits = record.credits
+        credits = record.credits if on.credits_below is not None else None
         if (
-            "credits_low" in on
-            and credits is not None
+            credits is not None
             and credits.quota
-            and credits.remaining / credits.quota <= on["credits_low"]["below"]
+            and credits.remaining / credits.quota <= (on.credits_below or 0)
         ):
             signs.append(
                 _sign(
@@ -145,9 +169,9 @@ class Detectors:
                 )
             )
         expires = record.key_expires_at
-        if "expiring_key_in_use" in on and expires is not None and record.allowed:
+        if on.expiring_within is not None and expires is not None and record.allowed:
             left = expires - at
-            if left <= timedelta(seconds=on["expiring_key_in_use"]["within"]):
+            if left <= on.expiring_within:
                 signs.append(
                     _sign(
                         "expiring_key_in_use",
@@ -159,30 +183,26 @@ class Detectors:
                     )
                 )
 
-    def _watch(self, key_id: str, at: datetime, on: Settings) -> KeyWatch:
+    def _watch(self, key_id: str, at: datetime, on: _Watch) -> KeyWatch:
         watch = self._keys.get(key_id)
         if watch is not None:
             self._keys.move_to_end(key_id)
             return watch
-        window = on["volume_spike"]["baseline"] if "volume_spike" in on else _WINDOW
-        history = self._history(key_id, at - timedelta(seconds=window))
-        watch = self._keys[key_id] = KeyWatch.of(history, to_micros(at), at, window)
+        window = on.volume_window
+        history = self._history(key_id, at - window)
+        watch = self._keys[key_id] = KeyWatch.of(history, to_micros(at), at, window.total_seconds())
         if len(self._keys) > MAX_WATCHED:
             self._keys.popitem(last=False)
         return watch
 
     def _volume(
-        self,
-        key_id: str,
-        watch: KeyWatch,
-        record: DecisionRecord,
-        settings: AlertSettings,
-        signs: list[Sign],
+        self, key_id: str, watch: KeyWatch, record: DecisionRecord, on: _Watch, signs: list[Sign]
     ) -> None:
-        window = settings["baseline"]
-        watch.roll(to_micros(record.at) // MINUTE * MINUTE, window)
+        settings = on.volume
+        assert settings is not None
+        watch.roll(to_micros(record.at) // MINUTE * MINUTE, settings["baseline"])
         watch.count += 1
-        established = watch.first_seen <= record.at - timedelta(seconds=window)
+        established = watch.first_seen <= record.at - on.volume_window
         threshold = max(settings["minimum"], settings["factor"] * watch.baseline)
         if established and not watch.spiked and watch.count >= threshold:
             watch.spiked = True
@@ -205,7 +225,7 @@ class Detectors:
         key_id: str,
         watch: KeyWatch,
         record: DecisionRecord,
-        settings: AlertSettings,
+        held_for: timedelta,
         signs: list[Sign],
     ) -> None:
         tightest = record.headroom
@@ -221,7 +241,7 @@ class Detectors:
         watch.saturated_last = at
         since = watch.saturated_since or at
         held = at - since
-        if held >= timedelta(seconds=settings["for"]):
+        if held >= held_for:
             signs.append(
                 _sign(
                     "rate_limit_saturated",
@@ -231,43 +251,6 @@ class Detectors:
                     since=since.isoformat(),
                     held_seconds=int(held.total_seconds()),
                     limit=tightest.name if tightest is not None else None,
-                )
-            )
-
-    def _denial(self, record: DecisionRecord, settings: AlertSettings, signs: list[Sign]) -> None:
-        subject_type: SubjectType = "key" if record.key_id is not None else "address"
-        subject = record.key_id or record.client
-        if subject is None:
-            return
-        count, within = int(settings["denials"]), settings["within"]
-        window = self._denials.get(subject)
-        if window is None or window.maxlen != count:
-            window = self._denials[subject] = deque(maxlen=count)
-            if len(self._denials) > MAX_WATCHED:
-                self._denials.popitem(last=False)
-        else:
-            self._denials.move_to_end(subject)
-        now = record.at.timestamp()
-        window.append((now, record.code.value))
-        span = now - window[0][0]
-        if len(window) == count and span <= within:
-            codes: dict[str, int] = {}
-            for _, code in window:
-                codes[code] = codes.get(code, 0) + 1
-            signs.append(
-                Sign(
-                    "denial_burst",
-                    subject,
-                    subject_type,
-                    record.at,
-                    f"{count} denials within {_duration(timedelta(seconds=span))} "
-                    f"for {subject_type} {subject}",
-                    {
-                        "denials": count,
-                        "span_seconds": round(span, 3),
-                        "window_seconds": within,
-                        "codes": codes,
-                    },
                 )
             )
 

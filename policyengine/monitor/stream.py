@@ -1,7 +1,8 @@
 """One stream, off the hot path: a bounded in-memory queue and the thread that drains it.
 
-A check appends one tuple and returns; it never waits, never takes a lock, and when the
-queue is full its record is dropped and counted instead. Lifecycle events, policy loads
+A check appends one tuple and returns (:func:`policyengine.monitor.capture.recorder`
+makes what it calls); it never waits, never takes a lock, and when the queue is full its
+record is dropped and counted instead. Lifecycle events, policy loads
 and administrative actions go into the same queue but are never dropped: they are few,
 and the audit log must hold every one. The writer thread takes what is queued in batches
 and hands each to ``process``; between batches it runs ``tick`` now and then.
@@ -14,20 +15,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-from policyengine.decision import Decision
-from policyengine.request import Request
-
-if TYPE_CHECKING:
-    from policyengine.policy.prepared import PreparedPolicy
 
 log = logging.getLogger("policyengine.monitor")
-
-#: What :attr:`Stream.record` takes: ``(perf_counter() at the start, when the check
-#: decided, request, decision, policy set)``.
-RecordDecision = Callable[[float, datetime, Request, Decision, "PreparedPolicy"], None]
 
 DEFAULT_CAPACITY = 50_000
 DEFAULT_BATCH = 1_000
@@ -54,8 +43,9 @@ class Stream:
         interval: float | None = None,
         tick_every: float = 5.0,
     ) -> None:
-        self._queue: deque[object] = deque()
-        self._capacity = capacity or DEFAULT_CAPACITY
+        self.queue: deque[object] = deque()
+        #: Decisions waiting beyond this many are dropped (events never are).
+        self.capacity = capacity or DEFAULT_CAPACITY
         self._batch = batch or DEFAULT_BATCH
         # Read here rather than bound as defaults, so that a benchmark or a test can set them.
         self._interval = interval or DEFAULT_INTERVAL
@@ -67,40 +57,30 @@ class Stream:
         self._wake = threading.Event()
         self._stopping = False
         self._closed = False
-        self.record: RecordDecision = self._recorder()
         self._thread = threading.Thread(target=self._run, name="policyengine-monitor", daemon=True)
         self._thread.start()
 
-    def _recorder(self) -> RecordDecision:
-        # A closure over locals: the cheapest call Python offers for the hot path.
-        queue, capacity, clock, drop = self._queue, self._capacity, time.perf_counter, self._drop
-
-        def record(
-            started: float,
-            at: datetime,
-            request: Request,
-            decision: Decision,
-            prepared: PreparedPolicy,
-        ) -> None:
-            if len(queue) < capacity:
-                queue.append((clock() - started, at, request, decision, prepared))
-            else:
-                drop()
-
-        return record
-
-    def _drop(self) -> None:
+    def drop(self) -> None:
+        """Count a decision that found the queue full."""
         with self._drop_lock:
             self._dropped += 1
 
+    def offer(self, item: object) -> bool:
+        """Queue a decision's record unless the queue is full (then it is counted)."""
+        if len(self.queue) < self.capacity:
+            self.queue.append(item)
+            return True
+        self.drop()
+        return False
+
     def put(self, item: object) -> None:
         """Queue an event; unlike a decision record it is never dropped."""
-        self._queue.append(item)
+        self.queue.append(item)
 
     @property
     def depth(self) -> int:
         """Items waiting for the writer."""
-        return len(self._queue)
+        return len(self.queue)
 
     @property
     def dropped(self) -> int:
@@ -111,9 +91,9 @@ class Stream:
         """Wait until everything queued before this call has been handed to ``process``;
         ``False`` if ``timeout`` seconds passed first, or the stream is closed."""
         if self._closed or threading.current_thread() is self._thread:
-            return not self._queue
+            return not self.queue
         marker = _Marker()
-        self._queue.append(marker)
+        self.queue.append(marker)
         self._wake.set()
         return marker.done.wait(timeout)
 
@@ -145,7 +125,7 @@ class Stream:
                 return
 
     def _drain(self) -> None:
-        queue, size = self._queue, self._batch
+        queue, size = self.queue, self._batch
         while queue:
             batch: list[object] = []
             marker = None

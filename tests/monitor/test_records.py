@@ -183,3 +183,29 @@ def test_a_rate_limited_check_says_so_in_its_last_step(engine: Engine) -> None:
         "passed": False,
         "detail": latest.reason,
     }
+
+
+def test_a_queued_check_holds_plain_values_only(make_engine: EngineFactory) -> None:
+    """Neither the credential nor the request and decision wait in the queue: a secret
+    must not linger in memory, and whatever a queued item keeps alive the garbage collector
+    walks again and again, which would slow every check down."""
+    import policyengine.monitor.stream
+
+    policyengine.monitor.stream.DEFAULT_INTERVAL = 3600.0
+    try:
+        engine = make_engine(trusted_proxies=[])
+    finally:
+        policyengine.monitor.stream.DEFAULT_INTERVAL = 0.2
+    issued = reader(engine)
+    engine.flush()
+    request = get(issued.secret)
+    decision = engine.check(request)
+    stream = engine.monitor._stream
+    assert stream is not None
+    (captured,) = list(stream.queue)
+    assert issued.secret not in repr(captured)
+    kept = {type(value).__name__ for value in captured}
+    assert not kept & {"Request", "Decision", "RateLimitHeaders", "list", "dict"}
+    assert request not in captured
+    assert decision not in captured
+    engine.flush()
