@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import cast
 
 from policyengine.db import Database, Migration, Row, Run, open_schema, schema_version
+from policyengine.db.where import Where
 from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys import codec
 from policyengine.keys.store import KeyQuery, StoredKey
@@ -156,32 +157,21 @@ def record_from_row(row: Row) -> KeyRecord:
 
 def list_statement(query: KeyQuery) -> tuple[str, list[object]]:
     now = codec.to_micros(query.now)
-    where: list[str] = []
-    params: list[object] = []
-    for column, wanted in (("environment", query.environment), ("type", query.type)):
-        if wanted is not None:
-            where.append(f"{column} = ?")
-            params.append(wanted)
+    where = Where().given("environment = ?", query.environment).given("type = ?", query.type)
     if query.label is not None:
         escaped = query.label.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("lower(label) LIKE ? ESCAPE '\\'")
-        params.append(f"%{escaped}%")
+        where.add("lower(label) LIKE ? ESCAPE '\\'", f"%{escaped}%")
     if query.state is not None:
         clause, uses_of_now = _STATES[query.state]
-        where.append(f"({clause})")
-        params.extend([now] * uses_of_now)
+        where.add(f"({clause})", *[now] * uses_of_now)
     if query.after is not None:
-        created, key_id = codec.to_micros(query.after[0]), query.after[1]
-        where.append("(created_at < ? OR (created_at = ? AND id < ?))")
-        params.extend([created, created, key_id])
+        where.before("created_at", "id", (codec.to_micros(query.after[0]), query.after[1]))
     if query.end_unannounced:
-        where.append("end_announced = 0")
-    condition = f" WHERE {' AND '.join(where)}" if where else ""
-    params.append(query.limit)
+        where.add("end_announced = 0")
     return (
-        f"SELECT {_COLUMNS} FROM {TABLE}{condition} "  # noqa: S608
+        f"SELECT {_COLUMNS} FROM {TABLE}{where.sql()} "  # noqa: S608
         "ORDER BY created_at DESC, id DESC LIMIT ?",
-        params,
+        [*where.params, query.limit],
     )
 
 

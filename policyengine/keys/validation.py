@@ -58,23 +58,24 @@ def environment(kind: KeyType, value: object) -> Environment:
 
 
 def label(value: object, key_format: KeyFormat) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise KeyRequestError("a key needs a label saying what it is for, such as 'nightly export'")
-    text = value.strip()
-    if len(text) > MAX_LABEL:
-        raise KeyRequestError(f"the label is {len(text)} characters long; at most {MAX_LABEL}")
-    _plain_text("the label", text, key_format)
-    return text
+    missing = "a key needs a label saying what it is for, such as 'nightly export'"
+    return _short_text(value, "the label", missing, key_format)
 
 
 def actor(value: object, key_format: KeyFormat) -> str:
     """Who makes a change, as events name them: ``cli:alice``, ``key:key_…``, a service."""
+    missing = "actor must name who makes the change, such as 'billing-service'"
+    return _short_text(value, "the actor", missing, key_format)
+
+
+def _short_text(value: object, what: str, missing: str, key_format: KeyFormat) -> str:
+    """One line of plain text, at most :data:`MAX_LABEL` characters, with no key in it."""
     if not isinstance(value, str) or not value.strip():
-        raise KeyRequestError("actor must name who makes the change, such as 'billing-service'")
+        raise KeyRequestError(missing)
     text = value.strip()
     if len(text) > MAX_LABEL:
-        raise KeyRequestError(f"the actor is {len(text)} characters long; at most {MAX_LABEL}")
-    _plain_text("the actor", text, key_format)
+        raise KeyRequestError(f"{what} is {len(text)} characters long; at most {MAX_LABEL}")
+    _plain_text(what, text, key_format)
     return text
 
 

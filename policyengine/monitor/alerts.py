@@ -144,6 +144,17 @@ class AlertBook:
                 del self._open[key]
 
 
+def added_to(stored: Alert, alert: Alert, added: int) -> Alert:
+    """``stored``, an open alert, with ``added`` more signs, the latest as in ``alert``."""
+    return replace(
+        stored,
+        message=alert.message,
+        evidence=alert.evidence,
+        last_seen=max(stored.last_seen, alert.last_seen),
+        count=stored.count + added,
+    )
+
+
 def raised_entry(alert: Alert) -> AuditDraft:
     """What the audit log keeps of a raised alert."""
     return AuditDraft(

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from policyengine.keys.codec import to_micros
-from policyengine.monitor.alerts import Alert, raised_entry
+from policyengine.monitor.alerts import Alert, added_to, raised_entry
 from policyengine.monitor.audit import AuditEntry, AuditHead
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
@@ -62,13 +62,7 @@ class MemoryStore:
                     self._alerts[alert.id] = replace(alert, count=change.added)
                     written.raised.append(self._alerts[alert.id])
                     continue
-                merged = replace(
-                    stored,
-                    message=alert.message,
-                    evidence=alert.evidence,
-                    last_seen=max(stored.last_seen, alert.last_seen),
-                    count=stored.count + change.added,
-                )
+                merged = added_to(stored, alert, change.added)
                 self._alerts[stored.id] = merged
                 if stored.id != alert.id:
                     written.adopted.append(merged)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from policyengine.db import Row, Run
+from policyengine.db.where import Where
 from policyengine.errors import StorageError
-from policyengine.keys.codec import from_micros, optional_moment, to_micros
-from policyengine.monitor.alerts import Alert, AlertChange
+from policyengine.keys.codec import from_micros, optional_micros, optional_moment, to_micros
+from policyengine.monitor.alerts import Alert, AlertChange, added_to
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.schema import ALERTS, NETWORKS, USAGE
 from policyengine.monitor.store import AlertQuery, Written
@@ -87,33 +89,9 @@ def write_alerts(run: Run, changes: list[AlertChange]) -> Written:
         if rows:
             stored = alert_from_row(rows[0])
             run(_ADD, (alert.message, evidence, change.added, last, last, stored.id))
-            written.adopted.append(
-                Alert(
-                    stored.id,
-                    stored.kind,
-                    stored.severity,
-                    stored.subject,
-                    stored.subject_type,
-                    alert.message,
-                    alert.evidence,
-                    stored.first_seen,
-                    max(stored.last_seen, alert.last_seen),
-                    stored.count + change.added,
-                )
-            )
+            written.adopted.append(added_to(stored, alert, change.added))
             continue
-        raised = Alert(
-            alert.id,
-            alert.kind,
-            alert.severity,
-            alert.subject,
-            alert.subject_type,
-            alert.message,
-            alert.evidence,
-            alert.first_seen,
-            alert.last_seen,
-            change.added,
-        )
+        raised = replace(alert, count=change.added)
         run(_INSERT, alert_row(raised))
         written.raised.append(raised)
     return written
@@ -125,31 +103,15 @@ def close_alerts(run: Run, kind: str, before: datetime, now: datetime) -> list[A
 
 
 def alerts_statement(query: AlertQuery) -> tuple[str, list[object]]:
-    where: list[str] = []
-    params: list[object] = []
-    for clause, value in (
-        ("state = ?", query.state),
-        ("severity = ?", query.severity),
-        ("subject = ?", query.subject),
-        ("last_seen >= ?", None if query.since is None else to_micros(query.since)),
-        ("first_seen < ?", None if query.until is None else to_micros(query.until)),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if query.kinds:
-        where.append(f"kind IN ({', '.join('?' for _ in query.kinds)})")
-        params.extend(query.kinds)
-    if query.after is not None:
-        at, alert_id = query.after
-        where.append("(first_seen < ? OR (first_seen = ? AND id < ?))")
-        params.extend([at, at, alert_id])
-    condition = f" WHERE {' AND '.join(where)}" if where else ""
-    params.append(query.limit)
+    where = Where().given("state = ?", query.state).given("severity = ?", query.severity)
+    where.given("subject = ?", query.subject)
+    where.given("last_seen >= ?", optional_micros(query.since))
+    where.given("first_seen < ?", optional_micros(query.until))
+    where.one_of("kind", query.kinds).before("first_seen", "id", query.after)
     return (
-        f"SELECT {_COLUMNS} FROM {ALERTS}{condition} "  # noqa: S608
+        f"SELECT {_COLUMNS} FROM {ALERTS}{where.sql()} "  # noqa: S608
         "ORDER BY first_seen DESC, id DESC LIMIT ?",
-        params,
+        [*where.params, query.limit],
     )
 
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Sequence
 
 from policyengine.db import Database, Row, Run
+from policyengine.db.where import Where
 from policyengine.errors import StorageError
-from policyengine.keys.codec import from_micros, to_micros
+from policyengine.keys.codec import from_micros, optional_micros, to_micros
 from policyengine.monitor.audit import AuditDraft, AuditEntry, AuditHead, Chain
 from policyengine.monitor.schema import AUDIT
 from policyengine.monitor.store import AuditQuery
@@ -45,45 +46,31 @@ def seq_of(run: Run, mac: str) -> int | None:
 
 
 def entries_statement(query: AuditQuery) -> tuple[str, list[object]]:
-    where = ["seq > ?"]
-    params: list[object] = [query.after_seq]
-    for clause, value in (
-        ("actor = ?", query.actor),
-        ("subject = ?", query.subject),
-        ("at >= ?", None if query.since is None else to_micros(query.since)),
-        ("at < ?", None if query.until is None else to_micros(query.until)),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
+    where = Where().add("seq > ?", query.after_seq)
+    where.given("actor = ?", query.actor).given("subject = ?", query.subject)
+    where.given("at >= ?", optional_micros(query.since))
+    where.given("at < ?", optional_micros(query.until))
     if query.events:
-        alternatives = []
+        alternatives, patterns = [], []
         for event in query.events:
             if event.endswith(".*"):
                 alternatives.append("event LIKE ? ESCAPE '\\'")
-                params.append(event[:-1].replace("_", "\\_") + "%")
+                patterns.append(event[:-1].replace("_", "\\_") + "%")
             else:
                 alternatives.append("event = ?")
-                params.append(event)
-        where.append(f"({' OR '.join(alternatives)})")
+                patterns.append(event)
+        where.add(f"({' OR '.join(alternatives)})", *patterns)
     if query.before is not None:
         at, entry_id = query.before
         # Within one instant, entries come before the position by their id, aud_<seq>.
         if entry_id.startswith("aud_") and entry_id[4:].isdigit():
-            where.append("(at < ? OR (at = ? AND seq < ?))")
-            params.extend([at, at, int(entry_id[4:])])
-        elif entry_id > "aud_":
-            where.append("at <= ?")
-            params.append(at)
+            where.before("at", "seq", (at, int(entry_id[4:])))
         else:
-            where.append("at < ?")
-            params.append(at)
+            where.add("at <= ?" if entry_id > "aud_" else "at < ?", at)
     order = "at DESC, seq DESC" if query.newest_first else "seq"
-    params.append(query.limit)
     return (
-        f"SELECT {_COLUMNS} FROM {AUDIT} WHERE {' AND '.join(where)} "  # noqa: S608
-        f"ORDER BY {order} LIMIT ?",
-        params,
+        f"SELECT {_COLUMNS} FROM {AUDIT}{where.sql()} ORDER BY {order} LIMIT ?",  # noqa: S608
+        [*where.params, query.limit],
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from policyengine.db import Row
+from policyengine.db.where import Where
 from policyengine.decision import Code
 from policyengine.errors import StorageError
-from policyengine.keys.codec import from_micros, to_micros
+from policyengine.keys.codec import from_micros, optional_micros, to_micros
 from policyengine.monitor.records import DecisionRecord, Headroom
 from policyengine.monitor.schema import DECISIONS, DENIALS, USAGE
 from policyengine.monitor.store import DecisionQuery
@@ -128,34 +129,19 @@ def decision_from_row(row: Row) -> DecisionRecord:
 
 
 def decisions_statement(query: DecisionQuery) -> tuple[str, list[object]]:
-    where: list[str] = []
-    params: list[object] = []
+    where = Where()
     if query.keyless:
-        where.append("key_id IS NULL")
+        where.add("key_id IS NULL")
     else:
-        where.append("key_id = ?")
-        params.append(query.key_id)
-    for clause, value in (
-        ("client = ?", query.client),
-        ("at >= ?", None if query.since is None else to_micros(query.since)),
-        ("at < ?", None if query.until is None else to_micros(query.until)),
-        ("action = ?", query.action),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    if query.codes:
-        where.append(f"code IN ({', '.join('?' for _ in query.codes)})")
-        params.extend(query.codes)
-    if query.after is not None:
-        at, record_id = query.after
-        where.append("(at < ? OR (at = ? AND id < ?))")
-        params.extend([at, at, record_id])
-    params.append(query.limit)
+        where.add("key_id = ?", query.key_id)
+    where.given("client = ?", query.client).given("action = ?", query.action)
+    where.given("at >= ?", optional_micros(query.since))
+    where.given("at < ?", optional_micros(query.until))
+    where.one_of("code", query.codes).before("at", "id", query.after)
     return (
-        f"SELECT {_COLUMNS} FROM {DECISIONS} WHERE {' AND '.join(where)} "  # noqa: S608
+        f"SELECT {_COLUMNS} FROM {DECISIONS}{where.sql()} "  # noqa: S608
         "ORDER BY at DESC, id DESC LIMIT ?",
-        params,
+        [*where.params, query.limit],
     )
 
 
