@@ -79,6 +79,9 @@ class Keyring:
     (an expired key is one created long ago), through a second manager on the same store."""
 
     def __init__(self, policy: PolicySet | None = None, **engine_options: Any) -> None:
+        # The decision alone: what monitoring adds is a section of its own.
+        engine_options.setdefault("monitor", "off")
+        engine_options.setdefault("handle_signals", False)
         policy = policy or policy_set()
         self.store: KeyStore = open_store("memory://")
         self.hasher = KeyHasher(SECRET)

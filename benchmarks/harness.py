@@ -76,10 +76,11 @@ Section = Callable[[Run], None]
 def sections() -> dict[str, Section]:
     """The sections, in the order they run (imported here, so that ``--only`` spares the
     others' imports)."""
-    from benchmarks import cerbos, checks, limiters, memory, scaling, web
+    from benchmarks import cerbos, checks, limiters, memory, monitoring, scaling, web
 
     return {
         "checks": checks.run,
+        "monitoring": monitoring.run,
         "limiters": limiters.run,
         "keys": scaling.keys,
         "rules": scaling.rules,

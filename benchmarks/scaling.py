@@ -50,7 +50,10 @@ class CountingStore:
 def keys(current: Run) -> None:
     counts = current.scale.keys
     url = f"sqlite:///{current.workdir / 'keys.db'}"
-    creator = Engine.from_directory(POLICIES, store=url, secret=SECRET, maintenance_interval=None)
+    # Monitoring off throughout: what scales here is the decision.
+    creator = Engine.from_directory(
+        POLICIES, store=url, secret=SECRET, maintenance_interval=None, monitor="off"
+    )
     started = time.perf_counter()
     secrets = []
     for made in range(max(counts)):
@@ -66,7 +69,7 @@ def keys(current: Run) -> None:
     for count in counts:
         store = CountingStore(open_store(url))
         manager = KeyManager(store, lambda: policy, hasher=KeyHasher(SECRET))
-        engine = Engine.from_directory(POLICIES, store=url, keys=manager)
+        engine = Engine.from_directory(POLICIES, store=url, keys=manager, monitor="off")
         asked = [request(secret) for secret in secrets[:count]]
         expect(engine, asked[-1], Code.OK, f"{count} keys")
         order = itertools.cycle(
@@ -134,7 +137,11 @@ def rules(current: Run) -> None:
             built: list[Engine] = []
 
             def build(directory: Any = directory, built: list[Engine] = built) -> None:
-                built.append(Engine.from_directory(directory, store="memory://", secret=SECRET))
+                built.append(
+                    Engine.from_directory(
+                        directory, store="memory://", secret=SECRET, monitor="off"
+                    )
+                )
 
             gc.collect()
             compile_times[count] = once_each([build] * current.scale.compile_repeats)
