@@ -1,0 +1,81 @@
+"""Fixtures for the delivery tests: every log backend, a clock, queues that get closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from keys.conftest import postgres_url  # noqa: F401 - a fixture, shared with the key tests
+from keys.support import Clock
+
+from policyengine.monitor.delivery import DeliveryQueue
+from policyengine.monitor.delivery_settings import DeliverySettings
+from policyengine.monitor.webhooks import generate_secret
+from policyengine.net import NetworkSet
+
+#: Tests name loopback, and only its one address, as the allowed private network.
+LOOPBACK = NetworkSet(["127.0.0.1/32"])
+
+
+def fast_settings(**overrides: object) -> DeliverySettings:
+    """A tiny schedule and timeout, so that a whole retry history takes a second or two."""
+    options: dict[str, object] = {
+        "schedule": (0.05, 0.1, 0.2),
+        "timeout": 0.5,
+        "allow": LOOPBACK,
+        "workers": 1,
+        "batch": 2,
+        "lease": 5.0,
+        "poll_interval": 0.05,
+    }
+    options.update(overrides)
+    return DeliverySettings(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=("memory", "sqlite", "postgresql"))
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'deliveries.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The backends that several processes can share."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'deliveries.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def secret() -> str:
+    return generate_secret()
+
+
+QueueFactory = Callable[..., DeliveryQueue]
+
+
+@pytest.fixture
+def make_queue(log_url: str, secret: str) -> Iterator[QueueFactory]:
+    """Opens queues over the test's log (``url=`` for another); all closed at the end."""
+    opened: list[DeliveryQueue] = []
+
+    def make(**options: object) -> DeliveryQueue:
+        url = str(options.pop("url", log_url))
+        secrets = options.pop("secrets", lambda target: secret)
+        settings = options.pop("settings", fast_settings())
+        queue = DeliveryQueue.open(url, secrets, settings, **options)  # type: ignore[arg-type]
+        opened.append(queue)
+        return queue
+
+    yield make
+    for queue in opened:
+        queue.close()
