@@ -80,7 +80,7 @@ class Sender:
             return _Result(None, f"the target's signing secret is unusable: {error}", final=True)
         headers.update(self._fixed_headers)
         try:
-            target = check_target(delivery.url, allow=self.settings.allow, resolver=self.resolver)
+            target = check_target(delivery.url, allow=self.settings.allowed, resolver=self.resolver)
         except TargetRefused as error:
             return _Result(None, f"refused: {error.reason}")
         try:

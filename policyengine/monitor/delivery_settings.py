@@ -42,8 +42,9 @@ class DeliverySettings:
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     #: Seconds one attempt may take, connection to last byte.
     timeout: float = 10.0
-    #: Networks that webhooks may reach although they are not public (tests: loopback).
-    allow: NetworkSet = field(default_factory=NetworkSet)
+    #: Networks that webhooks may reach although they are not public (tests: loopback);
+    #: a :class:`NetworkSet` or CIDRs such as ``["127.0.0.1/32"]``.
+    allow: NetworkSet | Iterable[str] = field(default_factory=NetworkSet)
     #: Background threads that deliver, per process.
     workers: int = 2
     #: Deliveries a worker claims at once.
@@ -58,6 +59,13 @@ class DeliverySettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schedule", parse_schedule(self.schedule))
+        if not isinstance(self.allow, NetworkSet):
+            if isinstance(self.allow, str):
+                raise ConfigError("allow is a list of CIDRs, such as ['127.0.0.1/32']")
+            try:
+                object.__setattr__(self, "allow", NetworkSet(self.allow))
+            except InvalidValue as error:
+                raise ConfigError(f"invalid allow list: {error}") from None
         if not (0 < self.timeout <= 300):
             raise ConfigError(f"a delivery timeout is 0 to 300 seconds, not {self.timeout}")
         if self.workers < 0 or self.batch < 1:
@@ -70,6 +78,13 @@ class DeliverySettings:
                 f"the lease ({self.lease:g}s) must be at least twice the time a claimed batch "
                 f"can take ({self.batch} × {self.timeout:g}s timeout)"
             )
+
+    @property
+    def allowed(self) -> NetworkSet:
+        """The allow list, as :meth:`__post_init__` made it."""
+        if not isinstance(self.allow, NetworkSet):  # pragma: no cover - made one above
+            raise TypeError("allow was not normalised")
+        return self.allow
 
     @property
     def attempts(self) -> int:

@@ -121,14 +121,16 @@ def _exchange(
         connection.request("POST", path, body=body, headers=dict(headers))
         response = connection.getresponse()
         response.read(MAX_RESPONSE_BYTES)
-        return Response(response.status, response.getheader("location"))
+        # An answer cut off by the watchdog can still parse: headers end where the stream does.
+        if not expired.is_set():
+            return Response(response.status, response.getheader("location"))
     except (OSError, http.client.HTTPException) as error:
-        if expired.is_set() or isinstance(error, TimeoutError):
-            raise TransportError(f"timed out after {timeout:g}s waiting for the response") from None
-        raise TransportError(f"the connection failed: {_describe(error)}") from None
+        if not expired.is_set() and not isinstance(error, TimeoutError):
+            raise TransportError(f"the connection failed: {_describe(error)}") from None
     finally:
         watchdog.cancel()
         connection.close()
+    raise TransportError(f"timed out after {timeout:g}s waiting for the response")
 
 
 def _describe(error: BaseException) -> str:

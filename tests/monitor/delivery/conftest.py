@@ -64,12 +64,13 @@ QueueFactory = Callable[..., DeliveryQueue]
 
 
 @pytest.fixture
-def make_queue(log_url: str, secret: str) -> Iterator[QueueFactory]:
-    """Opens queues over the test's log (``url=`` for another); all closed at the end."""
+def make_queue(tmp_path: Path, secret: str) -> Iterator[QueueFactory]:
+    """Opens queues (over a SQLite log unless ``url=`` names another), each signing with
+    ``secret`` unless given ``secrets=``; all are closed when the test ends."""
     opened: list[DeliveryQueue] = []
 
     def make(**options: object) -> DeliveryQueue:
-        url = str(options.pop("url", log_url))
+        url = str(options.pop("url", f"sqlite:///{tmp_path / 'deliveries.db'}"))
         secrets = options.pop("secrets", lambda target: secret)
         settings = options.pop("settings", fast_settings())
         queue = DeliveryQueue.open(url, secrets, settings, **options)  # type: ignore[arg-type]

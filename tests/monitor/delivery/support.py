@@ -1,4 +1,5 @@
-"""A webhook receiver on loopback that the tests script: what it answers, and how slowly."""
+"""A webhook receiver on loopback that the tests script (what it answers, how slowly), and
+a bounded wait for a delivery to reach a state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from policyengine.monitor.delivery import DeliveryQueue
+from policyengine.monitor.delivery_log import Delivery, DeliveryState
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class Answer:
     #: Seconds to wait before answering (longer than the sender's timeout: a timeout).
     delay: float = 0.0
     location: str | None = None
+    #: Send the status line, then a header one byte every 50 ms for this many seconds.
+    trickle: float = 0.0
 
 
 class Receiver:
@@ -83,6 +89,17 @@ def _handler(receiver: Callable[[], Receiver]) -> type[BaseHTTPRequestHandler]:
             )
             if answer.delay:
                 time.sleep(answer.delay)
+            if answer.trickle:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                end = time.monotonic() + answer.trickle
+                while time.monotonic() < end:
+                    try:
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(0.05)
+                return
             self.send_response(answer.status)
             if answer.location:
                 self.send_header("Location", answer.location)
@@ -117,3 +134,18 @@ def running_receiver(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def wait_for_state(
+    queue: DeliveryQueue, delivery_id: str, state: DeliveryState, timeout: float = 10.0
+) -> Delivery:
+    """The delivery once it is in ``state``; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        delivery = queue.get(delivery_id)
+        if delivery is not None and delivery.state == state:
+            return delivery
+        if time.monotonic() > deadline:
+            seen = None if delivery is None else (delivery.state, delivery.attempts)
+            raise AssertionError(f"{delivery_id} did not become {state} in {timeout}s: {seen}")
+        time.sleep(0.02)
