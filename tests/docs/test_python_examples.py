@@ -41,6 +41,16 @@ SHOWN = {
     "metrics.md": ("monitor.metrics(", "monitor.collector"),
     "alerts.md": ("monitor.alerts(", "monitor.subscribe("),
     "audit.md": ("audit.export(", "audit.verify(", "audit.head(", "audit.record(", "actor="),
+    "webhooks.md": (
+        "Webhook(secret).verify(",
+        "hmac.compare_digest(",
+        "signed_headers(",
+        "DeliveryQueue.open(",
+        "queue.enqueue(",
+        "queue.list(",
+        "queue.replay(",
+        "check_target(",
+    ),
 }
 
 
