@@ -194,6 +194,11 @@ class DeliveryQueue:
         self._wake.set()
         return delivery
 
+    def prune(self, before: datetime) -> int:
+        """Remove delivered and dead deliveries created before ``before`` (a retention
+        period's start) with their attempts; return how many went."""
+        return self._log.prune(before)
+
     def run_due(self, limit: int = 1000) -> int:
         """Attempt the deliveries that are due now, in this thread, up to ``limit``;
         return how many attempts were made."""
@@ -270,9 +275,12 @@ class DeliveryQueue:
             # Cleared before looking, so that a wake-up during the look is not lost.
             self._wake.clear()
             try:
-                if self._deliver_batch(self.settings.batch):
-                    continue
+                # An idle worker only reads: a claim is a write, which SQLite serialises.
                 due = self._log.next_due()
+                if due is not None and due <= self._clock():
+                    if self._deliver_batch(self.settings.batch):
+                        continue
+                    due = None  # another worker took it: look again after a poll
             except StorageError as error:
                 logger.warning("webhook delivery paused: %s", error)
                 self._stopping.wait(poll)

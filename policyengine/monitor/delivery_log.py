@@ -160,6 +160,10 @@ class DeliveryLog(Protocol):
     def next_due(self) -> datetime | None:
         """When the earliest waiting delivery is due (or its lease runs out, if later)."""
 
+    def prune(self, before: datetime) -> int:
+        """Remove the delivered and dead deliveries created before ``before``, with their
+        attempts; return how many. Waiting deliveries are kept, however old."""
+
     def close(self) -> None: ...
 
 

@@ -132,5 +132,16 @@ class MemoryDeliveryLog:
             ]
         return min(due, default=None)
 
+    def prune(self, before: datetime) -> int:
+        with self._lock:
+            old = [
+                delivery_id
+                for delivery_id, entry in self._entries.items()
+                if entry.delivery.state not in WAITING and entry.delivery.created_at < before
+            ]
+            for delivery_id in old:
+                del self._entries[delivery_id]
+        return len(old)
+
     def close(self) -> None:
         """Nothing to release: the deliveries end with the process."""

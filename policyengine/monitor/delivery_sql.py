@@ -109,6 +109,7 @@ _NEXT_DUE = (
     "SELECT min(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at "  # noqa: S608
     f"THEN lease_until ELSE next_attempt_at END) FROM {TABLE} WHERE {_WAITING}"
 )
+_OLD = "WHERE state IN ('delivered', 'dead') AND created_at < ?"
 _ATTEMPT_COLUMNS = "delivery_id, number, started_at, duration_us, status, error"
 
 
@@ -239,6 +240,17 @@ class SqlDeliveryLog:
         with self._transaction(write=False) as run:
             rows, _ = run(_NEXT_DUE, ())
         return optional_moment(rows[0][0])
+
+    def prune(self, before: datetime) -> int:
+        with self._transaction(write=True) as run:
+            # Attempts first: SQLite does not enforce the foreign key's cascade by default.
+            run(
+                f"DELETE FROM {ATTEMPTS} WHERE delivery_id IN "  # noqa: S608
+                f"(SELECT id FROM {TABLE} {_OLD})",
+                (to_micros(before),),
+            )
+            _, count = run(f"DELETE FROM {TABLE} {_OLD}", (to_micros(before),))  # noqa: S608
+        return count
 
 
 def _read(run: Run, ids: Sequence[str]) -> list[Delivery]:

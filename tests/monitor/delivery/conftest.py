@@ -22,11 +22,11 @@ def fast_settings(**overrides: object) -> DeliverySettings:
     """A tiny schedule and timeout, so that a whole retry history takes a second or two."""
     options: dict[str, object] = {
         "schedule": (0.05, 0.1, 0.2),
-        "timeout": 0.5,
+        "timeout": 2.0,  # generous: other test runs share this machine's two cores
         "allow": LOOPBACK,
         "workers": 1,
         "batch": 2,
-        "lease": 5.0,
+        "lease": 10.0,
         "poll_interval": 0.05,
     }
     options.update(overrides)

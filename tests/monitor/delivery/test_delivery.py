@@ -47,21 +47,21 @@ def test_a_loopback_receiver_gets_a_delivery_it_verifies_with_standardwebhooks(
 def test_a_failing_receiver_sees_every_retry_then_a_dead_letter_that_replay_delivers(
     log_url: str, make_queue: QueueFactory, secret: str
 ) -> None:
-    schedule = (0.05, 0.15, 0.4)
-    failing = (Answer(500), Answer(503), Answer(delay=1.0), Answer(delay=1.0), Answer(200))
+    schedule = (0.05, 0.3, 0.6)
+    failing = (Answer(500), Answer(503), Answer(delay=2.0), Answer(delay=2.0), Answer(200))
     with running_receiver(*failing) as receiver:
         queue = make_queue(
             url=log_url,
-            settings=fast_settings(schedule=schedule, timeout=0.3),
+            settings=fast_settings(schedule=schedule, timeout=0.5),
             jitter=lambda wait: wait,
         )
         sent = queue.enqueue("hook_9", receiver.url(), "task.run.failed", {"run": "run_1"})
         dead = wait_for_state(queue, sent.id, "dead")
-        time.sleep(0.6)  # longer than any wait in the schedule: no fifth attempt comes
+        time.sleep(0.8)  # longer than any wait in the schedule: no fifth attempt comes
         assert len(receiver.received) == 4
         assert [a.status for a in dead.attempts] == [500, 503, None, None]
         assert [a.error for a in dead.attempts[:2]] == ["HTTP 500", "HTTP 503"]
-        assert all("timed out after 0.3s" in str(a.error) for a in dead.attempts[2:])
+        assert all("timed out after 0.5s" in str(a.error) for a in dead.attempts[2:])
         assert {r.headers["webhook-id"] for r in receiver.received} == {sent.id}
         starts = [a.started_at for a in dead.attempts]
         gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
@@ -230,7 +230,7 @@ def test_close_leaves_unsent_deliveries_for_the_next_queue(
 ) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'restart.db'}"
     with running_receiver(Answer(204, delay=0.3)) as receiver:
-        first = make_queue(url=url, settings=fast_settings(batch=5))
+        first = make_queue(url=url, settings=fast_settings(batch=5, lease=30))
         sent = [first.enqueue("hook_1", receiver.url(), "key.revoked", {"n": n}) for n in range(4)]
         receiver.wait_for(1)
         first.close()

@@ -214,3 +214,25 @@ def test_an_unknown_log_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="unknown delivery log URL") as caught:
         open_delivery_log("redis://user:pw@h")
     assert "pw" not in str(caught.value)
+
+
+def test_pruning_removes_old_finished_deliveries_and_keeps_waiting_ones(log: DeliveryLog) -> None:
+    for number in (1, 2, 3, 4):
+        log.add(delivery(number))
+    for claim, state in zip(
+        log.claim(at(4), at(64), "w", 3), ("delivered", "dead", "retrying"), strict=True
+    ):
+        log.finish(
+            claim,
+            failed(started=4),
+            Outcome(state, 1, at(100) if state == "retrying" else None, None),
+        )
+    assert log.prune(at(2)) == 1  # msg_001: delivered, created before the cutoff
+    assert log.prune(at(10)) == 1  # msg_002: dead; msg_003 retrying and msg_004 pending stay
+    assert log.get("msg_001") is None
+    assert log.get("msg_002") is None
+    assert [d.id for d in log.list(DeliveryQuery(limit=10))] == ["msg_004", "msg_003"]
+    remaining = log.get("msg_003")
+    assert remaining is not None
+    assert len(remaining.attempts) == 1
+    assert log.prune(at(10)) == 0
