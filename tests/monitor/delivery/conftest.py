@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from keys.conftest import postgres_url  # noqa: F401 - a fixture, shared with the key tests
-from keys.support import Clock
+
+# The key tests' clock and backends: store_url is each of memory, SQLite and PostgreSQL (a fresh
+# schema), sql_url the two that several processes can share.
+from keys.conftest import clock, postgres_url, sql_url, store_url  # noqa: F401 - fixtures
 
 from policyengine.monitor.delivery import DeliveryQueue
 from policyengine.monitor.delivery_settings import DeliverySettings
@@ -31,28 +33,6 @@ def fast_settings(**overrides: object) -> DeliverySettings:
     }
     options.update(overrides)
     return DeliverySettings(**options)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=("memory", "sqlite", "postgresql"))
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'deliveries.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture(params=("sqlite", "postgresql"))
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The backends that several processes can share."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'deliveries.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from .support import Answer, running_receiver, wait_for_state
 
 
 def test_a_loopback_receiver_gets_a_delivery_it_verifies_with_standardwebhooks(
-    log_url: str, make_queue: QueueFactory, secret: str
+    store_url: str, make_queue: QueueFactory, secret: str
 ) -> None:
     with running_receiver(Answer(204)) as receiver:
-        queue = make_queue(url=log_url)
+        queue = make_queue(url=store_url)
         sent = queue.enqueue(
             "hook_1", receiver.url("/in?team=7"), "alert.raised", {"kind": "new_network"}
         )
@@ -45,13 +45,13 @@ def test_a_loopback_receiver_gets_a_delivery_it_verifies_with_standardwebhooks(
 
 
 def test_a_failing_receiver_sees_every_retry_then_a_dead_letter_that_replay_delivers(
-    log_url: str, make_queue: QueueFactory, secret: str
+    store_url: str, make_queue: QueueFactory, secret: str
 ) -> None:
     schedule = (0.05, 0.3, 0.6)
     failing = (Answer(500), Answer(503), Answer(delay=2.0), Answer(delay=2.0), Answer(200))
     with running_receiver(*failing) as receiver:
         queue = make_queue(
-            url=log_url,
+            url=store_url,
             settings=fast_settings(schedule=schedule, timeout=0.5),
             jitter=lambda wait: wait,
         )

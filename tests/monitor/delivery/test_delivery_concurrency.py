@@ -10,16 +10,14 @@ from .support import Answer, running_receiver
 
 
 def test_two_queues_on_one_database_send_each_delivery_exactly_once(
-    shared_url: str, make_queue: QueueFactory
+    sql_url: str, make_queue: QueueFactory
 ) -> None:
     count = 40
     with running_receiver(Answer(204, delay=0.01)) as receiver:
         # Two queues with their own connections, as two processes would have; two workers
         # each, claiming one at a time, so that claims race as often as they can.
         queues = [
-            make_queue(
-                url=shared_url, settings=fast_settings(workers=2, batch=1, poll_interval=0.02)
-            )
+            make_queue(url=sql_url, settings=fast_settings(workers=2, batch=1, poll_interval=0.02))
             for _ in range(2)
         ]
         sent = [

@@ -53,8 +53,8 @@ def failed(number: int = 0, started: float = 0.0) -> Attempt:
 
 
 @pytest.fixture
-def log(log_url: str) -> Iterator[DeliveryLog]:
-    opened = open_delivery_log(log_url)
+def log(store_url: str) -> Iterator[DeliveryLog]:
+    opened = open_delivery_log(store_url)
     yield opened
     opened.close()
 

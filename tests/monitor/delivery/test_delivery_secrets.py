@@ -34,7 +34,7 @@ def stored_bytes(url: str) -> bytes:
 
 
 def test_no_secret_is_stored_or_logged(
-    shared_url: str, make_queue: QueueFactory, caplog: pytest.LogCaptureFixture
+    sql_url: str, make_queue: QueueFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret, broken = generate_secret(), generate_secret()
 
@@ -46,7 +46,7 @@ def test_no_secret_is_stored_or_logged(
     caplog.set_level(logging.DEBUG)
     with running_receiver(Answer(500), Answer(204)) as receiver:
         queue = make_queue(
-            url=shared_url,
+            url=sql_url,
             secrets=lookup,
             settings=fast_settings(allow=["127.0.0.1/32"], schedule=(0.05, 30)),
         )
@@ -63,7 +63,7 @@ def test_no_secret_is_stored_or_logged(
     assert refused_attempt.error.startswith("refused: 10.0.0.7 is a private address")
     logged = "\n".join(record.getMessage() for record in caplog.records).encode()
     assert b"HTTP 500" in logged  # the failures were logged, just not the secrets
-    everything = stored_bytes(shared_url) + logged + shown.encode()
+    everything = stored_bytes(sql_url) + logged + shown.encode()
     assert b"nightly" in everything
     for form in forms_of(secret) + forms_of(broken):
         assert form not in everything
