@@ -61,7 +61,8 @@ def _now() -> datetime:
 class DeliveryQueue:
     """Queues webhook deliveries in a :class:`DeliveryLog` and delivers them from
     ``settings.workers`` background threads (none with ``start=False``: call
-    :meth:`run_due` to deliver in the calling thread)."""
+    :meth:`run_due` to deliver in the calling thread). The queue owns ``log`` and closes
+    it in :meth:`close`."""
 
     def __init__(
         self,
