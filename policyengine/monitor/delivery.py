@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from policyengine.errors import StorageError
+from policyengine.keys.codec import from_micros
 from policyengine.monitor import transport
 from policyengine.monitor.delivery_attempt import Post, SecretLookup, Sender
 from policyengine.monitor.delivery_log import (
@@ -38,16 +39,14 @@ from policyengine.monitor.delivery_log import (
     DeliveryPage,
     DeliveryQuery,
     DeliveryState,
-    decode_cursor,
-    encode_cursor,
     open_delivery_log,
 )
 from policyengine.monitor.delivery_settings import DeliverySettings, full_jitter
+from policyengine.monitor.pages import check_cursor, check_limit, page_of, position
 from policyengine.monitor.targets import Resolver, parse_target_url, system_resolver
 
 #: The largest body a delivery may have, as JSON.
 MAX_BODY_BYTES = 256 * 1024
-MAX_PAGE = 500
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 
@@ -173,15 +172,17 @@ class DeliveryQueue:
         cursor: str | None = None,
     ) -> DeliveryPage:
         """Deliveries newest first (a target's, or all), with their attempts."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-            raise DeliveryError(f"limit is a whole number from 1 to {MAX_PAGE}, not {limit!r}")
+        check_limit(limit)
         if state is not None and state not in DELIVERY_STATES:
             raise DeliveryError(f"unknown state {state!r}: use {', '.join(DELIVERY_STATES)}")
-        after = decode_cursor(cursor) if cursor is not None else None
+        start = check_cursor(cursor)
+        try:
+            after = None if start is None else (from_micros(start[0]), start[1])
+        except OverflowError:
+            raise DeliveryError("invalid cursor: pass the next_cursor of a previous page") from None
         found = self._log.list(DeliveryQuery(limit + 1, target, state, after))
-        page = tuple(found[:limit])
-        more = len(found) > limit
-        return DeliveryPage(page, encode_cursor(page[-1]) if more else None)
+        last = found[limit - 1] if len(found) > limit else None
+        return page_of(found, limit, None if last is None else position(last.created_at, last.id))
 
     def counts(self, target: str | None = None) -> Mapping[DeliveryState, int]:
         """How many deliveries are in each state (a target's, or all)."""

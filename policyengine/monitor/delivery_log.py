@@ -16,12 +16,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol
 
 from policyengine.db import redact_url
-from policyengine.db.pages import decode_position, encode_position
-from policyengine.errors import ConfigError, PolicyEngineError
-from policyengine.keys.codec import from_micros, to_micros
+from policyengine.errors import ConfigError, MonitorError
+from policyengine.monitor.pages import Page
 
 DeliveryState = Literal["pending", "retrying", "delivered", "dead"]
 DELIVERY_STATES: tuple[DeliveryState, ...] = ("pending", "retrying", "delivered", "dead")
@@ -31,13 +30,13 @@ NOUN = "delivery log"
 WAITING: tuple[DeliveryState, ...] = ("pending", "retrying")
 
 
-class DeliveryError(PolicyEngineError):
+class DeliveryError(MonitorError):
     """A delivery that cannot be queued or replayed as asked; nothing was changed."""
 
     code = "delivery_invalid"
 
 
-class DeliveryNotFound(PolicyEngineError, LookupError):
+class DeliveryNotFound(MonitorError, LookupError):
     code = "delivery_not_found"
 
 
@@ -77,24 +76,8 @@ class Delivery:
         return json.loads(self.body)["data"]
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryPage(Sequence[Delivery]):
-    """One page of deliveries, newest first; pass ``next_cursor`` for the next one."""
-
-    deliveries: tuple[Delivery, ...]
-    next_cursor: str | None = None
-
-    @overload
-    def __getitem__(self, index: int) -> Delivery: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Delivery]: ...
-
-    def __getitem__(self, index: int | slice) -> Delivery | Sequence[Delivery]:
-        return self.deliveries[index]
-
-    def __len__(self) -> int:
-        return len(self.deliveries)
+#: One page of deliveries, newest first; ``next_cursor`` is ``None`` on the last one.
+DeliveryPage = Page[Delivery]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,17 +173,3 @@ def open_delivery_log(url: str) -> DeliveryLog:
         f"unknown delivery log URL {redact_url(url)!r}: use memory://, sqlite:///path or "
         "postgresql://…"
     )
-
-
-def encode_cursor(last: Delivery) -> str:
-    return encode_position(to_micros(last.created_at), last.id)
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    position = decode_position(cursor) if isinstance(cursor, str) else None
-    if position is not None:
-        try:
-            return from_micros(position[0]), position[1]
-        except OverflowError:
-            pass
-    raise DeliveryError("invalid cursor: pass the next_cursor of a previous page unchanged")
