@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from policyengine.db import redact_url
 from policyengine.errors import ConfigError, MonitorError
 from policyengine.monitor.pages import Page
+from policyengine.redaction import redact
 
 DeliveryState = Literal["pending", "retrying", "delivered", "dead"]
 DELIVERY_STATES: tuple[DeliveryState, ...] = ("pending", "retrying", "delivered", "dead")
@@ -170,6 +170,5 @@ def open_delivery_log(url: str) -> DeliveryLog:
         database = PostgresDatabase(url, NOUN, "policyengine-deliveries")
         return SqlDeliveryLog(database, skip_locked=True)
     raise ConfigError(
-        f"unknown delivery log URL {redact_url(url)!r}: use memory://, sqlite:///path or "
-        "postgresql://…"
+        f"unknown delivery log URL {redact(url)!r}: use memory://, sqlite:///path or postgresql://…"
     )
