@@ -287,7 +287,7 @@ class Engine:
         if not limits and usage is None:
             return decision
         try:
-            outcome = self.limiter.acquire(key.id, limits, usage, now_ts)
+            outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)

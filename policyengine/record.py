@@ -47,6 +47,10 @@ class KeyRecord:
     last_used_at: datetime | None = None
     #: The key this one replaced, when it was created by a rotation.
     rotated_from: str | None = None
+    #: The id of the first key of this key's rotation chain (its own id, for a key that
+    #: replaced none). Rate limits and usage credits are counted under it, so that they
+    #: belong to the key and a rotation keeps them.
+    lineage: str = ""
     #: Bumped by every change; a store writes a change only over the revision it was made from.
     revision: int = 0
     #: Whether the key's passive end (expiry, or the end of a rotation grace period) has been
@@ -59,6 +63,8 @@ class KeyRecord:
     networks: NetworkSet = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.lineage:
+            object.__setattr__(self, "lineage", self.id)
         ranges = tuple(parse_network(cidr) for cidr in self.allowed_ips)
         object.__setattr__(self, "created_ts", self.created_at.timestamp())
         object.__setattr__(self, "expires_ts", (self.expires_at or NEVER).timestamp())

@@ -85,6 +85,7 @@ def record_to_json(record: KeyRecord, now: datetime | None = None) -> dict[str, 
         "revoked_at": moment(record.revoked_at),
         "rotated_to": record.rotated_to,
         "rotated_from": record.rotated_from,
+        "lineage": record.lineage,
         "grace_until": moment(record.grace_until),
         "last_used_at": moment(record.last_used_at),
     }

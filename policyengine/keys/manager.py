@@ -267,7 +267,7 @@ class KeyManager:
             kind = valid.key_type(self._policies(), old.type)
             attributes = attrs.successor_attributes(old, kind, expires_in, now)
             issued = attrs.issue(self._format, old.type, old.environment, attributes, now)
-            successor = replace(issued.key, rotated_from=old.id)
+            successor = replace(issued.key, rotated_from=old.id, lineage=old.lineage)
             retired = transitions.retired(old, successor.id, now, length)
             retired = replace(retired, revision=old.revision + 1)
             if self._store.rotate(retired, successor, self._hasher.hash(issued.secret)):

@@ -61,13 +61,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "index the keys whose end is still to be announced",
         (f"CREATE INDEX {TABLE}_unannounced ON {TABLE} (end_announced, expires_at)",),
     ),
+    Migration(
+        3,
+        "count limits and credits per rotation chain: each key's lineage is its first key",
+        (
+            f"ALTER TABLE {TABLE} ADD COLUMN lineage TEXT",
+            # Every chain, walked from its first key (the one not rotated from another).
+            f"""WITH RECURSIVE chain (id, root) AS (
+                SELECT id, id FROM {TABLE} WHERE rotated_from IS NULL
+                UNION ALL
+                SELECT k.id, chain.root FROM {TABLE} k JOIN chain ON k.rotated_from = chain.id
+            )
+            UPDATE {TABLE} SET lineage = (
+                SELECT chain.root FROM chain WHERE chain.id = {TABLE}.id
+            )""",  # noqa: S608
+        ),
+    ),
 )
 
 # The record's fields, in column order; ``last_used_at`` is written only by ``touch``.
 _FIELDS = (
     "id", "type", "label", "environment", "prefix", "last4", "created_at", "expires_at",
     "scopes", "allowed_ips", "rate_limits", "usage", "metadata", "disabled", "revoked_at",
-    "rotated_to", "rotated_from", "grace_until", "revision", "end_announced", "last_used_at",
+    "rotated_to", "rotated_from", "lineage", "grace_until", "revision", "end_announced",
+    "last_used_at",
 )  # fmt: skip
 _COLUMNS = ", ".join(_FIELDS)
 # Statements are assembled from the constant names above, never from input, which is
@@ -115,6 +132,7 @@ def record_values(record: KeyRecord) -> list[object]:
         "revoked_at": codec.optional_micros(record.revoked_at),
         "rotated_to": record.rotated_to,
         "rotated_from": record.rotated_from,
+        "lineage": record.lineage,
         "grace_until": codec.optional_micros(record.grace_until),
         "revision": record.revision,
         "end_announced": int(record.end_announced),
@@ -146,6 +164,8 @@ def record_from_row(row: Row) -> KeyRecord:
             revoked_at=codec.optional_moment(value["revoked_at"]),
             rotated_to=value["rotated_to"],
             rotated_from=value["rotated_from"],
+            # A key whose chain was broken before lineages were recorded counts alone.
+            lineage=value["lineage"] or "",
             grace_until=codec.optional_moment(value["grace_until"]),
             revision=int(value["revision"]),
             end_announced=bool(value["end_announced"]),

@@ -27,6 +27,9 @@ class Limiter(Protocol):
     ) -> LimitOutcome:
         """Admit one request of ``key_id`` at ``now`` (seconds since the epoch), or not.
 
+        The engine passes a key's ``lineage``, the first id of its rotation chain, so that
+        every secret a key has had shares its limits and credits.
+
         All or nothing: the request consumes one unit of every limit and one credit only
         if every limit and the credits allow it; a denied request changes nothing.
         """

@@ -73,6 +73,21 @@ def test_the_rotated_key_keeps_every_attribute_and_its_lifetime(
     assert retired.grace_until == clock.now + timedelta(hours=1)
 
 
+def test_every_key_of_a_rotation_chain_has_the_lineage_of_the_first(
+    manager: KeyManager, clock: Clock
+) -> None:
+    first = new_key(manager)
+    assert first.key.lineage == first.key.id
+    second = manager.rotate(first.key.id, grace="0s")
+    third = manager.rotate(second.key.id, grace="1h")
+    assert {second.key.lineage, third.key.lineage} == {first.key.id}
+    for issued in (first, second, third):
+        found = manager.lookup(issued.secret)
+        assert found is not None
+        assert found.lineage == first.key.id
+    assert new_key(manager).key.lineage not in (first.key.id, "")
+
+
 def test_rotation_without_grace_ends_the_old_key_at_once(manager: KeyManager, clock: Clock) -> None:
     old = new_key(manager)
     manager.lookup(old.secret)  # cached: the rotation must still be seen at once

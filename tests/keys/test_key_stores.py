@@ -47,6 +47,7 @@ def full_record() -> KeyRecord:
         revoked_at=T0 + timedelta(days=40),
         rotated_to="key_" + "9" * 20,
         rotated_from="key_" + "8" * 20,
+        lineage="key_" + "6" * 20,
         grace_until=T0 + timedelta(days=40),
         revision=3,
         end_announced=True,
@@ -202,6 +203,28 @@ def test_migrations_run_once_and_record_their_version(sql_url: str) -> None:
     assert again.schema_version() == MIGRATIONS[-1].version
     assert again.get(record(1).id) == record(1)
     again.close()
+
+
+def test_the_lineage_migration_gives_each_rotated_key_its_first_key(sql_url: str) -> None:
+    """Keys rotated before lineages were stored continue their first key's limits."""
+    store = open_store(sql_url)
+    assert isinstance(store, SqlStore)
+    chain = [record(1), record(2, rotated_from=record(1).id), record(3, rotated_from=record(2).id)]
+    for number, key in enumerate([*chain, record(4)]):
+        store.insert(key, f"{number:02d}" * 32)
+    lineage = MIGRATIONS[-1]
+    assert lineage.version == 3
+    with store._transaction(write=True) as run:
+        run("UPDATE policyengine_keys SET lineage = NULL", ())
+        run("DELETE FROM policyengine_migrations WHERE version = 3", ())
+        run("ALTER TABLE policyengine_keys DROP COLUMN lineage", ())
+    store.close()
+    migrated = open_store(sql_url)
+    assert isinstance(migrated, SqlStore)
+    assert migrated.schema_version() == 3
+    assert [migrated.get(key.id).lineage for key in chain] == [record(1).id] * 3  # type: ignore[union-attr]
+    assert migrated.get(record(4).id).lineage == record(4).id  # type: ignore[union-attr]
+    migrated.close()
 
 
 def test_a_store_migrated_by_a_newer_version_is_refused(sql_url: str) -> None:
