@@ -36,6 +36,7 @@ def run(current: Run) -> None:
     ring = Keyring()
     sqlite = Engine.from_directory(
         POLICIES,
+        environment="live",
         store=f"sqlite:///{current.workdir / 'spray.db'}",
         secret=SECRET,
         monitor="off",  # the lookups alone: monitoring is a section of its own

@@ -86,7 +86,9 @@ class Keyring:
         self.store: KeyStore = open_store("memory://")
         self.hasher = KeyHasher(SECRET)
         keys = KeyManager(self.store, lambda: policy, hasher=self.hasher)
-        self.engine = Engine(policy, store="memory://", keys=keys, **engine_options)
+        self.engine = Engine(
+            policy, environment="live", store="memory://", keys=keys, **engine_options
+        )
         self._policy = policy
 
     def issue(self, *, at: datetime | None = None, **options: Any) -> str:

@@ -46,7 +46,13 @@ def per_key(store: str, count: int) -> tuple[float, float]:
     """Bytes per key held by the lookup cache, and added by a first check."""
     # Monitoring off: the records it keeps are not the key cache's memory.
     with Engine(
-        policy_set(), store=store, secret=SECRET, cache_ttl=TTL, monitor="off", handle_signals=False
+        policy_set(),
+        environment="live",
+        store=store,
+        secret=SECRET,
+        cache_ttl=TTL,
+        monitor="off",
+        handle_signals=False,
     ) as engine:
         secrets = [issue(engine, label=f"bench key {i}") for i in range(count)]
 

@@ -52,7 +52,12 @@ def keys(current: Run) -> None:
     url = f"sqlite:///{current.workdir / 'keys.db'}"
     # Monitoring off throughout: what scales here is the decision.
     creator = Engine.from_directory(
-        POLICIES, store=url, secret=SECRET, maintenance_interval=None, monitor="off"
+        POLICIES,
+        environment="live",
+        store=url,
+        secret=SECRET,
+        maintenance_interval=None,
+        monitor="off",
     )
     started = time.perf_counter()
     secrets = []
@@ -69,7 +74,9 @@ def keys(current: Run) -> None:
     for count in counts:
         store = CountingStore(open_store(url))
         manager = KeyManager(store, lambda: policy, hasher=KeyHasher(SECRET))
-        engine = Engine.from_directory(POLICIES, store=url, keys=manager, monitor="off")
+        engine = Engine.from_directory(
+            POLICIES, environment="live", store=url, keys=manager, monitor="off"
+        )
         asked = [request(secret) for secret in secrets[:count]]
         expect(engine, asked[-1], Code.OK, f"{count} keys")
         order = itertools.cycle(
@@ -139,7 +146,11 @@ def rules(current: Run) -> None:
             def build(directory: Any = directory, built: list[Engine] = built) -> None:
                 built.append(
                     Engine.from_directory(
-                        directory, store="memory://", secret=SECRET, monitor="off"
+                        directory,
+                        environment="live",
+                        store="memory://",
+                        secret=SECRET,
+                        monitor="off",
                     )
                 )
 

@@ -28,11 +28,15 @@ def build(mode: str, store: str) -> Any:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     app = FastAPI()
-    engine = None if mode == "plain" else Engine.from_directory(POLICIES, store=store)
+    engine = (
+        None
+        if mode == "plain"
+        else Engine.from_directory(POLICIES, environment="live", store=store)
+    )
     dependencies = []
     if mode == "dependency":
         assert engine is not None
-        install(app)
+        install(app, engine)
         dependencies.append(Depends(Authorize(engine)))
 
     @app.get("/v1/events", dependencies=dependencies)

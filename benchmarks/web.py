@@ -124,7 +124,9 @@ def run(current: Run) -> None:
         report.skip("FastAPI req/s: skipped in quick mode (it needs seconds of load per server)")
         return
     store = f"sqlite:///{current.workdir / 'http.db'}"
-    with Engine(load_directory(ROOT / "policies"), store=store, secret=SECRET) as maker:
+    with Engine(
+        load_directory(ROOT / "policies"), environment="live", store=store, secret=SECRET
+    ) as maker:
         key = issue(maker, allowed_ips=["127.0.0.0/8"])
     wrk = shutil.which("wrk") is not None
     load = _wrk if wrk else _httpx_load

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
 from policyengine.keys.events import APP
+from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.validation import actor as actor_name
 from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
@@ -188,11 +189,28 @@ class Engine:
         return prepared.policy
 
     def check(self, request: Request, explain: bool = False) -> Decision:
+        """The decision on ``request``; it may wait for the key store or the limiter."""
+        # Only a check that may not wait can go undecided.
+        return cast(Decision, self._decide(request, explain, True))
+
+    def try_check(self, request: Request, explain: bool = False) -> Decision | None:
+        """The decision on ``request`` if it can be made from this process's memory alone,
+        else ``None``: then :meth:`check` it where waiting is harmless (a worker thread).
+
+        For an event loop: a key in the lookup cache (or known to be absent) and limits in
+        memory make a decision in microseconds; a cache miss, a token, or a limiter
+        across the network would block the loop for a round trip, or for a timeout.
+        """
+        return self._decide(request, explain, False)
+
+    def _decide(self, request: Request, explain: bool, wait: bool) -> Decision | None:
         started = perf_counter()
         now = request.time or self._clock()
         prepared = self._prepared
         try:
-            decision = self._check(prepared, request, now, explain)
+            decision = self._check(prepared, request, now, explain, wait)
+        except NotCached:
+            return None
         except Exception as error:  # any failure denies
             log.warning("check failed: %s: %s", type(error).__name__, error)
             decision = deny(
@@ -216,7 +234,7 @@ class Engine:
         return decision
 
     def _check(
-        self, prepared: PreparedPolicy, request: Request, now: datetime, explain: bool
+        self, prepared: PreparedPolicy, request: Request, now: datetime, explain: bool, wait: bool
     ) -> Decision:
         if not prepared.key_types:
             return deny(
@@ -236,16 +254,18 @@ class Engine:
             )
         # API keys never hold a dot: anything dotted is judged as a token.
         if "." in credential:
+            if not wait:  # verifying may read the signing keys' file; the key is by id
+                raise NotCached
             return self._check_token(prepared, request, credential, now, explain)
         try:
-            key = self.keys.lookup(credential, now=now, touch=request.time is None)
+            key = self.keys.lookup(credential, now=now, touch=request.time is None, wait=wait)
         except InvalidValue as error:
             return deny(Code.MALFORMED_CREDENTIAL, "credential", str(error))
         except StorageError as error:
             return deny(Code.UNAVAILABLE, "key", "the key store is unavailable", error=str(error))
         if key is None:
             return deny(Code.NOT_FOUND, "key", "no such key")
-        return self._judge(prepared, key, request, now, explain, None, "key")
+        return self._judge(prepared, key, request, now, explain, None, "key", wait)
 
     def _check_token(
         self,
@@ -277,6 +297,7 @@ class Engine:
         explain: bool,
         token_scopes: tuple[str, ...] | None,
         credential_type: str,
+        wait: bool = True,
     ) -> Decision:
         now_ts = now.timestamp()
         resolved = resolve(prepared, request, now_ts, self.proxies, credential_type)
@@ -286,6 +307,8 @@ class Engine:
         limits, usage = prepared.limits_for(key)
         if not limits and usage is None:
             return decision
+        if not wait and not getattr(self.limiter, "in_process", False):
+            raise NotCached
         try:
             outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
         except StorageError as error:

@@ -76,8 +76,10 @@ class NetworkSet:
                 merged[-1][1] = max(merged[-1][1], last)
             else:
                 merged.append([first, last])
-        self._firsts = [first for first, _ in merged]
-        self._lasts = [last for _, last in merged]
+        # Tuples, not lists: a set lives as long as its key record, which may be one of
+        # many thousands cached.
+        self._firsts = tuple(first for first, _ in merged)
+        self._lasts = tuple(last for _, last in merged)
 
     def __contains__(self, address: object) -> bool:
         if not isinstance(address, int):

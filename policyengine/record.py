@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NoReturn
 
 from policyengine.net import NetworkSet, parse_network
 from policyengine.units import Rate
@@ -15,6 +15,39 @@ Refill = Literal["daily", "monthly", "never"]
 
 #: The instant a key without an expiry is treated as expiring at, in conditions.
 NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+_NEVER_TS = NEVER.timestamp()
+
+#: How many distinct lists of networks have their parsed form shared between records.
+SHARED_NETWORKS = 4096
+_networks: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[tuple[int, int], ...], NetworkSet]]
+_networks = {}
+
+
+class ReadOnlyDict(dict):  # type: ignore[type-arg]
+    """A mapping of a key record that may be shared by many records: it refuses changes."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("a key record's mappings are read-only: build a new record instead")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
+def _parsed_networks(
+    allowed_ips: tuple[str, ...],
+) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...], NetworkSet]:
+    """The networks parsed, shared by every record with the same list: keys of one
+    organisation tend to name the same few networks, and each parse holds a few hundred
+    bytes."""
+    shared = _networks.get(allowed_ips)
+    if shared is None:
+        ranges = tuple(parse_network(cidr) for cidr in allowed_ips)
+        shared = (allowed_ips, ranges, NetworkSet(ranges))
+        if len(_networks) < SHARED_NETWORKS:
+            _networks[allowed_ips] = shared
+    return shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +98,13 @@ class KeyRecord:
     def __post_init__(self) -> None:
         if not self.lineage:
             object.__setattr__(self, "lineage", self.id)
-        ranges = tuple(parse_network(cidr) for cidr in self.allowed_ips)
+        allowed_ips, ranges, networks = _parsed_networks(tuple(self.allowed_ips))
+        object.__setattr__(self, "allowed_ips", allowed_ips)
         object.__setattr__(self, "created_ts", self.created_at.timestamp())
-        object.__setattr__(self, "expires_ts", (self.expires_at or NEVER).timestamp())
+        expires = _NEVER_TS if self.expires_at is None else self.expires_at.timestamp()
+        object.__setattr__(self, "expires_ts", expires)
         object.__setattr__(self, "ip_ranges", ranges)
-        object.__setattr__(self, "networks", NetworkSet(ranges))
+        object.__setattr__(self, "networks", networks)
 
     @property
     def display(self) -> str:

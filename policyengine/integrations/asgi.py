@@ -2,15 +2,14 @@
 
 An allowed request reaches the application with the decision in
 ``scope["state"]["policyengine.decision"]`` and the rate-limit headers added to its
-response; a denied one is answered here, with DESIGN's JSON error body.
+response; a denied one is answered here, with DESIGN's JSON error body. When the server
+shuts the application down (the ASGI lifespan protocol), the engine is closed after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
-
-import anyio.to_thread
 
 from policyengine.decision import Decision
 from policyengine.engine import Engine
@@ -22,6 +21,7 @@ from policyengine.integrations.http import (
     request_id,
     scope_headers,
 )
+from policyengine.integrations.lifespan import close, decide
 from policyengine.request import Request, path_problem
 
 Scope = MutableMapping[str, Any]
@@ -37,9 +37,8 @@ class PolicyMiddleware:
     """``exclude`` lists paths that are not checked (health checks, docs), each with
     everything below it: ``/healthz`` excludes ``/healthz`` and ``/healthz/live`` but not
     ``/healthz-admin``. A path the engine would refuse (``..``, ``//``, …) is never excluded.
-    With ``threaded=True`` each check runs in a worker thread, so that a key-store miss
-    never blocks the event loop; by default it runs inline, which is faster when keys are
-    served from the lookup cache."""
+    A check that would wait for the key store runs in a worker thread, never on the event
+    loop."""
 
     def __init__(
         self,
@@ -48,15 +47,16 @@ class PolicyMiddleware:
         *,
         exclude: Iterable[str] = (),
         realm: str = "api",
-        threaded: bool = False,
     ) -> None:
         self.app = app
         self.engine = engine
         self.exclude = _excluded_paths(exclude)
         self.realm = realm
-        self.threaded = threaded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing(send))
+            return
         if scope["type"] != "http" or (self.exclude and _is_excluded(scope["path"], self.exclude)):
             await self.app(scope, receive, send)
             return
@@ -70,10 +70,7 @@ class PolicyMiddleware:
             headers=headers,
             request_id=rid,
         )
-        if self.threaded:
-            decision = await anyio.to_thread.run_sync(self.engine.check, request)
-        else:
-            decision = self.engine.check(request)
+        decision = await decide(self.engine, request)
         if not decision.allowed:
             await _deny(send, decision, rid, self.realm)
             return
@@ -86,6 +83,17 @@ class PolicyMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _closing(self, send: Send) -> Send:
+        """``send`` for the lifespan: the engine is closed once the application has shut
+        down, before the server hears that it has."""
+
+        async def send_after_closing(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await close(self.engine)
+            await send(message)
+
+        return send_after_closing
 
 
 def _excluded_paths(exclude: Iterable[str]) -> tuple[str, ...]:

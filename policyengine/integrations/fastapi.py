@@ -1,14 +1,14 @@
-"""A FastAPI dependency: ``Depends(authorize)`` on a route checks its request, by an
+"""A FastAPI dependency: ``Depends(Authorize(engine))`` on a route checks its request, by an
 explicit scope or by the routes of the policy files, and hands the route the decision.
 
-Call :func:`install` once on the application so that denials are answered with DESIGN's
-JSON error body; without it FastAPI still answers with the right status and headers, the
-body nested under ``detail``.
+Call :func:`install` once on the application: denials are then answered with DESIGN's
+JSON error body (without it FastAPI answers with the right status and headers, the body
+nested under ``detail``), and the engine is closed when the server stops, which writes the
+keys' last-use times it holds.
 """
 
 from __future__ import annotations
 
-import anyio.to_thread
 from fastapi import FastAPI, HTTPException
 from fastapi import Request as HTTPRequest
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +23,7 @@ from policyengine.integrations.http import (
     request_id,
     scope_headers,
 )
+from policyengine.integrations.lifespan import closing, decide
 from policyengine.request import Request
 
 
@@ -40,20 +41,12 @@ class PolicyDenied(HTTPException):
 class Authorize:
     """``Depends(Authorize(engine))`` checks by the policies' routes;
     ``Depends(Authorize(engine, "events/{id}:read"))`` asks for that scope, naming a path
-    parameter as the instance. With ``threaded=True`` the check runs in a worker thread,
-    so that a key-store lookup never blocks the event loop."""
+    parameter as the instance. A check that would wait for the key store runs in a worker
+    thread, never on the event loop."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        scope: str | None = None,
-        *,
-        realm: str = "api",
-        threaded: bool = False,
-    ) -> None:
+    def __init__(self, engine: Engine, scope: str | None = None, *, realm: str = "api") -> None:
         self.engine = engine
         self.realm = realm
-        self.threaded = threaded
         self.resource: str | None = None
         self.action: str | None = None
         if scope is not None:
@@ -79,10 +72,7 @@ class Authorize:
             headers=headers,
             request_id=rid,
         )
-        if self.threaded:
-            decision = await anyio.to_thread.run_sync(self.engine.check, asked)
-        else:
-            decision = self.engine.check(asked)
+        decision = await decide(self.engine, asked)
         if not decision.allowed:
             raise PolicyDenied(decision, rid, self.realm)
         request.state.policyengine_decision = decision
@@ -103,6 +93,8 @@ async def _answer(request: HTTPRequest, error: Exception) -> JSONResponse:
     return JSONResponse(error.detail, status_code=error.status_code, headers=error.headers)
 
 
-def install(app: FastAPI) -> None:
-    """Answer denials with ``{"error": {"code", "message", "request_id"}}``."""
+def install(app: FastAPI, engine: Engine) -> None:
+    """Answer denials with ``{"error": {"code", "message", "request_id"}}``, and close
+    ``engine`` when the server stops, after the application's own lifespan."""
     app.add_exception_handler(PolicyDenied, _answer)
+    app.router.lifespan_context = closing(engine, app.router.lifespan_context)

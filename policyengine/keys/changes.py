@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from policyengine.errors import KeyNotFound, KeyRequestError
+from policyengine.keys.cache import LookupCache
 from policyengine.keys.events import EventEmitter, EventKind, KeyEvent
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.invalidation import Invalidator
-from policyengine.keys.lookup import LookupCache
 from policyengine.keys.store import KeyStore
 from policyengine.record import KeyRecord
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from policyengine.record import KeyRecord, Refill, Usage
 from policyengine.units import Rate, make_rate
 
+T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -53,6 +54,24 @@ def usage_from_json(data: Mapping[str, Any] | None) -> Usage | None:
     if data is None:
         return None
     return Usage(int(data["credits"]), cast(Refill, data["refill"]))
+
+
+#: How many distinct values of each kind decoded rows share (see :func:`shared`).
+SHARED_VALUES = 4096
+_shared: dict[tuple[str, str], object] = {}
+
+
+def shared(kind: str, text: str, build: Callable[[str], T]) -> T:
+    """``build(text)``, the same object for the same text: the thousands of records a
+    lookup cache holds repeat a few types, scopes and limits, and each copy costs memory.
+    What is shared is immutable (strings, tuples, :class:`ReadOnlyDict`)."""
+    key = (kind, text)
+    found = _shared.get(key)
+    if found is None:
+        found = build(text)
+        if len(_shared) < SHARED_VALUES:
+            _shared[key] = found
+    return cast(T, found)
 
 
 def dumps(value: object) -> str:

@@ -53,11 +53,15 @@ class KeyHasher:
 
     def hash(self, key: str) -> str:
         """The hex HMAC-SHA256 of ``key``: what a store keeps and looks a key up by."""
+        return self.digest(key).hex()
+
+    def digest(self, key: str) -> bytes:
+        """The HMAC-SHA256 of ``key`` as 32 bytes: what the lookup cache is keyed by."""
         inner = self._inner.copy()
         inner.update(key.encode())
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.hexdigest()
+        return outer.digest()
 
     def derive(self, purpose: str) -> bytes:
         """A key of its own for ``purpose`` (``audit``), derived from the secret: HMAC of a

@@ -7,78 +7,20 @@ key was used" is noted in memory and written in batches, at minute granularity.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any
 
 from policyengine.errors import ConfigError, InvalidValue, StorageError
+from policyengine.keys.cache import CacheKey, Entry, LookupCache
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.store import KeyStore
 from policyengine.record import KeyRecord
 
-
-class _Missing:
-    """The cache has no answer, as distinct from a cached "no such key" (``None``)."""
-
-
-MISSING: Final = _Missing()
-
-
-class LookupCache:
-    """Key hash → the key's record, or ``None`` for a hash no key has.
-
-    Reads take no lock: an entry is a tuple replaced whole, and a dict read is atomic, so
-    a check on the hot path costs one dictionary lookup and one clock read. Writes and
-    invalidations take the lock; past ``maxsize`` the oldest entries go first.
-    """
-
-    def __init__(self, ttl: float, maxsize: int, timer: Callable[[], float]) -> None:
-        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
-        self._ttl = ttl
-        self._maxsize = maxsize
-        self._timer = timer
-        self._lock = threading.Lock()
-        self._generation = 0
-
-    @property
-    def generation(self) -> int:
-        """Read before a store lookup and handed to :meth:`put` after it."""
-        return self._generation
-
-    def get(self, key_hash: str) -> KeyRecord | _Missing | None:
-        entry = self._entries.get(key_hash)
-        if entry is None or entry[1] <= self._timer():
-            return MISSING
-        return entry[0]
-
-    def put(self, key_hash: str, record: KeyRecord | None, generation: int) -> None:
-        # A change committed while the store was being read has already invalidated the
-        # cache; what that read returned may predate it, so it is not cached.
-        with self._lock:
-            if generation != self._generation or self._ttl <= 0:
-                return
-            self._entries[key_hash] = (record, self._timer() + self._ttl)
-            while len(self._entries) > self._maxsize:
-                del self._entries[next(iter(self._entries))]
-
-    def invalidate(self, key_id: str) -> None:
-        with self._lock:
-            self._generation += 1
-            stale = [
-                key_hash
-                for key_hash, (record, _) in self._entries.items()
-                if record is not None and record.id == key_id
-            ]
-            for key_hash in stale:
-                self._entries.pop(key_hash, None)
-            self._entries.pop(f"id:{key_id}", None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._generation += 1
-            self._entries = {}
+log = logging.getLogger("policyengine.keys")
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -132,9 +74,13 @@ class LastUsed:
                     self._pending[key_id] = minute
 
 
+class NotCached(Exception):
+    """Raised instead of querying the store when the caller asked not to wait for it."""
+
+
 class KeyLookups:
     """Secret → key record, as a check needs it: offline format check, one HMAC, the cache,
-    and the store only on a miss."""
+    and the store only on a miss or to refresh an entry before it expires."""
 
     def __init__(
         self,
@@ -144,54 +90,103 @@ class KeyLookups:
         *,
         ttl: float,
         maxsize: int,
+        negative_ttl: float,
+        negative_maxsize: int,
         timer: Callable[[], float],
     ) -> None:
-        if ttl < 0 or maxsize < 1:
-            raise ConfigError("cache_ttl must be 0 seconds or more, and cache_size at least 1")
+        for name, value in (("cache_ttl", ttl), ("negative_cache_ttl", negative_ttl)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise ConfigError(f"{name} must be a number of seconds, 0 or more")
+        for name, size in (("cache_size", maxsize), ("negative_cache_size", negative_maxsize)):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ConfigError(f"{name} must be a whole number of at least 1")
         self._store = store
         self._hasher = hasher
         self._format = key_format
-        self.cache = LookupCache(ttl, maxsize, timer)
+        self.cache = LookupCache(
+            ttl, maxsize, timer, negative_ttl=negative_ttl, negative_maxsize=negative_maxsize
+        )
         self._last_used = LastUsed()
 
     def lookup(
-        self, secret: str, now: Callable[[], datetime] | datetime, touch: bool
+        self,
+        secret: str,
+        now: Callable[[], datetime] | datetime,
+        touch: bool,
+        wait: bool = True,
     ) -> KeyRecord | None:
-        """``now`` may be a clock, read only when a use is noted: most calls need no time."""
-        if len(secret) != self._format.length:
+        """``now`` may be a clock, read only when a use is noted: most calls need no time.
+        With ``wait=False``, :class:`NotCached` is raised where the store would be asked."""
+        if not isinstance(secret, str) or len(secret) != self._format.length:
             raise InvalidValue(self._format.problem(secret) or "malformed API key")
-        key_hash = self._hasher.hash(secret)
-        cached = self.cache.get(key_hash)
-        if isinstance(cached, _Missing):
+        key_hash = self._hasher.digest(secret)
+        cache = self.cache
+        entry = cache.found(key_hash)
+        if entry is not None and cache.timer() - entry[1] < cache.refresh_after:
+            record: KeyRecord | None = entry[0]
+        elif entry is None and cache.is_absent(key_hash):
+            return None
+        else:
             # Only what the cache has not seen is checked offline: a malformed key is
             # never cached, so it is refused here before any store lookup.
-            if not self._format.is_well_formed(secret):
+            if entry is None and not self._format.is_well_formed(secret):
                 raise InvalidValue(self._format.problem(secret) or "malformed API key")
-            generation = self.cache.generation
-            stored = self._store.get_by_hash(key_hash)
-            record = (
-                stored.record
-                if stored is not None and self._hasher.matches(key_hash, stored.key_hash)
-                else None
-            )
-            self.cache.put(key_hash, record, generation)
-        else:
-            record = cached
+            record = self._stored(key_hash, entry, self._by_hash, wait)
         if record is not None and touch:
             self._last_used.note(record, now if isinstance(now, datetime) else now())
         return record
 
-    def lookup_id(self, key_id: str) -> KeyRecord | None:
+    def lookup_id(self, key_id: str, wait: bool = True) -> KeyRecord | None:
         """The record of the key with this id, through the same cache as :meth:`lookup`
         (and so dropped from it by the same invalidations)."""
-        cache_key = f"id:{key_id}"
-        cached = self.cache.get(cache_key)
-        if not isinstance(cached, _Missing):
-            return cached
+        cache = self.cache
+        entry = cache.found_id(key_id)
+        if entry is not None and cache.timer() - entry[1] < cache.refresh_after:
+            return entry[0]
+        return self._stored(key_id, entry, self._store.get, wait)
+
+    def _stored(
+        self,
+        key: CacheKey,
+        entry: Entry | None,
+        fetch: Callable[[Any], KeyRecord | None],
+        wait: bool,
+    ) -> KeyRecord | None:
+        """What the store says of ``key``, cached; or, for an entry due for a refresh that
+        another lookup is refreshing (or that fails to refresh), the entry still in force."""
+        cache = self.cache
+        if entry is not None and cache.timer() - entry[1] < cache.ttl:
+            if not wait:
+                if cache.refreshing(key):
+                    return entry[0]
+                raise NotCached
+            if not cache.claim_refresh(key):
+                return entry[0]
+            try:
+                return self._fetch(key, fetch)
+            except StorageError as error:
+                log.warning(
+                    "could not refresh a cached key (%s); it is served until it expires", error
+                )
+                return entry[0]
+            finally:
+                cache.refreshed(key)
+        if not wait:
+            raise NotCached
+        return self._fetch(key, fetch)
+
+    def _fetch(self, key: CacheKey, fetch: Callable[[Any], KeyRecord | None]) -> KeyRecord | None:
         generation = self.cache.generation
-        record = self._store.get(key_id)
-        self.cache.put(cache_key, record, generation)
+        record = fetch(key)
+        self.cache.put(key, record, generation)
         return record
+
+    def _by_hash(self, key_hash: bytes) -> KeyRecord | None:
+        computed = key_hash.hex()
+        stored = self._store.get_by_hash(computed)
+        if stored is not None and self._hasher.matches(computed, stored.key_hash):
+            return stored.record
+        return None
 
     def flush(self, now: datetime) -> None:
         pending = self._last_used.drain(now)

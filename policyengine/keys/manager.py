@@ -18,6 +18,7 @@ from policyengine.errors import ConfigError, KeyRequestError
 from policyengine.keys import attributes as attrs
 from policyengine.keys import transitions
 from policyengine.keys import validation as valid
+from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, NEGATIVE_TTL, cache_keys
 from policyengine.keys.changes import ATTEMPTS, ChangeWriter, contended
 from policyengine.keys.events import APP, EventEmitter, EventSink, KeyEvent, created_event
 from policyengine.keys.format import KeyFormat
@@ -54,7 +55,10 @@ class KeyManager:
         clock: Clock | None = None,
         events: EventSink | None = None,
         cache_ttl: float = 5.0,
-        cache_size: int = 10_000,
+        cache_size: int | None = None,
+        cache_memory: int = DEFAULT_CACHE_MEMORY,
+        negative_cache_ttl: float | None = None,
+        negative_cache_size: int = 10_000,
         invalidator: Invalidator | None = None,
         maintenance_interval: float | None = 60.0,
         actor: str = APP,
@@ -70,7 +74,16 @@ class KeyManager:
         # With an injected clock the cache ages on it too, so that tests can step past the TTL.
         timer = time.monotonic if clock is None else (lambda: self._now().timestamp())
         self._lookups = KeyLookups(
-            store, hasher, self._format, ttl=cache_ttl, maxsize=cache_size, timer=timer
+            store,
+            hasher,
+            self._format,
+            ttl=cache_ttl,
+            maxsize=cache_keys(cache_size, cache_memory),
+            negative_ttl=(
+                min(cache_ttl, NEGATIVE_TTL) if negative_cache_ttl is None else negative_cache_ttl
+            ),
+            negative_maxsize=negative_cache_size,
+            timer=timer,
         )
         self._invalidator = invalidator
         self._writer = ChangeWriter(
@@ -295,21 +308,23 @@ class KeyManager:
         return self._writer.transition(key_id, transitions.revoked, "revoked", who, details)
 
     def lookup(
-        self, secret: str, *, now: datetime | None = None, touch: bool = True
+        self, secret: str, *, now: datetime | None = None, touch: bool = True, wait: bool = True
     ) -> KeyRecord | None:
         """The record of the key whose secret this is, or ``None`` if there is none.
 
         The hot path: a malformed secret raises :class:`InvalidValue` without a store
-        lookup, and what the store says is cached for ``cache_ttl`` seconds. The record
-        comes whatever its state; the caller judges ``record.state(now)``. ``touch``
-        notes the use for ``last_used_at`` (pass ``False`` for replays and policy tests).
+        lookup, and what the store says is cached for ``cache_ttl`` seconds (refreshed
+        before then while the key is in use). The record comes whatever its state; the
+        caller judges ``record.state(now)``. ``touch`` notes the use for ``last_used_at``
+        (pass ``False`` for replays and policy tests). With ``wait=False`` a lookup that
+        would query the store raises :class:`~policyengine.keys.lookup.NotCached` instead.
         """
-        return self._lookups.lookup(secret, now or self._now, touch)
+        return self._lookups.lookup(secret, now or self._now, touch, wait)
 
-    def lookup_id(self, key_id: str) -> KeyRecord | None:
+    def lookup_id(self, key_id: str, *, wait: bool = True) -> KeyRecord | None:
         """The record of a key by its id, or ``None``: the hot path for tokens, which name
         their key. Cached like :meth:`lookup`; a change here is visible at once."""
-        return self._lookups.lookup_id(key_id)
+        return self._lookups.lookup_id(key_id, wait)
 
     def sweep(self, now: datetime | None = None) -> builtins.list[KeyEvent]:
         """Emit ``expired`` for keys that have expired and ``revoked`` for rotated keys whose

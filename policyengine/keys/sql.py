@@ -18,7 +18,7 @@ from policyengine.db.where import Where
 from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys import codec
 from policyengine.keys.store import KeyQuery, StoredKey
-from policyengine.record import Environment, KeyRecord
+from policyengine.record import Environment, KeyRecord, ReadOnlyDict, Usage
 
 TABLE = "policyengine_keys"
 COMPONENT = "keys"
@@ -141,31 +141,54 @@ def record_values(record: KeyRecord) -> list[object]:
     return [values[name] for name in _FIELDS]
 
 
+def _strings(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _rates(text: str) -> ReadOnlyDict:
+    return ReadOnlyDict(codec.rates_from_json(json.loads(text)))
+
+
+def _usage(text: str) -> Usage | None:
+    return codec.usage_from_json(json.loads(text))
+
+
+def _metadata(text: str) -> ReadOnlyDict:
+    return ReadOnlyDict(json.loads(text))
+
+
 def record_from_row(row: Row) -> KeyRecord:
+    """The record of a row. What repeats between keys (the type, the scopes, the limits,
+    the networks) is decoded once and shared, which keeps a cached key under 1 KiB."""
     value = dict(zip(_FIELDS, row, strict=False))
+    shared = codec.shared
+    key_id, lineage = value["id"], value["lineage"]
     try:
         return KeyRecord(
-            id=value["id"],
-            type=value["type"],
+            id=key_id,
+            type=shared("str", value["type"], str),
             label=value["label"],
-            environment=cast(Environment, value["environment"]),
-            prefix=value["prefix"],
+            environment=cast(Environment, shared("str", value["environment"], str)),
+            prefix=shared("str", value["prefix"], str),
             last4=value["last4"],
             created_at=codec.from_micros(value["created_at"]),
             expires_at=codec.optional_moment(value["expires_at"]),
-            scopes=tuple(json.loads(value["scopes"])),
-            allowed_ips=tuple(json.loads(value["allowed_ips"])),
-            rate_limits=codec.rates_from_json(json.loads(value["rate_limits"])),
-            usage=codec.usage_from_json(
-                None if value["usage"] is None else json.loads(value["usage"])
+            scopes=shared("strings", value["scopes"], _strings),
+            allowed_ips=shared("strings", value["allowed_ips"], _strings),
+            rate_limits=shared("rates", value["rate_limits"], _rates),
+            usage=None if value["usage"] is None else shared("usage", value["usage"], _usage),
+            metadata=(
+                _metadata(value["metadata"])
+                if len(value["metadata"]) > 2
+                else shared("metadata", value["metadata"], _metadata)
             ),
-            metadata=dict(json.loads(value["metadata"])),
             disabled=bool(value["disabled"]),
             revoked_at=codec.optional_moment(value["revoked_at"]),
             rotated_to=value["rotated_to"],
             rotated_from=value["rotated_from"],
-            # A key whose chain was broken before lineages were recorded counts alone.
-            lineage=value["lineage"] or "",
+            # The id itself when the key starts its chain (one string, not two); a key
+            # whose chain was broken before lineages were recorded counts alone.
+            lineage="" if not lineage or lineage == key_id else lineage,
             grace_until=codec.optional_moment(value["grace_until"]),
             revision=int(value["revision"]),
             end_announced=bool(value["end_announced"]),

@@ -22,6 +22,10 @@ from policyengine.redaction import redact
 
 
 class Limiter(Protocol):
+    """A limiter whose state is in this process, which never waits for a network or a
+    disk, says so with a class attribute ``in_process = True``: the engine then decides on
+    an event loop without handing the check to a worker thread."""
+
     def acquire(
         self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
     ) -> LimitOutcome:

@@ -43,6 +43,9 @@ class _KeyState:
 class MemoryLimiter(SteppingLimiter):
     """Thread-safe; one lock guards each read-decide-write, so checks are atomic."""
 
+    #: Its state is in this process: a check never waits for anything but this lock.
+    in_process = True
+
     def __init__(self, url: str = "memory://") -> None:
         if url != "memory://":
             raise ConfigError(

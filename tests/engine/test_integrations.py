@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import pytest
@@ -21,9 +22,9 @@ from policyengine.integrations.fastapi import Authorize, install
 
 def fastapi_app(engine: Engine) -> FastAPI:
     app = FastAPI()
-    install(app)
+    install(app, engine)
 
-    by_routes = Annotated[Decision, Depends(Authorize(engine, threaded=True))]
+    by_routes = Annotated[Decision, Depends(Authorize(engine))]
     delete_scope = Annotated[Decision, Depends(Authorize(engine, "events/{event}:delete"))]
 
     @app.get("/v1/events")
@@ -227,3 +228,25 @@ def test_the_decision_record_carries_the_responses_request_id(
     recorded = [r.request_id for r in engine.monitor.address_activity()]
     assert recorded == [made.json()["error"]["request_id"], "req-given"]
     assert given.json()["error"]["request_id"] == "req-given"
+
+
+@pytest.mark.parametrize("kind", ["fastapi", "asgi"])
+def test_the_engine_is_closed_at_shutdown_and_last_use_is_written(
+    kind: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    engine = Engine.from_directory(
+        POLICIES, environment="live", store=url, secret=SECRET, maintenance_interval=None
+    )
+    try:
+        issued = engine.keys.create(type="read-only", label="used", environment="live")
+        app = fastapi_app(engine) if kind == "fastapi" else asgi_app(engine)
+        with TestClient(app, client=("203.0.113.9", 50000)) as client:
+            assert client.get("/v1/events", headers=bearer(issued.secret)).status_code == 200
+            assert engine.keys.get(issued.key.id).last_used_at is None  # noted, not written
+        with Engine.from_directory(
+            POLICIES, store=url, secret=SECRET, maintenance_interval=None
+        ) as reader:
+            assert reader.keys.get(issued.key.id).last_used_at is not None
+    finally:
+        engine.close()  # harmless when the shutdown closed it already

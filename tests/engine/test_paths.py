@@ -102,7 +102,7 @@ def test_the_path_is_checked_after_the_credential(engine: Engine) -> None:
 
 def catch_all_fastapi(engine: Engine) -> FastAPI:
     app = FastAPI()
-    install(app)
+    install(app, engine)
 
     @app.api_route("/v1/{rest:path}", methods=["GET", "DELETE"])
     async def anything(rest: str, decision: Annotated[Decision, Depends(Authorize(engine))]) -> str:

@@ -153,10 +153,23 @@ def test_another_process_sees_a_revocation_within_the_cache_ttl(
     issued = admin.create(type="read-only", label="shared", environment="live")
     assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
     admin.revoke(issued.key.id)
-    clock.advance(seconds=29)
-    # The documented bound: without Redis, a cached lookup may lag by up to the TTL.
+    clock.advance(seconds=23)
+    # Without Redis a cached lookup may lag: until the entry's refresh (at 80% of the TTL)
+    # for a key in use, and never beyond the TTL.
     assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
     clock.advance(seconds=1)
+    assert server.lookup(issued.secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
+
+
+def test_an_unused_entry_is_never_served_past_the_cache_ttl(
+    sql_url: str, make_manager: ManagerFactory, clock: Clock
+) -> None:
+    admin = make_manager(url=sql_url)
+    server = make_manager(url=sql_url, cache_ttl=30.0)
+    issued = admin.create(type="read-only", label="shared", environment="live")
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    admin.revoke(issued.key.id)
+    clock.advance(seconds=30)
     assert server.lookup(issued.secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
 
 
@@ -193,14 +206,19 @@ def test_a_clock_without_a_timezone_is_a_configuration_error(counting: CountingS
         )
 
 
-def test_a_lookup_that_raced_a_change_is_not_cached() -> None:
-    from policyengine.keys.lookup import MISSING, LookupCache
+def test_a_lookup_that_raced_a_change_is_not_cached(
+    counted: KeyManager, counting: CountingStore
+) -> None:
+    from policyengine.keys.cache import LookupCache
 
-    cache = LookupCache(60, 100, timer=lambda: 0.0)
+    cache = LookupCache(60, 100, lambda: 0.0, negative_ttl=60, negative_maxsize=100)
+    record = counted.create(type="read-only", label="raced", environment="live").key
     before_the_read = cache.generation
-    cache.invalidate("key_" + "A" * 20)  # a change lands while the store is being read
-    cache.put("ab" * 32, None, before_the_read)
-    assert cache.get("ab" * 32) is MISSING
+    cache.invalidate(record.id)  # a change lands while the store is being read
+    cache.put(b"\xab" * 32, record, before_the_read)
+    cache.put(b"\xcd" * 32, None, before_the_read)
+    assert cache.found(b"\xab" * 32) is None
+    assert not cache.is_absent(b"\xcd" * 32)
 
 
 def test_a_failing_event_sink_does_not_undo_or_hide_the_change(
