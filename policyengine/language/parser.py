@@ -19,6 +19,8 @@ from policyengine.units import parse_duration
 MAX_LENGTH = 8192
 #: Deeper trees are refused before they are walked, so that no walk can overflow the stack.
 MAX_DEPTH = 48
+#: Longer numbers are refused: no attribute holds one, and ``int()`` refuses 4,300 digits.
+MAX_NUMBER_DIGITS = 18
 
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r"}
 
@@ -183,6 +185,11 @@ class _ToAst(Transformer[Token, ast.Expr]):
     def number(self, meta: object, children: list[Token]) -> ast.Literal:
         (token,) = children
         text = str(token)
+        if len(text.partition(".")[0]) > MAX_NUMBER_DIGITS:
+            raise ConditionError(
+                token.start_pos or 0,
+                f"number too large: at most {MAX_NUMBER_DIGITS} digits before the point",
+            )
         value: int | float = float(text) if "." in text else int(text)
         return ast.Literal(*_span(token), value, NUMBER, text)
 

@@ -23,7 +23,7 @@ from policyengine.policy.read_key_types import read_key_type
 from policyengine.policy.read_rules import read_rule
 from policyengine.policy.routes import METHODS, Param, parse_template
 from policyengine.policy.scopes import Scope
-from policyengine.policy.source import Reader
+from policyengine.policy.source import Reader, read_file
 
 FILE_KEYS = (
     "version",
@@ -59,10 +59,14 @@ def load_directory(directory: str | Path) -> PolicySet:
     root = Path(directory)
     if not root.is_dir():
         raise PolicyError([_nowhere(str(root), "not a directory")])
-    files = {str(p): p.read_text(encoding="utf-8") for p in policy_files(root)}
-    if not files:
+    paths = policy_files(root)
+    if not paths:
         message = "no policy files (*.yaml or *.yml) in this directory"
         raise PolicyError([_nowhere(str(root), message)])
+    unread: list[Diagnostic] = []
+    files = {str(p): text for p in paths if (text := read_file(p, unread)) is not None}
+    if unread:
+        raise PolicyError(unread)
     return load_texts(files)
 
 

@@ -11,6 +11,7 @@ import bisect
 import difflib
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -38,6 +39,47 @@ _KIND = {
 }
 
 
+#: A larger policy file is refused before it is read: ten thousand rules fit in 2 MB.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: Deeper YAML is refused while it is parsed, before anything walks it recursively.
+MAX_YAML_DEPTH = 64
+#: Integers in policy files are at most this long (a year of microseconds has 14 digits).
+MAX_INTEGER_DIGITS = 18
+
+
+def read_file(path: Path, diagnostics: list[Diagnostic]) -> str | None:
+    """The text of a policy (or suite) file; ``None``, with a diagnostic, when it is too
+    large (checked before reading) or not UTF-8 (at the first bad byte)."""
+    where = str(path)
+    try:
+        size = path.stat().st_size
+        if size <= MAX_FILE_BYTES:
+            with path.open("rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)  # a file that grew meanwhile is caught
+            size = len(data)
+    except OSError as error:
+        diagnostics.append(Diagnostic(Location(where, 1, 1), f"cannot read: {error.strerror}"))
+        return None
+    if size > MAX_FILE_BYTES:
+        diagnostics.append(
+            Diagnostic(
+                Location(where, 1, 1),
+                f"the file is {size:,} bytes long; a policy file may be at most "
+                f"{MAX_FILE_BYTES:,} (split it into several files)",
+            )
+        )
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start].decode("utf-8")
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        message = f"the file is not UTF-8 text (byte 0x{data[error.start]:02x})"
+        diagnostics.append(Diagnostic(Location(where, line, column), message))
+        return None
+
+
 class Reader:
     """One policy file: its text, its node tree, and the diagnostics found so far."""
 
@@ -48,17 +90,44 @@ class Reader:
         self._line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
 
     def compose(self) -> yaml.Node | None:
-        """The document's root node; ``None`` (with a diagnostic) when it is not YAML."""
+        """The document's root node; ``None`` (with a diagnostic) when it is not YAML.
+
+        The events are read once first, which refuses aliases, and nesting deeper than
+        :data:`MAX_YAML_DEPTH` as soon as it starts, before the (recursive) composer runs.
+        """
+        if len(self.text) > MAX_FILE_BYTES:
+            message = f"the file is longer than {MAX_FILE_BYTES:,} characters"
+            self.diagnostics.append(Diagnostic(Location(self.path, 1, 1), message))
+            return None
         try:
+            depth = 0
             for event in yaml.parse(self.text, Loader=yaml.SafeLoader):
                 if isinstance(event, yaml.AliasEvent):
                     self.error_at(event.start_mark, "anchors and aliases are not allowed")
                     return None
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_YAML_DEPTH:
+                        message = f"nested more than {MAX_YAML_DEPTH} levels deep"
+                        self.error_at(event.start_mark, message)
+                        return None
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
             documents = list(yaml.compose_all(self.text, Loader=yaml.SafeLoader))
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             problem = error.problem or error.context or "invalid YAML"
             self.error_at(mark, f"invalid YAML: {problem}")
+            return None
+        except yaml.reader.ReaderError as error:
+            where = self.location_of_index(min(error.position, len(self.text)))
+            self.diagnostics.append(
+                Diagnostic(
+                    where, f"invalid YAML: the character {chr(error.character)!r} is not allowed"
+                )
+                if isinstance(error.character, int)
+                else Diagnostic(where, f"invalid YAML: {error.reason}")
+            )
             return None
         except yaml.YAMLError as error:
             self.diagnostics.append(Diagnostic(Location(self.path, 1, 1), f"invalid YAML: {error}"))
@@ -186,6 +255,9 @@ class Reader:
     def integer(self, node: yaml.Node, what: str, minimum: int = 0) -> int | None:
         if not isinstance(node, yaml.ScalarNode) or node.tag != INT:
             self.error(node, f"{what} must be a whole number, not {self.kind(node)}")
+            return None
+        if len(node.value) > MAX_INTEGER_DIGITS:
+            self.error(node, f"{what} is too large: at most {MAX_INTEGER_DIGITS} digits")
             return None
         value = int(yaml.safe_load(node.value))
         if value < minimum:

@@ -13,7 +13,7 @@ from policyengine.decision import Code
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
 from policyengine.policy.model import PolicySet
-from policyengine.policy.source import Reader
+from policyengine.policy.source import Reader, read_file
 from policyengine.record import KeyRecord
 from policyengine.request import Request
 
@@ -78,7 +78,10 @@ def load_suites(directory: str | Path, policy: PolicySet) -> list[Suite]:
     diagnostics: list[Diagnostic] = []
     suites = []
     for path in test_files(Path(directory)):
-        reader = Reader(str(path), path.read_text(encoding="utf-8"), diagnostics)
+        text = read_file(path, diagnostics)
+        if text is None:
+            continue
+        reader = Reader(str(path), text, diagnostics)
         root = reader.compose()
         if root is not None:
             suite = _suite(reader, root, policy)

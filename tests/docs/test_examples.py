@@ -55,7 +55,13 @@ from policyengine.language import types
 from policyengine.language.builtins import BUILTINS
 from policyengine.language.checker import _ARITH, check
 from policyengine.language.compiler import compile_predicate
-from policyengine.language.parser import MAX_DEPTH, MAX_LENGTH, ConditionError, parse
+from policyengine.language.parser import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_NUMBER_DIGITS,
+    ConditionError,
+    parse,
+)
 from policyengine.language.schema import ATTRIBUTES, MAPS
 from policyengine.net import parse_ip
 from policyengine.policy.alerts import ALERT_KINDS
@@ -65,10 +71,11 @@ from policyengine.policy.read_alerts import COMMON_KEYS
 from policyengine.policy.read_key_types import KEY_TYPE_KEYS
 from policyengine.policy.read_rules import RULE_CODES, RULE_KEYS
 from policyengine.policy.routes import METHODS
+from policyengine.policy.source import MAX_FILE_BYTES, MAX_INTEGER_DIGITS, MAX_YAML_DEPTH
 from policyengine.policy.suites import CASE_KEYS, KEY_FIELDS, REQUEST_FIELDS, SUITE_KEYS
 from policyengine.record import KeyRecord
 from policyengine.testrun import run_directory
-from policyengine.units import PERIOD_SECONDS, UNIT_SECONDS, parse_rate
+from policyengine.units import MAX_COUNT, PERIOD_SECONDS, UNIT_SECONDS, parse_rate
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -534,6 +541,15 @@ def test_reference_states_the_limits_of_conditions() -> None:
     reference = (DOCS / REFERENCE).read_text(encoding="utf-8")
     assert f"{MAX_LENGTH:,} characters" in reference
     assert f"{MAX_DEPTH} levels" in reference
+    assert f"at most {MAX_NUMBER_DIGITS} digits before its point" in reference
+
+
+def test_reference_states_the_limits_of_policy_files() -> None:
+    reference = (DOCS / REFERENCE).read_text(encoding="utf-8")
+    assert f"at most {MAX_FILE_BYTES:,} bytes" in reference
+    assert f"at most {MAX_YAML_DEPTH} levels deep" in reference
+    assert f"at most {MAX_INTEGER_DIGITS} digits" in reference
+    assert f"at most {MAX_COUNT:,} requests per period" in reference
 
 
 def test_decisions_page_lists_every_code_with_its_status() -> None:
