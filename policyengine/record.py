@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, NoReturn
@@ -10,8 +11,13 @@ from policyengine.net import NetworkSet, parse_network
 from policyengine.units import Rate
 
 Environment = Literal["test", "live"]
+#: A key's public id: ``key_`` and 20 letters and digits.
+KEY_ID = re.compile(r"key_[0-9A-Za-z]{20}")
 ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
 Refill = Literal["daily", "monthly", "never"]
+#: The most usage credits a key or type may have: counted exactly everywhere, Redis's
+#: Lua numbers (doubles) included.
+MAX_CREDITS = 10**15
 
 #: The instant a key without an expiry is treated as expiring at, in conditions.
 NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)

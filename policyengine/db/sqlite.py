@@ -50,6 +50,9 @@ class SqliteDatabase:
                 isolation_level=None,  # we open transactions ourselves
                 check_same_thread=False,  # the lock serialises use across threads
             )
+            # SQLite's own lower() folds ASCII only; PostgreSQL's and Python's fold every
+            # letter, so a case-blind filter would find different rows in different stores.
+            self._connection.create_function("lower", 1, _lower, deterministic=True)
             self._connection.execute("PRAGMA journal_mode=WAL")
             # In WAL mode NORMAL loses no committed transaction on a process crash.
             self._connection.execute("PRAGMA synchronous=NORMAL")
@@ -103,6 +106,10 @@ class _Run:
 
     def many(self, sql: str, rows: Sequence[Sequence[object]], /) -> None:
         self._connection.executemany(sql, rows)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 def _create_private_file(path: Path, what: str) -> None:

@@ -65,7 +65,7 @@ class Requested:
         # (an iterator would be spent); a lone string is left for validation to refuse.
         for name in ("allowed_ips", "scopes"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, str):
+            if isinstance(value, Iterable) and not isinstance(value, str | bytes):
                 object.__setattr__(self, name, tuple(value))
 
 

@@ -8,7 +8,6 @@ processes, and emitted as an event.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -19,11 +18,10 @@ from policyengine.keys.events import EventEmitter, EventKind, KeyEvent
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.invalidation import Invalidator
 from policyengine.keys.store import KeyStore
-from policyengine.record import KeyRecord
+from policyengine.record import KEY_ID, KeyRecord
 
 #: How often a change that collides with another writer's is tried before giving up.
 ATTEMPTS = 5
-KEY_ID = re.compile(r"key_[0-9A-Za-z]{20}")
 
 Change = Callable[[KeyRecord, datetime], KeyRecord | None]
 

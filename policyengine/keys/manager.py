@@ -30,7 +30,7 @@ from policyengine.keys.pages import IssuedKey, KeyPage, decode_cursor, encode_cu
 from policyengine.keys.store import KEY_STATES, KeyQuery, KeyStore, open_store
 from policyengine.policy.model import PolicySet
 from policyengine.record import KeyRecord, Usage
-from policyengine.units import Rate
+from policyengine.units import Rate, shown
 
 Clock = Callable[[], datetime]
 DEFAULT_LIMIT = 50
@@ -197,17 +197,19 @@ class KeyManager:
     ) -> KeyPage:
         """Keys, newest first, a page at a time: pass ``page.next_cursor`` for the next.
         ``label`` matches any part of the label, ignoring case."""
-        if state is not None and state not in KEY_STATES:
-            raise KeyRequestError(f"invalid state {state!r}: use one of {', '.join(KEY_STATES)}")
+        if state is not None and (not isinstance(state, str) or state not in KEY_STATES):
+            raise KeyRequestError(
+                f"invalid state {shown(state)}: use one of {', '.join(KEY_STATES)}"
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise KeyRequestError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
         query = KeyQuery(
             now=self._now(),
             limit=limit + 1,  # one more than asked says whether another page exists
-            environment=environment,
-            type=type,
+            environment=valid.name_filter(environment, "environment"),
+            type=valid.name_filter(type, "type"),
             state=state,
-            label=label,
+            label=valid.label_filter(label),
             after=None if cursor is None else decode_cursor(cursor),
         )
         found = self._store.list(query)

@@ -10,7 +10,7 @@ from typing import overload
 from policyengine.db.pages import decode_position, encode_position
 from policyengine.errors import KeyRequestError
 from policyengine.keys import codec
-from policyengine.record import KeyRecord
+from policyengine.record import KEY_ID, KeyRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ def encode_cursor(last: KeyRecord) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     position = decode_position(cursor) if isinstance(cursor, str) else None
-    if position is not None:
+    if position is not None and KEY_ID.fullmatch(position[1]):
         try:
             return codec.from_micros(position[0]), position[1]
         except OverflowError:

@@ -17,14 +17,16 @@ from policyengine.keys.format import KeyFormat
 from policyengine.net import parse_network
 from policyengine.policy.model import KeyType, PolicySet
 from policyengine.policy.scopes import covered, parse_scope
-from policyengine.record import ENVIRONMENTS, Environment, Usage
-from policyengine.units import Rate, parse_duration, parse_rate
+from policyengine.record import ENVIRONMENTS, MAX_CREDITS, Environment, Usage
+from policyengine.units import MAX_DURATION_SECONDS, Rate, parse_duration, parse_rate, shown
 
 MAX_LABEL = 200
 MAX_SCOPES = 100
 MAX_ALLOWED_IPS = 256
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE = 512
+LONGEST = timedelta(seconds=MAX_DURATION_SECONDS)
+_FILTER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _METADATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LIMIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -88,14 +90,37 @@ def expiry(kind: KeyType, expires_in: str | timedelta | None, now: datetime) -> 
 
 
 def duration(value: str | timedelta, what: str, *, allow_zero: bool = False) -> timedelta:
-    """``"30d"`` or a ``timedelta``, longer than zero unless ``allow_zero``."""
+    """``"30d"`` or a ``timedelta``, longer than zero unless ``allow_zero``, and at most
+    100 years."""
     if isinstance(value, timedelta):
         length = value
     else:
         length = timedelta(seconds=_parse(parse_duration, value, what))
     if length < timedelta(0) or (length == timedelta(0) and not allow_zero):
         raise KeyRequestError(f"{what} must be longer than zero")
+    if length > LONGEST:
+        raise KeyRequestError(f"{what} must be at most 100 years")
     return length
+
+
+def label_filter(value: object) -> str | None:
+    """What ``list(label=…)`` looks for: plain text, refused the same way in every store."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_LABEL:
+        raise KeyRequestError(f"the label filter must be text of at most {MAX_LABEL} characters")
+    if _CONTROL.search(value) or not _encodable(value):
+        raise KeyRequestError("the label filter contains a control character or invalid text")
+    return value
+
+
+def name_filter(value: object, what: str) -> str | None:
+    """A key type or environment to list by: a name, or ``None`` for any."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _FILTER_NAME.fullmatch(value):
+        raise KeyRequestError(f"{what} must be a name such as 'read-only' or 'live'")
+    return value
 
 
 def scopes(kind: KeyType, values: Iterable[str] | None) -> tuple[str, ...]:
@@ -107,7 +132,8 @@ def scopes(kind: KeyType, values: Iterable[str] | None) -> tuple[str, ...]:
                 "use a type whose scopes come from the key"
             )
         return ()
-    texts = [] if values is None or isinstance(values, str) else list(values)
+    listed = isinstance(values, Iterable) and not isinstance(values, str | bytes)
+    texts = list(values) if listed else []  # type: ignore[arg-type]
     if not texts:
         allowed = ", ".join(str(scope) for scope in kind.allowed_scopes)
         raise KeyRequestError(
@@ -129,7 +155,7 @@ def scopes(kind: KeyType, values: Iterable[str] | None) -> tuple[str, ...]:
 def allowed_ips(values: Iterable[str] | None) -> tuple[str, ...]:
     if values is None:
         return ()
-    if isinstance(values, str):
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise KeyRequestError("allowed_ips takes a list of CIDRs, such as ['203.0.113.0/24']")
     networks = [value.strip() if isinstance(value, str) else value for value in values]
     if len(networks) > MAX_ALLOWED_IPS:
@@ -146,6 +172,10 @@ def rate_limits(
 ) -> dict[str, Rate]:
     """``base`` with the overrides applied; ``rate_limit`` is the limit named ``default``."""
     result = dict(base or {})
+    if named is not None and not isinstance(named, Mapping):
+        raise KeyRequestError(
+            "rate_limits takes a mapping of names to rates, such as {'daily': '1000/day'}"
+        )
     overrides = dict(named or {})
     if rate_limit is not None:
         if "default" in overrides:
@@ -169,12 +199,17 @@ def usage(value: Usage | None) -> Usage | None:
         raise KeyRequestError(
             "usage takes a Usage(credits, refill), such as Usage(10000, 'monthly')"
         )
-    if isinstance(value.credits, bool) or not isinstance(value.credits, int) or value.credits < 1:
+    credits = value.credits
+    if isinstance(credits, bool) or not isinstance(credits, int) or credits < 1:
         raise KeyRequestError(
-            f"usage credits must be a whole number of at least 1, not {value.credits!r}"
+            f"usage credits must be a whole number of at least 1, not {shown(credits)}"
         )
-    if value.refill not in REFILLS:
-        raise KeyRequestError(f"usage refill must be daily, monthly or never, not {value.refill!r}")
+    if credits > MAX_CREDITS:
+        raise KeyRequestError(f"usage credits must be at most {MAX_CREDITS:,}")
+    if not isinstance(value.refill, str) or value.refill not in REFILLS:
+        raise KeyRequestError(
+            f"usage refill must be daily, monthly or never, not {shown(value.refill)}"
+        )
     return value
 
 
@@ -200,9 +235,19 @@ def metadata(value: Mapping[str, str] | None, key_format: KeyFormat) -> dict[str
     return dict(value)
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no store can keep it
+        return False
+    return True
+
+
 def _plain_text(what: str, text: str, key_format: KeyFormat) -> None:
     if _CONTROL.search(text):
         raise KeyRequestError(f"{what} contains a control character")
+    if not _encodable(text):
+        raise KeyRequestError(f"{what} is not valid text (it holds a lone surrogate)")
     # Labels and metadata are shown and logged freely; a secret pasted into one would leak.
     if key_format.find_keys(text):
         raise KeyRequestError(f"{what} contains an API key; never put a secret there")

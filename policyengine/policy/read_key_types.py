@@ -12,7 +12,7 @@ from policyengine.language.checker import suggest
 from policyengine.policy.model import REQUIRABLE_FIELDS, KeyType, RateLimit
 from policyengine.policy.scopes import Scope, parse_scope
 from policyengine.policy.source import Reader
-from policyengine.record import ENVIRONMENTS, Usage
+from policyengine.record import ENVIRONMENTS, MAX_CREDITS, Usage
 from policyengine.units import make_rate, parse_duration, parse_period, parse_rate
 
 if TYPE_CHECKING:
@@ -190,6 +190,9 @@ def _usage(r: Reader, node: yaml.Node) -> Usage | None:
             r.error(node, "usage needs credits, such as {credits: 10000, refill: monthly}")
         return None
     credits = r.integer(fields["credits"][1], "credits", minimum=1)
+    if credits is not None and credits > MAX_CREDITS:
+        r.error(fields["credits"][1], f"credits must be at most {MAX_CREDITS:,}")
+        return None
     refill = (
         r.choice(fields["refill"][1], "refill", ("daily", "monthly", "never"))
         if "refill" in fields

@@ -35,7 +35,7 @@ from policyengine.tokens.errors import TokenInvalid
 from policyengine.tokens.grants import narrow_scopes
 from policyengine.tokens.keyring import Jwks, SigningKeys
 from policyengine.tokens.signing import ALGORITHM, aware, is_low_s, low_s
-from policyengine.units import format_duration, parse_duration
+from policyengine.units import MAX_DURATION_SECONDS, format_duration, parse_duration
 
 _UNKNOWN_KEY = "the token was not signed by a current key of this service"
 
@@ -225,8 +225,12 @@ def seconds(value: str | float, name: str) -> float:
     """A duration written ``15m`` or as a number of seconds; :class:`InvalidValue` if neither."""
     if isinstance(value, str):
         return parse_duration(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(f"{name} must be a duration such as 15m, or a number of seconds")
+    if value != value or value in (math.inf, -math.inf):  # NaN, or infinite
         raise InvalidValue(f"{name} must be a duration such as 15m, or a number of seconds")
     if value < 0:
         raise InvalidValue(f"{name} must not be negative")
+    if value > MAX_DURATION_SECONDS:  # compared as given: float() of a huge int overflows
+        raise InvalidValue(f"{name} must be at most 100 years")
     return float(value)
