@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 from policyengine.cli.keys_view import key_details, key_table
 from policyengine.cli.options import cli_actor, monitor_url, redis_url, store_url
-from policyengine.cli.output import FAILED, OK, moment, print_error, print_json, table
-from policyengine.errors import KeyRequestError, StorageError
+from policyengine.cli.output import FAILED, MISUSE, OK, moment, print_error, print_json, table
+from policyengine.errors import KeyRequestError, PolicyEngineError, StorageError
 from policyengine.keys.codec import record_to_json
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.manager import KeyManager
@@ -107,12 +107,7 @@ def scan(args: argparse.Namespace) -> int:
         for finding in result.findings:
             status, key_id = _status(manager, finding)
             if args.revoke and manager is not None and status in LIVE:
-                if key_id not in revoked:
-                    manager.revoke(
-                        key_id, reason=f"leaked: found in {finding.where}", actor=cli_actor()
-                    )
-                    revoked.append(key_id)
-                status = "revoked"
+                status = _revoke(manager, key_id, finding, revoked)
             rows.append((finding, status, key_id))
     live = sorted({key_id or finding.secret for finding, status, key_id in rows if status in LIVE})
     if args.json:
@@ -148,7 +143,27 @@ def scan(args: argparse.Namespace) -> int:
             f"{len(rows)} key(s) found in {result.files} file(s) scanned, {len(live)} still live"
             + (f"; {len(result.skipped)} skipped" if result.skipped else "")
         )
+    for unread in result.unreadable:
+        print_error(f"cannot scan {unread.path}: {unread.reason}")
+    if result.unreadable:
+        return MISUSE
     return FAILED if live else OK
+
+
+def _revoke(manager: KeyManager, key_id: str, finding: Finding, revoked: list[str]) -> str:
+    """Revoke a leaked key once, recording where it was found; its status after."""
+    if key_id in revoked:
+        return "revoked"
+    try:
+        manager.revoke(
+            key_id, reason="leaked", details={"found_in": finding.where}, actor=cli_actor()
+        )
+    except PolicyEngineError as error:
+        # One key that cannot be revoked must not leave the others active: go on.
+        print_error(f"could not revoke {key_id}: {error}")
+        return "active"
+    revoked.append(key_id)
+    return "revoked"
 
 
 def _status(manager: KeyManager | None, finding: Finding) -> tuple[str, str]:

@@ -302,12 +302,23 @@ class KeyManager:
         return self._writer.transition(key_id, transitions.enabled, "enabled", self._who(actor))
 
     def revoke(
-        self, key_id: str, *, reason: str | None = None, actor: str | None = None
+        self,
+        key_id: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, str] | None = None,
+        actor: str | None = None,
     ) -> KeyRecord:
-        """End a key for good, at once, grace period or not. Revoking twice is harmless."""
-        details = {} if reason is None else {"reason": valid.label(reason, self._format)}
+        """End a key for good, at once, grace period or not. Revoking twice is harmless.
+
+        ``reason`` is a short text checked like a label; ``details`` (such as where a
+        leaked key was found) go into the event as they are, made printable and cut at
+        4,096 characters, so that nothing in them can stop a revocation."""
+        recorded = valid.event_details(details)
+        if reason is not None:
+            recorded["reason"] = valid.label(reason, self._format)
         who = self._who(actor)
-        return self._writer.transition(key_id, transitions.revoked, "revoked", who, details)
+        return self._writer.transition(key_id, transitions.revoked, "revoked", who, recorded)
 
     def lookup(
         self, secret: str, *, now: datetime | None = None, touch: bool = True, wait: bool = True

@@ -42,7 +42,11 @@ class Skipped:
 @dataclass(slots=True)
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
+    #: Files under a directory that were not scanned (binary, huge, unreadable).
     skipped: list[Skipped] = field(default_factory=list)
+    #: Paths named to the scan that could not be read at all: an error, not a skip, or a
+    #: typo in a CI job would pass for an all-clear.
+    unreadable: list[Skipped] = field(default_factory=list)
     files: int = 0
 
 
@@ -51,10 +55,13 @@ def scan_paths(
 ) -> ScanResult:
     """Every well-formed key in the files under ``paths``, in path and line order."""
     result = ScanResult()
-    for path in _files(paths, result):
+    for path, named in _files(paths, result):
         result.files += 1
         try:
             findings = scan_file(path, key_format, max_bytes=max_bytes)
+        except _Unreadable as error:
+            (result.unreadable if named else result.skipped).append(Skipped(path, str(error)))
+            continue
         except _Skip as skip:
             result.skipped.append(Skipped(path, str(skip)))
             continue
@@ -71,7 +78,7 @@ def scan_file(
             raise _Skip(f"larger than {_size(max_bytes)}")
         data = path.read_bytes()
     except OSError as error:
-        raise _Skip(error.strerror or str(error)) from None
+        raise _Unreadable(error.strerror or str(error)) from None
     if b"\0" in data[:_SNIFF_BYTES]:
         raise _Skip("binary")
     # Latin-1 maps every byte to one character, so any file decodes and a key (ASCII)
@@ -88,20 +95,27 @@ class _Skip(Exception):
     """A file that is not scanned, and why."""
 
 
+class _Unreadable(_Skip):
+    """A file that cannot be read."""
+
+
 def _size(count: int) -> str:
     mebibytes, rest = divmod(count, 1024 * 1024)
     return f"{mebibytes} MiB" if mebibytes and not rest else f"{count} bytes"
 
 
-def _files(paths: Iterable[str | Path], result: ScanResult) -> Iterator[Path]:
+def _files(paths: Iterable[str | Path], result: ScanResult) -> Iterator[tuple[Path, bool]]:
+    """Each file to scan, and whether it was named itself (rather than found in a walk)."""
     for given in paths:
         path = Path(given)
         if path.is_file():
-            yield path
+            yield path, True
         elif path.is_dir():
-            yield from _walk(path)
+            yield from ((found, False) for found in _walk(path))
+        elif path.exists():
+            result.unreadable.append(Skipped(path, "not a file or a directory"))
         else:
-            result.skipped.append(Skipped(path, "no such file or directory"))
+            result.unreadable.append(Skipped(path, "no such file or directory"))
 
 
 def _walk(top: Path) -> Iterator[Path]:

@@ -25,6 +25,7 @@ MAX_SCOPES = 100
 MAX_ALLOWED_IPS = 256
 MAX_METADATA_ENTRIES = 32
 MAX_METADATA_VALUE = 512
+MAX_DETAIL = 4096
 LONGEST = timedelta(seconds=MAX_DURATION_SECONDS)
 _FILTER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _METADATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -233,6 +234,26 @@ def metadata(value: Mapping[str, str] | None, key_format: KeyFormat) -> dict[str
             )
         _plain_text(f"metadata {name!r}", text, key_format)
     return dict(value)
+
+
+def event_details(value: Mapping[str, str] | None) -> dict[str, str]:
+    """Details for an event: names as metadata names, values any text, made printable
+    (control characters and lone surrogates escaped) and cut at ``MAX_DETAIL``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise KeyRequestError("details takes a mapping of names to strings")
+    details = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not _METADATA_NAME.fullmatch(name) or name == "reason":
+            raise KeyRequestError(f"invalid detail name {shown(name)}: use letters and digits")
+        if not isinstance(text, str):
+            raise KeyRequestError(f"detail {name!r} must be a string")
+        printable = "".join(
+            char if char.isprintable() and _encodable(char) else repr(char)[1:-1] for char in text
+        )
+        details[name] = printable if len(printable) <= MAX_DETAIL else printable[:MAX_DETAIL] + "…"
+    return details
 
 
 def _encodable(text: str) -> bool:

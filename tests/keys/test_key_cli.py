@@ -13,6 +13,7 @@ import pytest
 
 from policyengine.cli import keys as cli
 from policyengine.errors import Diagnostic, Location, PolicyError
+from policyengine.keys.events import KeyEvent
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import SECRET_ENV
 
@@ -277,3 +278,55 @@ def test_create_works_on_a_memory_store_too(run: Run) -> None:
     code, out, err = run("create", "--type", "read-only", "--label", "demo", store="memory://")
     assert (code, err) == (0, "")
     assert len(KeyFormat().find_keys(out)) == 1
+
+
+def test_scan_revoke_revokes_a_key_found_however_long_its_path(run: Run, tmp_path: Path) -> None:
+    active = create(run)
+    deep = tmp_path / ("d" * 100) / ("e" * 100) / ("f" * 100)
+    deep.mkdir(parents=True)
+    leaked = deep / "leak.env"
+    leaked.write_text(f"\n\nKEY={active['secret']}\n")
+    code, out, err = run("scan", str(tmp_path), "--revoke")
+    assert (code, err) == (0, "")
+    code, out, _ = run("show", str(active["key"]["id"]), "--json")  # type: ignore[index]
+    assert json.loads(out)["state"] == "revoked"
+
+
+def test_scan_revoke_records_where_the_key_was_found(run: Run, tmp_path: Path) -> None:
+    from policyengine.keys.manager import KeyManager
+
+    active = create(run)
+    leaked = tmp_path / ("x" * 200) / "leak.env"
+    leaked.parent.mkdir()
+    leaked.write_text(f"KEY={active['secret']}\n")
+    seen: list[KeyEvent] = []
+    original = KeyManager.open
+
+    def recording(*args: object, **kwargs: object) -> KeyManager:
+        return original(*args, events=seen.append, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KeyManager, "open", recording)
+        code, _, _ = run("scan", str(leaked), "--revoke")
+    assert code == 0
+    revoked = [event for event in seen if event.kind == "revoked"]
+    assert len(revoked) == 1
+    assert revoked[0].details["reason"] == "leaked"
+    assert revoked[0].details["found_in"] == f"{leaked}:1:5"
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_scanning_a_path_that_does_not_exist_is_an_error(
+    run: Run, tmp_path: Path, json_output: bool
+) -> None:
+    active = create(run)
+    leaked = tmp_path / "leak.env"
+    leaked.write_text(f"KEY={active['secret']}\n")
+    missing = tmp_path / "DOES-NOT-EXIST"
+    options = ["--json"] if json_output else []
+    code, out, err = run("scan", str(missing), str(leaked), "--revoke", *options)
+    assert code == 2
+    assert f"error: cannot scan {missing}: no such file or directory" in err
+    # What could be scanned was, and the leak found there is revoked all the same.
+    code, out, _ = run("show", str(active["key"]["id"]), "--json")  # type: ignore[index]
+    assert json.loads(out)["state"] == "revoked"

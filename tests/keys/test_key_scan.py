@@ -45,7 +45,7 @@ def test_scan_finds_exactly_the_planted_valid_keys_where_they_were_planted(
     assert result.files == len(files)
 
 
-def test_scan_skips_binary_huge_and_missing_files_and_says_why(tmp_path: Path) -> None:
+def test_scan_skips_binary_and_huge_files_and_says_why(tmp_path: Path) -> None:
     key = FORMAT.generate("live")
     (tmp_path / "blob.bin").write_bytes(b"\0" + key.encode())
     (tmp_path / "huge.log").write_text(key + "x" * 2048)
@@ -55,7 +55,10 @@ def test_scan_skips_binary_huge_and_missing_files_and_says_why(tmp_path: Path) -
     assert sorted((s.path.name, s.reason) for s in result.skipped) == [
         ("blob.bin", "binary"),
         ("huge.log", "larger than 1024 bytes"),
-        ("missing", "no such file or directory"),
+    ]
+    # A path named to the scan that cannot be read is not a skip but an error.
+    assert [(s.path.name, s.reason) for s in result.unreadable] == [
+        ("missing", "no such file or directory")
     ]
 
 
