@@ -62,7 +62,7 @@ class Engine:
         self,
         policy: PolicySet | None = None,
         *,
-        environment: str = "live",
+        environment: str = "test",
         store: str = "sqlite:///policyengine.db",
         limiter: str | Limiter = "memory://",
         redis: str | None = None,

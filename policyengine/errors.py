@@ -7,13 +7,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """A place in a policy file; ``line`` and ``column`` count from 1."""
+    """A place in a policy file; ``line`` and ``column`` count from 1, and are 0 for a
+    problem of a whole file or directory (one too large, or with no policy files)."""
 
     file: str
     line: int
     column: int
 
+    @classmethod
+    def whole(cls, file: str) -> Location:
+        return cls(file, 0, 0)
+
     def __str__(self) -> str:
+        if self.line == 0:
+            return self.file
         return f"{self.file}:{self.line}:{self.column}"
 
 

@@ -45,7 +45,9 @@ def create(workdir: Path, *args: str) -> str:
 
 def test_check_explains_a_denial_and_exits_1(workdir: Path) -> None:
     key = create(workdir, "--type", "write", "--label", "ci", "--env", "live")
-    result = run(workdir, "check", "POST", "/v1/events", "--ip", "203.0.113.9", key=key)
+    result = run(
+        workdir, "check", "POST", "/v1/events", "--ip", "203.0.113.9", "--env", "live", key=key
+    )
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -66,6 +68,8 @@ def test_check_reads_the_key_from_stdin_and_prints_json(workdir: Path) -> None:
         "/v1/events",
         "--ip",
         "203.0.113.9",
+        "--env",
+        "live",
         "--key-stdin",
         "--json",
         stdin=key + "\n",
@@ -95,7 +99,9 @@ def test_check_believes_the_named_forwarding_header_of_trusted_proxies(workdir: 
         workdir, "--type", "read-only", "--label", "office", "--env", "live",
         "--allowed-ip", "203.0.113.0/24",
     )  # fmt: skip
-    behind_proxy = ("GET", "/v1/events", "--ip", "10.0.0.5", "--trusted-proxy", "10.0.0.0/8")
+    behind_proxy = (
+        "GET", "/v1/events", "--env", "live", "--ip", "10.0.0.5", "--trusted-proxy", "10.0.0.0/8"
+    )  # fmt: skip
     forwarded = ("--header", "Forwarded: for=203.0.113.9")
     xff = ("--header", "X-Forwarded-For: 203.0.113.9")
     assert run(workdir, "check", *behind_proxy, *xff, key=key).returncode == 0
@@ -105,3 +111,47 @@ def test_check_believes_the_named_forwarding_header_of_trusted_proxies(workdir: 
     assert run(workdir, "check", *behind_proxy, *told, *forwarded, key=key).returncode == 0
     assert run(workdir, "check", *behind_proxy, *told, *xff, key=key).returncode == 1
     assert run(workdir, "check", *behind_proxy, "--forwarded-header", "x-real-ip").returncode == 2
+
+
+def test_a_key_made_with_the_defaults_is_accepted_by_check_with_the_defaults(
+    workdir: Path,
+) -> None:
+    """The README's two commands, as written: one default environment everywhere."""
+    key = create(workdir, "--type", "read-only", "--label", "first try")
+    result = run(workdir, "check", "GET", "/v1/events", key=key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("allowed: OK (200)")
+    assert "test key in the test environment" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--at", "yesterday"), "--at takes an ISO 8601 instant"),
+        (("--ip", "notanip"), "--ip takes an IP address"),
+        (("--ip", "203.0.113.0/24"), "--ip takes an IP address"),
+    ],
+)
+def test_a_bad_option_value_is_misuse_exit_2(
+    workdir: Path, options: tuple[str, ...], message: str
+) -> None:
+    key = create(workdir, "--type", "read-only", "--label", "r")
+    result = run(workdir, "check", "GET", "/v1/events", *options, key=key)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"error: {message}")
+
+
+def test_keys_show_given_a_secret_is_misuse_exit_2_and_keeps_it_secret(workdir: Path) -> None:
+    key = create(workdir, "--type", "read-only", "--label", "r")
+    result = run(workdir, "keys", "show", key)
+    assert result.returncode == 2
+    assert result.stderr == "error: that is a key's secret, not its id (key_…); keep it secret\n"
+    assert key not in result.stdout + result.stderr
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    result = run(ROOT, "--version")
+    assert (result.returncode, result.stdout) == (0, f"policyengine {version('policyengine')}\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from policyengine.cli import audit, keys, monitor, policies
 from policyengine.cli.options import monitor_options
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="policyengine",
         description="Policy-as-code authorization for API keys.",
     )
+    parser.add_argument("--version", action="version", version=f"policyengine {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in (policies, keys):
         group.register(commands)
@@ -25,6 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.register_alerts(commands, common)
     audit.register(commands, common)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("policyengine")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

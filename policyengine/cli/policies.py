@@ -13,7 +13,8 @@ from pathlib import Path
 from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, store_url
 from policyengine.cli.output import FAILED, MISUSE, OK
 from policyengine.errors import InvalidValue
-from policyengine.net import FORWARDING_HEADERS
+from policyengine.net import FORWARDING_HEADERS, parse_ip
+from policyengine.units import shown
 
 KEY_ENV = "POLICYENGINE_KEY"
 
@@ -71,7 +72,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check.add_argument("--key-env", default=KEY_ENV, metavar="VAR", help=f"default: {KEY_ENV}")
     check.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
     check.add_argument("--at", metavar="TIME", help="decide as at this ISO 8601 instant")
-    check.add_argument("--environment", choices=("test", "live"), default="live")
+    check.add_argument(
+        "--environment",
+        "--env",
+        dest="environment",
+        choices=("test", "live"),
+        default="test",
+        help="the environment the engine decides for (default: test, as keys create makes)",
+    )
     check.add_argument("--policies", default="policies", metavar="DIR")
     check.add_argument(
         "--store",
@@ -162,6 +170,13 @@ def _check(args: argparse.Namespace) -> int:
             at = None
         if at is None or at.tzinfo is None:
             raise InvalidValue(f"--at takes an ISO 8601 instant with its offset, not {args.at!r}")
+    if args.ip is not None:
+        try:
+            parse_ip(args.ip)
+        except InvalidValue:
+            raise InvalidValue(
+                f"--ip takes an IP address, such as 203.0.113.9, not {shown(args.ip)}"
+            ) from None
     with Engine.from_directory(
         args.policies,
         environment=args.environment,

@@ -18,6 +18,7 @@ from policyengine.policy.model import (
     Route,
     Rule,
 )
+from policyengine.policy.named import unnamed_route_targets
 from policyengine.policy.read_alerts import read_alerts
 from policyengine.policy.read_key_types import read_key_type
 from policyengine.policy.read_rules import read_rule
@@ -58,20 +59,18 @@ def load_directory(directory: str | Path) -> PolicySet:
     """Every ``*.yaml`` below ``directory`` (except ``*_test.yaml`` suites), validated."""
     root = Path(directory)
     if not root.is_dir():
-        raise PolicyError([_nowhere(str(root), "not a directory")])
+        # Not a policy problem with a place in a file: the caller named the wrong path.
+        reason = "is not a directory" if root.exists() else "does not exist"
+        raise InvalidValue(f"the policy directory {root} {reason}")
     paths = policy_files(root)
     if not paths:
         message = "no policy files (*.yaml or *.yml) in this directory"
-        raise PolicyError([_nowhere(str(root), message)])
+        raise PolicyError([Diagnostic(Location.whole(str(root)), message)])
     unread: list[Diagnostic] = []
     files = {str(p): text for p in paths if (text := read_file(p, unread)) is not None}
     if unread:
         raise PolicyError(unread)
     return load_texts(files)
-
-
-def _nowhere(path: str, message: str) -> Diagnostic:
-    return Diagnostic(Location(path, 1, 1), message)
 
 
 @dataclass
@@ -84,7 +83,11 @@ class Collected:
     headers: set[str] = field(default_factory=set)
     rules: list[tuple[Reader, yaml.Node]] = field(default_factory=list)
     scope_refs: list[tuple[Reader, yaml.Node, Scope]] = field(default_factory=list)
-    seen_routes: dict[tuple[str, tuple[object, ...]], str] = field(default_factory=dict)
+    seen_routes: dict[tuple[str, tuple[object, ...]], tuple[str, Location]] = field(
+        default_factory=dict
+    )
+    #: What ``resources:`` entries declare (routes declare the rest).
+    declared: dict[str, set[str]] = field(default_factory=dict)
     alerts: dict[str, AlertSettings] = field(default_factory=dict)
 
 
@@ -100,6 +103,11 @@ def load_texts(files: dict[str, str]) -> PolicySet:
     for reader, node, scope in pending.scope_refs:
         _check_scope(reader, node, scope, pending.resources)
     rules = [r for r in (read_rule(reader, node, pending) for reader, node in pending.rules) if r]
+    diagnostics.extend(
+        unnamed_route_targets(
+            pending.routes, pending.resources, pending.declared, pending.key_types.values(), rules
+        )
+    )
     names: dict[str, Rule] = {}
     for rule in rules:
         if rule.name in names:
@@ -168,10 +176,12 @@ def _resources(r: Reader, node: yaml.Node, pending: Collected) -> None:
             r.error(name_node, f"resource name '{name}' must be lower case: a-z, 0-9, _ . -")
             continue
         actions = pending.resources.setdefault(name, set())
+        declared = pending.declared.setdefault(name, set())
         for action, action_node in r.strings(actions_node, f"actions of '{name}'") or ():
             if not _NAME.fullmatch(action):
                 r.error(action_node, f"action name '{action}' must be lower case")
             actions.add(action)
+            declared.add(action)
 
 
 def _routes(r: Reader, node: yaml.Node, pending: Collected) -> None:
@@ -190,9 +200,10 @@ def _routes(r: Reader, node: yaml.Node, pending: Collected) -> None:
             continue
         shape = (method, tuple(None if isinstance(s, Param) else s for s in segments))
         if shape in pending.seen_routes:
-            r.error(spec_node, f"route '{spec}' duplicates '{pending.seen_routes[shape]}'")
+            first, where = pending.seen_routes[shape]
+            r.error(spec_node, f"route '{spec}' duplicates '{first}' (first at {where})")
             continue
-        pending.seen_routes[shape] = spec
+        pending.seen_routes[shape] = (spec, r.location(spec_node))
         any_key, scope_node = False, target
         if isinstance(target, yaml.MappingNode):
             fields = r.mapping(target, f"route '{spec}'", ("scope", "any_key")) or {}

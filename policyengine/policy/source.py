@@ -58,12 +58,12 @@ def read_file(path: Path, diagnostics: list[Diagnostic]) -> str | None:
                 data = file.read(MAX_FILE_BYTES + 1)  # a file that grew meanwhile is caught
             size = len(data)
     except OSError as error:
-        diagnostics.append(Diagnostic(Location(where, 1, 1), f"cannot read: {error.strerror}"))
+        diagnostics.append(Diagnostic(Location.whole(where), f"cannot read: {error.strerror}"))
         return None
     if size > MAX_FILE_BYTES:
         diagnostics.append(
             Diagnostic(
-                Location(where, 1, 1),
+                Location.whole(where),
                 f"the file is {size:,} bytes long; a policy file may be at most "
                 f"{MAX_FILE_BYTES:,} (split it into several files)",
             )
@@ -97,7 +97,7 @@ class Reader:
         """
         if len(self.text) > MAX_FILE_BYTES:
             message = f"the file is longer than {MAX_FILE_BYTES:,} characters"
-            self.diagnostics.append(Diagnostic(Location(self.path, 1, 1), message))
+            self.diagnostics.append(Diagnostic(Location.whole(self.path), message))
             return None
         try:
             depth = 0

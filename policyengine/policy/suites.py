@@ -17,6 +17,8 @@ from policyengine.policy.source import Reader, read_file
 from policyengine.record import KeyRecord
 from policyengine.request import Request
 
+#: The environment a suite decides for when it names none: the engine's default too.
+DEFAULT_ENVIRONMENT = "test"
 SUITE_KEYS = ("version", "name", "description", "environment", "now", "keys", "requests", "tests")
 KEY_FIELDS = (
     "id",
@@ -109,9 +111,11 @@ def _suite(r: Reader, root: yaml.Node, policy: PolicySet) -> Suite | None:
         name = r.string(top["name"][1], "name") or name
     if "description" in top:
         r.string(top["description"][1], "description")
-    environment = "live"
+    environment = DEFAULT_ENVIRONMENT
     if "environment" in top:
-        environment = r.choice(top["environment"][1], "environment", ("test", "live")) or "live"
+        environment = (
+            r.choice(top["environment"][1], "environment", ("test", "live")) or DEFAULT_ENVIRONMENT
+        )
     now = r.instant(top["now"][1], "now")
     if now is None:
         return None

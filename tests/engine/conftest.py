@@ -36,7 +36,12 @@ def clock() -> Clock:
 @pytest.fixture
 def engine(clock: Clock) -> Iterator[Engine]:
     with Engine.from_directory(
-        POLICIES, store="memory://", secret=SECRET, clock=clock, maintenance_interval=None
+        POLICIES,
+        environment="live",
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        maintenance_interval=None,
     ) as built:
         yield built
 
@@ -72,7 +77,8 @@ def require_redis() -> str:
 
 
 def behind_proxies(clock: Clock, **options: Any) -> Engine:
-    """An engine behind proxies in 10.0.0.0/8 and fd00::/8."""
+    """An engine behind proxies in 10.0.0.0/8 and fd00::/8, in the live environment."""
+    options.setdefault("environment", "live")
     return Engine.from_directory(
         POLICIES,
         store="memory://",

@@ -19,7 +19,12 @@ def hammer(
     results: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
     with Engine.from_directory(
-        policies, store=store, secret=hashing_secret, limiter=limiter, maintenance_interval=None
+        policies,
+        environment="live",
+        store=store,
+        secret=hashing_secret,
+        limiter=limiter,
+        maintenance_interval=None,
     ) as engine:
         request = Request(credential=key, method="GET", path="/v1/events", ip="203.0.113.9")
         results.put([engine.check(request).code.value for _ in range(attempts)])

@@ -87,7 +87,7 @@ def test_credential_problems_come_first(engine: Engine) -> None:
     typo = issued.secret[:-7] + ("A" if issued.secret[-7] != "A" else "B") + issued.secret[-6:]
     assert engine.check(get(typo)).code is Code.MALFORMED_CREDENTIAL
     assert engine.check(get(issued.secret[:-1])).code is Code.MALFORMED_CREDENTIAL
-    other = Engine.from_directory(POLICIES, store="memory://", secret=SECRET)
+    other = Engine.from_directory(POLICIES, environment="live", store="memory://", secret=SECRET)
     unknown = other.keys.create(type="read-only", label="elsewhere", environment="live")
     other.close()
     decision = engine.check(get(unknown.secret))
@@ -263,7 +263,9 @@ def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
         "    rate_limit: 600/minute\n",
         "    rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}\n",
     )
-    with Engine.from_directory(policies, store="memory://", secret=SECRET, clock=clock) as engine:
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
         issued = engine.keys.create(type="read-only", label="metered", environment="live")
         codes = [engine.check(get(issued.secret)).code for _ in range(3)]
         assert codes == [Code.OK, Code.OK, Code.USAGE_EXCEEDED]

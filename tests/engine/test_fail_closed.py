@@ -57,7 +57,12 @@ class FailingStore(MemoryStore):
 
 def test_a_limiter_that_cannot_be_reached_denies(clock: Clock) -> None:
     with Engine.from_directory(
-        POLICIES, store="memory://", secret=SECRET, clock=clock, limiter="redis://127.0.0.1:1/0"
+        POLICIES,
+        environment="live",
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        limiter="redis://127.0.0.1:1/0",
     ) as engine:
         issued = engine.keys.create(type="read-only", label="x", environment="live")
         decision = engine.check(get(issued.secret))
@@ -74,7 +79,12 @@ def test_a_limit_may_choose_to_fail_open(clock: Clock, tmp_path) -> None:
         "rate_limit: {limit: 600, per: minute, on_error: allow}",
     )
     with Engine.from_directory(
-        policies, store="memory://", secret=SECRET, clock=clock, limiter="redis://127.0.0.1:1/0"
+        policies,
+        environment="live",
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        limiter="redis://127.0.0.1:1/0",
     ) as engine:
         reader = engine.keys.create(type="read-only", label="r", environment="live")
         writer = engine.keys.create(type="write", label="w", environment="live")
@@ -93,7 +103,7 @@ def test_a_key_store_that_fails_denies(clock: Clock) -> None:
         cache_ttl=0,
         maintenance_interval=None,
     )
-    with Engine(policy, keys=keys, clock=clock) as engine:
+    with Engine(policy, environment="live", keys=keys, clock=clock) as engine:
         issued = engine.keys.create(type="read-only", label="x", environment="live")
         assert engine.check(get(issued.secret)).allowed
         store.down = True

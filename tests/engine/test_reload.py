@@ -30,7 +30,7 @@ def test_reload_swaps_policies_atomically_while_checks_run(tmp_path: Path) -> No
     types.write_text(
         types.read_text().replace('["events:read", "tasks:read", "hooks:read"]', '["tasks:read"]')
     )
-    with Engine.from_directory(old, store="memory://", secret=SECRET) as engine:
+    with Engine.from_directory(old, environment="live", store="memory://", secret=SECRET) as engine:
         issued = engine.keys.create(
             type="read-only", label="r", environment="live", rate_limit="1000000/minute"
         )
@@ -62,7 +62,9 @@ def test_reload_swaps_policies_atomically_while_checks_run(tmp_path: Path) -> No
 
 def test_a_policy_set_that_does_not_load_is_refused_and_the_old_one_serves(tmp_path: Path) -> None:
     directory = copy_policies(tmp_path, "p")
-    with Engine.from_directory(directory, store="memory://", secret=SECRET) as engine:
+    with Engine.from_directory(
+        directory, environment="live", store="memory://", secret=SECRET
+    ) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
         request = Request(
             credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
@@ -81,7 +83,9 @@ def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) ->
     import redis
 
     store = f"sqlite:///{tmp_path / 'keys.db'}"
-    with Engine.from_directory(POLICIES, store=store, secret=SECRET, limiter=redis_url) as engine:
+    with Engine.from_directory(
+        POLICIES, environment="live", store=store, secret=SECRET, limiter=redis_url
+    ) as engine:
         issued = engine.keys.create(
             type="read-only", label="shared", environment="live", rate_limit="50/day"
         )

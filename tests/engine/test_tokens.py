@@ -74,7 +74,9 @@ def test_the_jwks_lists_public_keys_only(engine: Engine) -> None:
 
 
 def test_tokens_from_another_engine_are_invalid(engine: Engine) -> None:
-    with Engine.from_directory(engine.directory, store="memory://", secret="t" * 32) as other:
+    with Engine.from_directory(
+        engine.directory, environment="live", store="memory://", secret="t" * 32
+    ) as other:
         issued = other.keys.create(type="read-only", label="r", environment="live")
         foreign = other.tokens.issue(issued.secret)
     assert call(engine, foreign) is Code.TOKEN_INVALID

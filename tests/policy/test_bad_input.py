@@ -125,7 +125,7 @@ def test_a_file_too_large_is_refused_before_it_is_parsed(
         load_directory(tmp_path)
     assert time.monotonic() - started < 2
     assert [str(d) for d in caught.value.diagnostics] == [
-        f"{big}:1:1: the file is {big.stat().st_size:,} bytes long; a policy file may be "
+        f"{big}: the file is {big.stat().st_size:,} bytes long; a policy file may be "
         f"at most {MAX_FILE_BYTES:,} (split it into several files)"
     ]
 

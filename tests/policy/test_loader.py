@@ -326,3 +326,52 @@ def test_the_root_and_trailing_slashes_are_routes_of_their_own() -> None:
     assert table.match("GET", "/") is not None
     assert table.match("GET", "/v1/events/") is not None
     assert table.match("GET", "/v1/events") is None
+
+
+def test_a_duplicate_route_says_where_the_first_one_is() -> None:
+    text = "version: 1\nroutes:\n  GET /v1/x/{a}: x:read\n  GET /v1/x/{b}: x:read\n"
+    assert errors({"k.yaml": text}) == [
+        "k.yaml:4:3: route 'GET /v1/x/{b}' duplicates 'GET /v1/x/{a}' (first at k.yaml:3:3)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "GET /v1/events/{id}: events/{id}:read",
+            "GET /v1/events/{id}: evnts/{id}:read",
+            "policies/routes.yaml:8:3: route 'GET /v1/events/{id}' names resource 'evnts', "
+            "which no scope, rule or resources: entry names (did you mean 'events'?)",
+        ),
+        (
+            "GET /v1/tasks/{id}: tasks/{id}:read",
+            "GET /v1/tasks/{id}: tasks/{id}:raed",
+            "policies/routes.yaml:18:3: route 'GET /v1/tasks/{id}' names action 'raed' of "
+            "'tasks', which no scope, rule or resources: entry names (did you mean 'read'?)",
+        ),
+    ],
+)
+def test_validate_catches_a_typo_in_a_routes_resource_or_action(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    shutil.copytree(POLICIES, tmp_path / "policies")
+    routes = tmp_path / "policies" / "routes.yaml"
+    text = routes.read_text()
+    assert old in text
+    routes.write_text(text.replace(old, new, 1))
+    result = cli("validate", "policies", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == expected
+
+
+@pytest.mark.parametrize("make", ["missing", "file"])
+def test_validate_of_a_directory_that_is_not_there_is_misuse(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "nosuchdir"
+    if make == "file":
+        target.write_text("version: 1\n")
+    result = cli("validate", str(target))
+    assert result.returncode == 2
+    reason = "does not exist" if make == "missing" else "is not a directory"
+    assert result.stderr == f"error: the policy directory {target} {reason}\n"
+    assert result.stdout == ""

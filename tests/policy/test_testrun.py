@@ -64,7 +64,7 @@ def test_a_failing_case_says_what_was_expected_and_what_happened(tmp_path: Path)
     (failure,) = result.failed
     message = failure.failure()
     assert "p_test.yaml:10:5: expected OK, got DENIED_BY_POLICY by no-night-writes" in message
-    assert "key writer (writer, live), POST /v1/events from 10.0.0.1" in message
+    assert "key writer (writer, test), POST /v1/events from 10.0.0.1" in message
 
 
 def test_a_case_may_name_the_deciding_rule(tmp_path: Path) -> None:
