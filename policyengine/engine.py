@@ -16,7 +16,15 @@ from time import perf_counter
 from typing import Any, cast
 
 from policyengine.decision import Code, Decision, Step
-from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
+from policyengine.errors import (
+    ConfigError,
+    Diagnostic,
+    InvalidValue,
+    Location,
+    PolicyError,
+    StorageError,
+    TokenError,
+)
 from policyengine.keys.events import APP
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
@@ -28,7 +36,7 @@ from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
 from policyengine.policy.prepared import PreparedPolicy
-from policyengine.record import KeyRecord
+from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord
 from policyengine.request import Request
 from policyengine.tokens import decision_code
 from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path
@@ -180,7 +188,20 @@ class Engine:
             raise InvalidValue("this engine was not loaded from a directory; name one")
         who = self._actor if actor is None else actor_name(actor, self.keys.key_format)
         with self._reload_lock:
-            prepared = PreparedPolicy(load_directory(source))
+            loaded = load_directory(source)
+            prefix = loaded.key_prefix or DEFAULT_KEY_PREFIX
+            if prefix != self.keys.key_format.prefix:
+                raise PolicyError(
+                    [
+                        Diagnostic(
+                            Location.whole(str(source)),
+                            f"key_prefix is now {prefix!r}, not {self.keys.key_format.prefix!r}: "
+                            "a running engine keeps its prefix, or its keys would stop working; "
+                            "restart it to change the prefix",
+                        )
+                    ]
+                )
+            prepared = PreparedPolicy(loaded)
             previous = self._prepared.digest
             self._prepared = prepared
             self.directory = source

@@ -13,6 +13,11 @@ from policyengine.units import Rate
 Environment = Literal["test", "live"]
 #: A key's public id: ``key_`` and 20 letters and digits.
 KEY_ID = re.compile(r"key_[0-9A-Za-z]{20}")
+#: What a policy set's ``key_prefix`` may be: 2 to 16 lower-case letters and digits,
+#: starting with a letter (``tdoc`` makes ``tdoc_live_…`` keys).
+KEY_PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
+#: The prefix of keys when no policy file names one.
+DEFAULT_KEY_PREFIX = "api"
 ENVIRONMENTS: tuple[Environment, ...] = ("test", "live")
 Refill = Literal["daily", "monthly", "never"]
 #: The most usage credits a key or type may have: counted exactly everywhere, Redis's

@@ -38,9 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     common.add_argument(
         "--key-prefix",
-        default="tdoc",
         metavar="PREFIX",
-        help="the prefix of the keys (default: tdoc)",
+        help="the prefix of the keys (default: the policies' key_prefix)",
     )
     add_monitor_option(common)
     common.add_argument("--json", action="store_true", help="print JSON instead of text")

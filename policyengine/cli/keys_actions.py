@@ -18,7 +18,7 @@ from policyengine.keys.pages import IssuedKey
 from policyengine.keys.scan import Finding, scan_paths
 from policyengine.monitor import Monitor
 from policyengine.policy.model import PolicySet
-from policyengine.record import KeyRecord, Refill, Usage
+from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord, Refill, Usage
 
 #: Key states under which a leaked secret still works, or can be made to work again.
 LIVE = ("active", "rotated", "disabled", "unchecked")
@@ -99,7 +99,7 @@ def change(method: str) -> Callable[[argparse.Namespace], int]:
 
 
 def scan(args: argparse.Namespace) -> int:
-    key_format = KeyFormat(args.key_prefix)
+    key_format = _key_format(args)
     result = scan_paths(args.paths, key_format)
     rows: list[tuple[Finding, str, str]] = []
     revoked: list[str] = []
@@ -229,27 +229,40 @@ def _audited(args: argparse.Namespace, manager: KeyManager) -> Iterator[None]:
 def _open(args: argparse.Namespace, *, create: bool) -> KeyManager:
     return KeyManager.open(
         store_url(args.store),
-        _policies(args.policies),
+        _policies(args),
         redis=redis_url(args.redis),
         listen=False,
         create=create,
-        key_format=KeyFormat(args.key_prefix),
+        key_format=_key_format(args),
         maintenance_interval=None,
     )
 
 
-def _policies(directory: str) -> Callable[[], PolicySet]:
+def _key_format(args: argparse.Namespace) -> KeyFormat:
+    """``--key-prefix``, else the ``key_prefix`` of the policies (which must then load: a
+    scan for the wrong prefix would find nothing and pass for an all-clear)."""
+    if args.key_prefix is None:
+        args.key_prefix = _policies(args)().key_prefix or DEFAULT_KEY_PREFIX
+    return KeyFormat(args.key_prefix)
+
+
+def _policies(args: argparse.Namespace) -> Callable[[], PolicySet]:
+    """The policies of ``--policies``, loaded on first need and once per command."""
+    loader: Callable[[], PolicySet] | None = getattr(args, "policy_loader", None)
+    if loader is not None:
+        return loader
     loaded: list[PolicySet] = []
 
     def load() -> PolicySet:
         if not loaded:
-            # Imported on first need: revoking or scanning never needs the policy files,
-            # and the loader brings in the whole policy language.
+            # Imported on first need: with --key-prefix, revoking or scanning never needs
+            # the policy files, and the loader brings in the whole policy language.
             from policyengine.policy.loader import load_directory
 
-            loaded.append(load_directory(directory))
+            loaded.append(load_directory(args.policies))
         return loaded[0]
 
+    args.policy_loader = load
     return load
 
 

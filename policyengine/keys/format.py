@@ -1,4 +1,5 @@
-"""The text of an API key: ``tdoc_live_`` + 30 random base62 characters + a 6-character checksum.
+"""The text of an API key: a prefix (``tdoc_live_``, as the policy set's ``key_prefix``
+names it) + 30 random base62 characters + a 6-character checksum.
 
 The checksum is CRC32 of everything before it, written in base62, as GitHub's tokens do:
 a typo or a truncated key is caught offline, without a store lookup, and a scanner can
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from policyengine.errors import ConfigError, InvalidValue
-from policyengine.record import ENVIRONMENTS, Environment
+from policyengine.record import DEFAULT_KEY_PREFIX, ENVIRONMENTS, KEY_PREFIX, Environment
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 RANDOM_LENGTH = 30
@@ -27,7 +28,6 @@ ENTROPY_BITS = 178
 
 _BASE62_SET = frozenset(BASE62)
 _BASE62_VALUE = {char: value for value, char in enumerate(BASE62)}
-_PREFIX = re.compile(r"[a-z][a-z0-9]{1,15}")
 
 
 def base62(number: int, width: int) -> str:
@@ -70,10 +70,10 @@ class FoundKey:
 
 
 class KeyFormat:
-    """The key format for one prefix (``tdoc`` by default)."""
+    """The key format for one prefix (``api`` when none is named)."""
 
-    def __init__(self, prefix: str = "tdoc") -> None:
-        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+    def __init__(self, prefix: str = DEFAULT_KEY_PREFIX) -> None:
+        if not isinstance(prefix, str) or not KEY_PREFIX.fullmatch(prefix):
             raise ConfigError(
                 f"invalid key prefix {prefix!r}: use 2 to 16 lower-case letters and digits, "
                 "starting with a letter, such as 'tdoc'"

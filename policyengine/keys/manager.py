@@ -29,7 +29,7 @@ from policyengine.keys.maintenance import Maintenance
 from policyengine.keys.pages import IssuedKey, KeyPage, decode_cursor, encode_cursor
 from policyengine.keys.store import KEY_STATES, KeyQuery, KeyStore, open_store
 from policyengine.policy.model import PolicySet
-from policyengine.record import KeyRecord, Usage
+from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord, Usage
 from policyengine.units import Rate, shown
 
 Clock = Callable[[], datetime]
@@ -66,7 +66,7 @@ class KeyManager:
         self._store = store
         self._policies = policies
         self._hasher = hasher
-        self._format = key_format or KeyFormat()
+        self._format = key_format or KeyFormat(policies().key_prefix or DEFAULT_KEY_PREFIX)
         self._clock = clock or utc_now
         self._now()  # a clock that returns naive datetimes is refused here, not mid-request
         self._actor = valid.actor(actor, self._format)

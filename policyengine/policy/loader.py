@@ -25,10 +25,13 @@ from policyengine.policy.read_rules import read_rule
 from policyengine.policy.routes import METHODS, Param, parse_template
 from policyengine.policy.scopes import Scope
 from policyengine.policy.source import Reader, read_file
+from policyengine.record import KEY_PREFIX
+from policyengine.units import shown
 
 FILE_KEYS = (
     "version",
     "description",
+    "key_prefix",
     "headers",
     "resources",
     "key_types",
@@ -89,6 +92,7 @@ class Collected:
     #: What ``resources:`` entries declare (routes declare the rest).
     declared: dict[str, set[str]] = field(default_factory=dict)
     alerts: dict[str, AlertSettings] = field(default_factory=dict)
+    key_prefix: tuple[str, Location] | None = None
 
 
 def load_texts(files: dict[str, str]) -> PolicySet:
@@ -130,6 +134,7 @@ def load_texts(files: dict[str, str]) -> PolicySet:
         files=tuple(files),
         digest=digest.hexdigest(),
         alerts={**default_alerts(), **pending.alerts},
+        key_prefix=pending.key_prefix[0] if pending.key_prefix else None,
     )
 
 
@@ -143,6 +148,8 @@ def _read_file(r: Reader, root: yaml.Node, pending: Collected) -> None:
         r.error(top["version"][1], "unsupported version; this engine reads version 1")
     if "description" in top:
         r.string(top["description"][1], "description")
+    if "key_prefix" in top:
+        _key_prefix(r, top["key_prefix"], pending)
     if "headers" in top:
         for name, node in r.strings(top["headers"][1], "headers") or ():
             if not _HEADER.fullmatch(name):
@@ -168,6 +175,25 @@ def _read_file(r: Reader, root: yaml.Node, pending: Collected) -> None:
         pending.rules.extend((r, node) for node in r.sequence(top["rules"][1], "rules") or ())
     if "alerts" in top:
         read_alerts(r, top["alerts"][1], pending)
+
+
+def _key_prefix(r: Reader, nodes: tuple[yaml.Node, yaml.Node], pending: Collected) -> None:
+    name_node, node = nodes
+    if pending.key_prefix is not None:
+        first = pending.key_prefix[1]
+        r.error(name_node, f"key_prefix is set twice (first at {first})")
+        return
+    prefix = r.string(node, "key_prefix")
+    if prefix is None:
+        return
+    if not KEY_PREFIX.fullmatch(prefix):
+        r.error(
+            node,
+            f"key_prefix {shown(prefix)} must be 2 to 16 lower-case letters and digits, "
+            "starting with a letter, such as tdoc",
+        )
+        return
+    pending.key_prefix = (prefix, r.location(name_node))
 
 
 def _resources(r: Reader, node: yaml.Node, pending: Collected) -> None:

@@ -122,3 +122,5 @@ class PolicySet:
     digest: str = ""
     #: What the monitor watches for, every kind of alert by name.
     alerts: Mapping[str, AlertSettings] = field(default_factory=default_alerts)
+    #: What the keys start with (``tdoc`` for ``tdoc_live_…``); ``None`` when no file says.
+    key_prefix: str | None = None

@@ -14,7 +14,7 @@ from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
 from policyengine.policy.model import PolicySet
 from policyengine.policy.source import Reader, read_file
-from policyengine.record import KeyRecord
+from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord
 from policyengine.request import Request
 
 #: The environment a suite decides for when it names none: the engine's default too.
@@ -269,7 +269,7 @@ def _key(
             type=type_name,
             label=text("label", label),
             environment=env,  # type: ignore[arg-type]
-            prefix=f"tdoc_{env}_",
+            prefix=f"{policy.key_prefix or DEFAULT_KEY_PREFIX}_{env}_",
             last4="test",
             created_at=instant("created_at") or now - timedelta(days=1),
             expires_at=instant("expires_at"),

@@ -122,7 +122,7 @@ def test_unknown_keys_waiting_for_a_slow_store_do_not_stall_other_requests(
 ) -> None:
     app = APPS[kind](engine)
     store.slow.set()
-    unknown = [KeyFormat().generate("live") for _ in range(4)]
+    unknown = [KeyFormat("tdoc").generate("live") for _ in range(4)]
     waited, statuses = asyncio.run(stalled_health(app, unknown))
     assert waited < STALL / 2, f"/healthz waited {waited:.2f}s behind the key store"
     assert statuses == [401] * 4
@@ -161,7 +161,9 @@ def test_try_check_answers_from_memory_or_not_at_all(engine: Engine, store: Slow
     decided = engine.try_check(asked)
     assert decided is not None
     assert decided.allowed
-    unknown = Request(credential=KeyFormat().generate("live"), method="GET", path="/v1/events")
+    unknown = Request(
+        credential=KeyFormat("tdoc").generate("live"), method="GET", path="/v1/events"
+    )
     assert engine.try_check(unknown) is None
     assert engine.check(unknown).code == "NOT_FOUND"
     again = engine.try_check(unknown)

@@ -32,6 +32,7 @@ def scopes(*texts: str) -> tuple[Scope, ...]:
 def policy_set() -> PolicySet:
     """tDoc's four key types, and one that requires fields, for the requires checks."""
     return PolicySet(
+        key_prefix="tdoc",
         key_types={
             "read-only": KeyType(
                 "read-only",
@@ -60,7 +61,7 @@ def policy_set() -> PolicySet:
                 requires=("allowed_ips", "metadata.team"),
                 environments=("live",),
             ),
-        }
+        },
     )
 
 

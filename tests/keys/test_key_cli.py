@@ -62,7 +62,7 @@ def test_create_prints_the_secret_once_and_nothing_else_ever_shows_it(run: Run) 
         "--metadata", "team=ci", "--limit", "burst=5/second", "--usage", "500/daily",
     )  # fmt: skip
     assert (code, err) == (0, "")
-    secrets = KeyFormat().find_keys(out)
+    secrets = KeyFormat("tdoc").find_keys(out)
     assert len(secrets) == 1
     secret = secrets[0].text
     assert "only time the secret is shown" in out
@@ -108,7 +108,7 @@ def test_rotate_prints_the_new_secret_and_keeps_the_old_key_for_the_grace(run: R
     old_id = str(old["key"]["id"])  # type: ignore[index]
     code, out, err = run("rotate", old_id, "--grace", "2h")
     assert (code, err) == (0, "")
-    [new_secret] = [found.text for found in KeyFormat().find_keys(out)]
+    [new_secret] = [found.text for found in KeyFormat("tdoc").find_keys(out)]
     assert new_secret != old["secret"]
     code, out, _ = run("show", old_id, "--json")
     shown = json.loads(out)
@@ -214,7 +214,7 @@ def plant(root: Path, secrets: dict[str, str]) -> None:
 def test_scan_finds_planted_keys_and_tells_active_from_revoked(run: Run, tmp_path: Path) -> None:
     active, revoked = create(run), create(run)
     run("revoke", str(revoked["key"]["id"]))  # type: ignore[index]
-    unknown = KeyFormat().generate("test")
+    unknown = KeyFormat("tdoc").generate("test")
     secrets = {
         "active": str(active["secret"]),
         "revoked": str(revoked["secret"]),
@@ -258,7 +258,7 @@ def test_scan_revoke_revokes_live_keys_and_a_second_scan_is_clean(run: Run, tmp_
 
 def test_scan_without_a_store_reports_keys_as_unchecked(run: Run, tmp_path: Path) -> None:
     leaked = tmp_path / "leak.txt"
-    leaked.write_text(KeyFormat().generate("live"))
+    leaked.write_text(KeyFormat("tdoc").generate("live"))
     code, out, err = run("scan", str(leaked), store=f"sqlite:///{tmp_path / 'absent.db'}")
     assert code == 1
     assert "unchecked" in out
@@ -277,7 +277,7 @@ def test_scan_without_a_store_reports_keys_as_unchecked(run: Run, tmp_path: Path
 def test_create_works_on_a_memory_store_too(run: Run) -> None:
     code, out, err = run("create", "--type", "read-only", "--label", "demo", store="memory://")
     assert (code, err) == (0, "")
-    assert len(KeyFormat().find_keys(out)) == 1
+    assert len(KeyFormat("tdoc").find_keys(out)) == 1
 
 
 def test_scan_revoke_revokes_a_key_found_however_long_its_path(run: Run, tmp_path: Path) -> None:

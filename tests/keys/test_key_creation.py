@@ -151,7 +151,7 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
     ("label with a control character", {"label": "a\x1bb"}, "control character"),
     (
         "secret pasted in a label",
-        {"label": "for " + KeyFormat().generate("live")},
+        {"label": "for " + KeyFormat("tdoc").generate("live")},
         "contains an API key",
     ),
     ("metadata not text", {"metadata": {"count": 3}}, "metadata 'count' must be a string"),

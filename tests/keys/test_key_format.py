@@ -17,7 +17,7 @@ from policyengine.keys.format import (
     checksum,
 )
 
-FORMAT = KeyFormat()
+FORMAT = KeyFormat("tdoc")
 environments = st.sampled_from(("live", "test"))
 random_parts = st.text(alphabet=BASE62, min_size=RANDOM_LENGTH, max_size=RANDOM_LENGTH)
 

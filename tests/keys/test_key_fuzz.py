@@ -198,7 +198,7 @@ def test_an_id_that_cannot_be_a_key_id_is_not_found_in_every_store(manager: KeyM
     for key_id in ("\x00", "key_\x00", "x" * 10_000, "\ud800"):
         with pytest.raises(KeyNotFound):
             manager.get(key_id)
-    secret = KeyFormat().generate("live")
+    secret = KeyFormat("tdoc").generate("live")
     with pytest.raises(KeyRequestError, match="secret, not its id") as refused:
         manager.get(secret)
     assert secret not in str(refused.value)

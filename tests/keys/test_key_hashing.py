@@ -16,7 +16,7 @@ from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import SECRET_ENV, KeyHasher, resolve_hasher
 
 SECRET = "s" * 32
-KEY = KeyFormat().generate("live")
+KEY = KeyFormat("tdoc").generate("live")
 
 
 @pytest.fixture(autouse=True)

@@ -66,7 +66,7 @@ def create(manager: KeyManager) -> str:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "Bearer x", "tdoc_live_short", KeyFormat().generate("live")[:-1] + "!"]
+    "text", ["", "Bearer x", "tdoc_live_short", KeyFormat("tdoc").generate("live")[:-1] + "!"]
 )
 def test_a_malformed_secret_is_refused_without_touching_the_store(
     counted: KeyManager, counting: CountingStore, text: str
@@ -80,7 +80,7 @@ def test_repeated_lookups_are_answered_from_the_cache(
     counted: KeyManager, counting: CountingStore, clock: Clock
 ) -> None:
     secret = create(counted)
-    unknown = KeyFormat().generate("live")
+    unknown = KeyFormat("tdoc").generate("live")
     for _ in range(100):
         assert counted.lookup(secret) is not None
         assert counted.lookup(unknown) is None

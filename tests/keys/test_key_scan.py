@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.scan import scan_paths
 
-FORMAT = KeyFormat()
+FORMAT = KeyFormat("tdoc")
 words = st.text(alphabet=string.ascii_letters + string.digits + " =:_-'\"", max_size=40)
 
 

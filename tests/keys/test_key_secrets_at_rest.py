@@ -12,7 +12,7 @@ from policyengine.keys.manager import KeyManager
 
 from .support import policy_set
 
-FORMAT = KeyFormat()
+FORMAT = KeyFormat("tdoc")
 
 
 def issue_and_use(manager: KeyManager) -> list[str]:

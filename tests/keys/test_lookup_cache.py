@@ -49,7 +49,7 @@ def secrets_of(manager: KeyManager, count: int) -> list[str]:
 
 def unknown_keys(count: int) -> list[str]:
     """Well-formed keys that no store holds: free to mint, since the checksum is public."""
-    key_format = KeyFormat()
+    key_format = KeyFormat("tdoc")
     return [key_format.generate("live") for _ in range(count)]
 
 

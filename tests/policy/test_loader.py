@@ -275,7 +275,7 @@ def test_validate_accepts_tdocs_policies() -> None:
             "key_types.yaml",
             "600/minute",
             "600 per minute",
-            "policies/key_types.yaml:9:17: invalid rate '600 per minute'",
+            "policies/key_types.yaml:11:17: invalid rate '600 per minute'",
         ),
         (
             "rules.yaml",
