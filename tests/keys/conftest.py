@@ -12,7 +12,15 @@ from policyengine.keys.events import KeyEvent
 from policyengine.keys.manager import KeyManager
 from policyengine.policy.model import PolicySet
 
-from .support import POSTGRES_URL, REDIS_URL, SECRET, Clock, policy_set, require_server
+from .support import (
+    POSTGRES_URL,
+    REDIS_URL,
+    SECRET,
+    Clock,
+    policy_set,
+    require_postgres,
+    require_server,
+)
 
 BACKENDS = ("memory", "sqlite", "postgresql")
 
@@ -20,7 +28,7 @@ BACKENDS = ("memory", "sqlite", "postgresql")
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose search path is a fresh schema, dropped afterwards."""
-    require_server(POSTGRES_URL, "PostgreSQL")
+    require_postgres(POSTGRES_URL)
     import psycopg
 
     schema = f"pe_test_{secrets.token_hex(6)}"

@@ -85,7 +85,28 @@ def require_server(url: str, name: str) -> None:
         with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 2):
             return
     except OSError as error:
-        message = f"{name} is not reachable at {parts.hostname}:{parts.port}: {error}"
+        _absent(f"{name} is not reachable at {parts.hostname}:{parts.port}: {error}")
+
+
+def require_postgres(url: str = POSTGRES_URL) -> None:
+    """As :func:`require_server`, and the server must let the test user into the test
+    database: a PostgreSQL that runs without them skips the tests too."""
+    require_server(url, "PostgreSQL")
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as error:
+        parts = urlsplit(url)
+        reason = " ".join(str(error).split())
+        _absent(
+            f"PostgreSQL at {parts.hostname}:{parts.port} does not let {parts.username} into "
+            f"the database {parts.path.lstrip('/')!r} ({reason}); point "
+            "POLICYENGINE_TEST_POSTGRES at one that does"
+        )
+
+
+def _absent(message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: a missing server fails the run)")
     pytest.skip(message)
