@@ -27,7 +27,7 @@ SPRAY_SQLITE = f"{SPRAY} (SQLite store)"
 
 
 def _cycling(engine: Engine, count: int) -> Case:
-    pool = itertools.cycle(spray_requests(count))
+    pool = itertools.cycle(spray_requests(engine.keys.key_format, count))
     check = engine.check
     return lambda: check(next(pool))
 

@@ -47,7 +47,7 @@ def engine_paths(ring: Keyring) -> dict[str, tuple[Request, Code]]:
         "no credential": (request(None), Code.MISSING_CREDENTIAL),
         "malformed key (bad checksum)": (request(malformed), Code.MALFORMED_CREDENTIAL),
         "unknown key, the same one again": (
-            request(KeyFormat().generate("live")),
+            request(engine.keys.key_format.generate("live")),
             Code.NOT_FOUND,
         ),
         "revoked key": (request(revoked), Code.REVOKED),
@@ -71,7 +71,7 @@ def engine_paths(ring: Keyring) -> dict[str, tuple[Request, Code]]:
     }
 
 
-def spray_requests(count: int) -> list[Request]:
-    """``count`` requests, each with a well-formed key that no store holds."""
-    key_format = KeyFormat()
+def spray_requests(key_format: KeyFormat, count: int) -> list[Request]:
+    """``count`` requests, each with a well-formed key (of ``key_format``) that no store
+    holds."""
     return [request(key_format.generate("live")) for _ in range(count)]

@@ -129,7 +129,7 @@ def test_a_store_url_keeps_its_password_out_of_errors_and_logs(
 def check_with_limiter(url: str) -> list[object]:
     """One check by an engine whose limiter is at ``url``, which fails: what it shows."""
     with Engine.from_directory(
-        ROOT / "policies", store="memory://", limiter=url, secret="s" * 32
+        ROOT / "policies", environment="live", store="memory://", limiter=url, secret="s" * 32
     ) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
         decision = engine.check(

@@ -170,6 +170,7 @@ def test_every_line_of_a_repeated_forwarding_header_is_read(kind: str) -> None:
     # HAProxy's ``option forwardfor`` adds a line per proxy rather than extending one.
     with Engine.from_directory(
         POLICIES,
+        environment="live",
         store="memory://",
         secret=SECRET,
         trusted_proxies=["10.0.0.0/8"],
