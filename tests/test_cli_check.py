@@ -155,3 +155,18 @@ def test_version_prints_the_installed_version() -> None:
 
     result = run(ROOT, "--version")
     assert (result.returncode, result.stdout) == (0, f"policyengine {version('policyengine')}\n")
+
+
+def test_the_keys_commands_take_the_prefix_from_the_policies(tmp_path: Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "a.yaml").write_text(
+        "version: 1\nkey_prefix: acme\nroutes:\n  GET /v1/things: things:read\n"
+        "key_types:\n  reader: {description: Reads things, scopes: ['things:read']}\n"
+    )
+    secret = create(tmp_path, "--type", "reader", "--label", "x")
+    assert secret.startswith("acme_test_")
+    (tmp_path / "leak.txt").write_text(f"token = {secret}\n")
+    scanned = run(tmp_path, "keys", "scan", "leak.txt", "--json")
+    assert scanned.returncode == 1, scanned.stderr
+    (finding,) = json.loads(scanned.stdout)["findings"]
+    assert (finding["where"], finding["status"]) == ("leak.txt:1:9", "active")

@@ -12,7 +12,13 @@ from collections.abc import Callable
 
 from policyengine.cli import keys_actions as commands
 from policyengine.cli import monitor
-from policyengine.cli.options import DEFAULT_STORE, REDIS_ENV, STORE_ENV, add_monitor_option
+from policyengine.cli.options import (
+    DEFAULT_STORE,
+    REDIS_ENV,
+    STORE_ENV,
+    add_environment,
+    add_monitor_option,
+)
 from policyengine.cli.output import MISUSE, guard, print_error
 from policyengine.keys.store import KEY_STATES
 
@@ -57,14 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     create.add_argument("--type", required=True, help="a key type from the policy files")
     create.add_argument("--label", required=True, help="what the key is for")
-    create.add_argument(
-        "--env",
-        "--environment",
-        dest="env",
-        choices=("test", "live"),
-        default="test",
-        help="default: test",
-    )
+    add_environment(create, "env", "the environment the key is for")
     create.add_argument(
         "--expires-in", metavar="DURATION", help="such as 30d (default: the type's maximum)"
     )

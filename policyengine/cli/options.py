@@ -1,5 +1,6 @@
-"""Where the commands find the key store, the monitor and Redis when no option names
-them; who they act as; and the times they are given."""
+"""What the commands share: where they find the key store, the monitor and Redis when no
+option names them; who they act as; the times they are given; and the one default
+environment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from policyengine.errors import InvalidValue
 from policyengine.monitor import default_monitor_url
+from policyengine.record import ENVIRONMENTS
 from policyengine.units import parse_duration
 
 DEFAULT_STORE = "sqlite:///policyengine.db"
@@ -82,3 +84,20 @@ def moment_option(text: str | None, option: str) -> datetime | None:
             f"2026-11-27T12:00:00Z, or a span before now, such as 1h; not {text!r}"
         )
     return moment
+
+
+#: The environment keys are made in and checked for when none is named: the engine's
+#: default too, so that a key made with the defaults is accepted with the defaults.
+DEFAULT_ENVIRONMENT = "test"
+
+
+def add_environment(parser: argparse.ArgumentParser, dest: str, what: str) -> None:
+    """``--env``/``--environment``, one of test or live, by default test."""
+    parser.add_argument(
+        "--env",
+        "--environment",
+        dest=dest,
+        choices=ENVIRONMENTS,
+        default=DEFAULT_ENVIRONMENT,
+        help=f"{what} (default: {DEFAULT_ENVIRONMENT})",
+    )

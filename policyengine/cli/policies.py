@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, store_url
+from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, add_environment, store_url
 from policyengine.cli.output import FAILED, MISUSE, OK
 from policyengine.errors import InvalidValue
 from policyengine.net import FORWARDING_HEADERS, parse_ip
@@ -72,14 +72,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check.add_argument("--key-env", default=KEY_ENV, metavar="VAR", help=f"default: {KEY_ENV}")
     check.add_argument("--key-stdin", action="store_true", help="read the key from stdin")
     check.add_argument("--at", metavar="TIME", help="decide as at this ISO 8601 instant")
-    check.add_argument(
-        "--environment",
-        "--env",
-        dest="environment",
-        choices=("test", "live"),
-        default="test",
-        help="the environment the engine decides for (default: test, as keys create makes)",
-    )
+    add_environment(check, "environment", "the environment the engine decides for")
     check.add_argument("--policies", default="policies", metavar="DIR")
     check.add_argument(
         "--store",

@@ -18,6 +18,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from policyengine.errors import ConfigError
 from policyengine.record import KeyRecord
@@ -35,14 +36,42 @@ DEFAULT_CACHE_MEMORY = 128 * 1024 * 1024
 NEGATIVE_TTL = 1.0
 
 
-def cache_keys(size: int | None, memory: int) -> int:
-    """How many keys the cache holds: ``size`` if given, else as many as ``memory`` bytes
-    hold at :data:`ENTRY_BYTES` each."""
-    if size is not None:
-        return size
-    if isinstance(memory, bool) or not isinstance(memory, int) or memory < ENTRY_BYTES:
-        raise ConfigError(f"cache_memory must be a number of bytes, at least {ENTRY_BYTES}")
-    return memory // ENTRY_BYTES
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The key manager's ``cache_*`` options. The cache holds ``size`` keys if given, else
+    as many as ``memory`` bytes hold at :data:`ENTRY_BYTES` each; "no such key" answers
+    are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``)."""
+
+    ttl: float = 5.0
+    size: int | None = None
+    memory: int = DEFAULT_CACHE_MEMORY
+    negative_ttl: float | None = None
+    negative_size: int = 10_000
+
+    def cache(self, timer: Callable[[], float]) -> LookupCache:
+        """The cache these settings describe; :class:`ConfigError` if they cannot work."""
+        ttl = _seconds("cache_ttl", self.ttl)
+        negative_ttl = (
+            min(ttl, NEGATIVE_TTL)
+            if self.negative_ttl is None
+            else _seconds("negative_cache_ttl", self.negative_ttl)
+        )
+        memory = self.memory
+        if isinstance(memory, bool) or not isinstance(memory, int) or memory < ENTRY_BYTES:
+            raise ConfigError(f"cache_memory must be a number of bytes, at least {ENTRY_BYTES}")
+        size = memory // ENTRY_BYTES if self.size is None else self.size
+        for name, count in (("cache_size", size), ("negative_cache_size", self.negative_size)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ConfigError(f"{name} must be a whole number of at least 1")
+        return LookupCache(
+            ttl, size, timer, negative_ttl=negative_ttl, negative_maxsize=self.negative_size
+        )
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise ConfigError(f"{name} must be a number of seconds, 0 or more")
+    return float(value)
 
 
 #: A record, and when (on the cache's timer) it was read from the store.

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from policyengine.errors import ConfigError, InvalidValue, StorageError
-from policyengine.keys.cache import CacheKey, Entry, LookupCache
+from policyengine.errors import InvalidValue, StorageError
+from policyengine.keys.cache import CacheKey, CacheSettings, Entry
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.store import KeyStore
@@ -87,25 +87,13 @@ class KeyLookups:
         store: KeyStore,
         hasher: KeyHasher,
         key_format: KeyFormat,
-        *,
-        ttl: float,
-        maxsize: int,
-        negative_ttl: float,
-        negative_maxsize: int,
+        settings: CacheSettings,
         timer: Callable[[], float],
     ) -> None:
-        for name, value in (("cache_ttl", ttl), ("negative_cache_ttl", negative_ttl)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-                raise ConfigError(f"{name} must be a number of seconds, 0 or more")
-        for name, size in (("cache_size", maxsize), ("negative_cache_size", negative_maxsize)):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ConfigError(f"{name} must be a whole number of at least 1")
         self._store = store
         self._hasher = hasher
         self._format = key_format
-        self.cache = LookupCache(
-            ttl, maxsize, timer, negative_ttl=negative_ttl, negative_maxsize=negative_maxsize
-        )
+        self.cache = settings.cache(timer)
         self._last_used = LastUsed()
 
     def lookup(

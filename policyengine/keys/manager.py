@@ -18,7 +18,7 @@ from policyengine.errors import ConfigError, KeyRequestError
 from policyengine.keys import attributes as attrs
 from policyengine.keys import transitions
 from policyengine.keys import validation as valid
-from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, NEGATIVE_TTL, cache_keys
+from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, CacheSettings
 from policyengine.keys.changes import ATTEMPTS, ChangeWriter, contended
 from policyengine.keys.events import APP, EventEmitter, EventSink, KeyEvent, created_event
 from policyengine.keys.format import KeyFormat
@@ -73,18 +73,10 @@ class KeyManager:
         self._emit = EventEmitter(events)
         # With an injected clock the cache ages on it too, so that tests can step past the TTL.
         timer = time.monotonic if clock is None else (lambda: self._now().timestamp())
-        self._lookups = KeyLookups(
-            store,
-            hasher,
-            self._format,
-            ttl=cache_ttl,
-            maxsize=cache_keys(cache_size, cache_memory),
-            negative_ttl=(
-                min(cache_ttl, NEGATIVE_TTL) if negative_cache_ttl is None else negative_cache_ttl
-            ),
-            negative_maxsize=negative_cache_size,
-            timer=timer,
+        settings = CacheSettings(
+            cache_ttl, cache_size, cache_memory, negative_cache_ttl, negative_cache_size
         )
+        self._lookups = KeyLookups(store, hasher, self._format, settings, timer)
         self._invalidator = invalidator
         self._writer = ChangeWriter(
             store, self._lookups.cache, invalidator, self._emit, self._now, self._format

@@ -12,6 +12,7 @@ import yaml
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
 from policyengine.policy.alerts import AlertSettings, default_alerts
+from policyengine.policy.files import policy_files, read_file
 from policyengine.policy.model import (
     KeyType,
     PolicySet,
@@ -24,7 +25,7 @@ from policyengine.policy.read_key_types import read_key_type
 from policyengine.policy.read_rules import read_rule
 from policyengine.policy.routes import METHODS, Param, parse_template
 from policyengine.policy.scopes import Scope
-from policyengine.policy.source import Reader, read_file
+from policyengine.policy.source import Reader
 from policyengine.record import KEY_PREFIX
 from policyengine.units import shown
 
@@ -44,18 +45,6 @@ _ROUTE_TARGET = re.compile(
     r"([a-z0-9][a-z0-9_.-]*)(?:/(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9_.-]+))?:([a-z0-9][a-z0-9_.-]*)"
 )
 _HEADER = re.compile(r"[a-z0-9!#$%&'*+.^_`|~-]+")
-
-
-def is_test_file(path: Path) -> bool:
-    return path.stem.endswith("_test")
-
-
-def policy_files(directory: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file() and not is_test_file(p)
-    )
 
 
 def load_directory(directory: str | Path) -> PolicySet:

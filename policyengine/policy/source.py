@@ -11,12 +11,12 @@ import bisect
 import difflib
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 from policyengine.errors import Diagnostic, InvalidValue, Location
+from policyengine.policy.files import MAX_FILE_BYTES
 
 T = TypeVar("T")
 
@@ -39,45 +39,10 @@ _KIND = {
 }
 
 
-#: A larger policy file is refused before it is read: ten thousand rules fit in 2 MB.
-MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Deeper YAML is refused while it is parsed, before anything walks it recursively.
 MAX_YAML_DEPTH = 64
 #: Integers in policy files are at most this long (a year of microseconds has 14 digits).
 MAX_INTEGER_DIGITS = 18
-
-
-def read_file(path: Path, diagnostics: list[Diagnostic]) -> str | None:
-    """The text of a policy (or suite) file; ``None``, with a diagnostic, when it is too
-    large (checked before reading) or not UTF-8 (at the first bad byte)."""
-    where = str(path)
-    try:
-        size = path.stat().st_size
-        if size <= MAX_FILE_BYTES:
-            with path.open("rb") as file:
-                data = file.read(MAX_FILE_BYTES + 1)  # a file that grew meanwhile is caught
-            size = len(data)
-    except OSError as error:
-        diagnostics.append(Diagnostic(Location.whole(where), f"cannot read: {error.strerror}"))
-        return None
-    if size > MAX_FILE_BYTES:
-        diagnostics.append(
-            Diagnostic(
-                Location.whole(where),
-                f"the file is {size:,} bytes long; a policy file may be at most "
-                f"{MAX_FILE_BYTES:,} (split it into several files)",
-            )
-        )
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        before = data[: error.start].decode("utf-8")
-        line = before.count("\n") + 1
-        column = len(before) - (before.rfind("\n") + 1) + 1
-        message = f"the file is not UTF-8 text (byte 0x{data[error.start]:02x})"
-        diagnostics.append(Diagnostic(Location(where, line, column), message))
-        return None
 
 
 class Reader:

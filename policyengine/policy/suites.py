@@ -12,8 +12,9 @@ import yaml
 from policyengine.decision import Code
 from policyengine.errors import Diagnostic, InvalidValue, Location, PolicyError
 from policyengine.language.checker import suggest
+from policyengine.policy.files import read_file, test_files
 from policyengine.policy.model import PolicySet
-from policyengine.policy.source import Reader, read_file
+from policyengine.policy.source import Reader
 from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord
 from policyengine.request import Request
 
@@ -66,12 +67,6 @@ class Suite:
     name: str
     path: str
     cases: list[Case] = field(default_factory=list)
-
-
-def test_files(directory: Path) -> list[Path]:
-    return sorted(
-        p for p in directory.rglob("*_test.y*ml") if p.is_file() and p.suffix in (".yaml", ".yml")
-    )
 
 
 def load_suites(directory: str | Path, policy: PolicySet) -> list[Suite]:

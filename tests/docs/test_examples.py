@@ -65,13 +65,14 @@ from policyengine.language.parser import (
 from policyengine.language.schema import ATTRIBUTES, MAPS
 from policyengine.net import parse_ip
 from policyengine.policy.alerts import ALERT_KINDS
-from policyengine.policy.loader import FILE_KEYS, is_test_file, load_texts
+from policyengine.policy.files import MAX_FILE_BYTES, is_test_file
+from policyengine.policy.loader import FILE_KEYS, load_texts
 from policyengine.policy.model import REQUIRABLE_FIELDS
 from policyengine.policy.read_alerts import COMMON_KEYS
 from policyengine.policy.read_key_types import KEY_TYPE_KEYS
 from policyengine.policy.read_rules import RULE_CODES, RULE_KEYS
 from policyengine.policy.routes import METHODS
-from policyengine.policy.source import MAX_FILE_BYTES, MAX_INTEGER_DIGITS, MAX_YAML_DEPTH
+from policyengine.policy.source import MAX_INTEGER_DIGITS, MAX_YAML_DEPTH
 from policyengine.policy.suites import CASE_KEYS, KEY_FIELDS, REQUEST_FIELDS, SUITE_KEYS
 from policyengine.record import KeyRecord
 from policyengine.testrun import run_directory

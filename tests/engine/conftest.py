@@ -33,16 +33,23 @@ def clock() -> Clock:
     return Clock()
 
 
+def tdoc_engine(clock: Clock, **options: Any) -> Engine:
+    """An engine over tDoc's policies and a memory store, in the live environment, on
+    ``clock``; ``options`` add to or override those."""
+    settings: dict[str, Any] = {
+        "environment": "live",
+        "store": "memory://",
+        "secret": SECRET,
+        "clock": clock,
+        "maintenance_interval": None,
+    }
+    settings.update(options)
+    return Engine.from_directory(POLICIES, **settings)
+
+
 @pytest.fixture
 def engine(clock: Clock) -> Iterator[Engine]:
-    with Engine.from_directory(
-        POLICIES,
-        environment="live",
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        maintenance_interval=None,
-    ) as built:
+    with tdoc_engine(clock) as built:
         yield built
 
 
@@ -78,16 +85,7 @@ def require_redis() -> str:
 
 def behind_proxies(clock: Clock, **options: Any) -> Engine:
     """An engine behind proxies in 10.0.0.0/8 and fd00::/8, in the live environment."""
-    options.setdefault("environment", "live")
-    return Engine.from_directory(
-        POLICIES,
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        trusted_proxies=["10.0.0.0/8", "fd00::/8"],
-        maintenance_interval=None,
-        **options,
-    )
+    return tdoc_engine(clock, trusted_proxies=["10.0.0.0/8", "fd00::/8"], **options)
 
 
 def call_asgi(

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import POLICIES, SECRET, Clock, require_redis
+from conftest import Clock, require_redis, tdoc_engine
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -46,15 +46,7 @@ def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
 
 @pytest.fixture
 def engine(clock: Clock, limiter: Limiter) -> Iterator[Engine]:
-    with Engine.from_directory(
-        POLICIES,
-        environment="live",
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        limiter=limiter,
-        maintenance_interval=None,
-    ) as built:
+    with tdoc_engine(clock, limiter=limiter) as built:
         yield built
 
 

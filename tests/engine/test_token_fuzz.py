@@ -4,12 +4,10 @@ time; no other exception comes out, so a web handler answers 400 or 401, never 5
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import POLICIES, SECRET, Clock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -48,19 +46,6 @@ FUZZ = settings(
     max_examples=100,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture
-def engine(clock: Clock) -> Iterator[Engine]:
-    with Engine.from_directory(
-        POLICIES,
-        environment="live",
-        store="memory://",
-        secret=SECRET,
-        clock=clock,
-        maintenance_interval=None,
-    ) as built:
-        yield built
 
 
 @FUZZ

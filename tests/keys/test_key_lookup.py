@@ -145,32 +145,37 @@ def test_the_maintenance_thread_writes_last_use_without_being_asked(store_url: s
             time.sleep(0.02)
 
 
-def test_another_process_sees_a_revocation_within_the_cache_ttl(
+def revoked_elsewhere(
     sql_url: str, make_manager: ManagerFactory, clock: Clock
-) -> None:
+) -> tuple[KeyManager, str]:
+    """A server process that has cached a key, and the key's secret, which another
+    process has just revoked."""
     admin = make_manager(url=sql_url)
     server = make_manager(url=sql_url, cache_ttl=30.0)
     issued = admin.create(type="read-only", label="shared", environment="live")
     assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
     admin.revoke(issued.key.id)
+    return server, issued.secret
+
+
+def test_another_process_sees_a_revocation_within_the_cache_ttl(
+    sql_url: str, make_manager: ManagerFactory, clock: Clock
+) -> None:
+    server, secret = revoked_elsewhere(sql_url, make_manager, clock)
     clock.advance(seconds=23)
     # Without Redis a cached lookup may lag: until the entry's refresh (at 80% of the TTL)
     # for a key in use, and never beyond the TTL.
-    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    assert server.lookup(secret).state(clock.now) == "active"  # type: ignore[union-attr]
     clock.advance(seconds=1)
-    assert server.lookup(issued.secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
+    assert server.lookup(secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
 
 
 def test_an_unused_entry_is_never_served_past_the_cache_ttl(
     sql_url: str, make_manager: ManagerFactory, clock: Clock
 ) -> None:
-    admin = make_manager(url=sql_url)
-    server = make_manager(url=sql_url, cache_ttl=30.0)
-    issued = admin.create(type="read-only", label="shared", environment="live")
-    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
-    admin.revoke(issued.key.id)
+    server, secret = revoked_elsewhere(sql_url, make_manager, clock)
     clock.advance(seconds=30)
-    assert server.lookup(issued.secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
+    assert server.lookup(secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
 
 
 def test_with_redis_another_process_sees_a_revocation_at_once(

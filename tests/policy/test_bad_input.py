@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from policyengine.engine import Engine
 from policyengine.errors import Diagnostic, PolicyError
+from policyengine.policy.files import MAX_FILE_BYTES
 from policyengine.policy.loader import FILE_KEYS, load_directory, load_texts
 from policyengine.policy.read_key_types import KEY_TYPE_KEYS
-from policyengine.policy.source import MAX_FILE_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"

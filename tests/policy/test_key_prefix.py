@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -80,30 +76,3 @@ def test_reload_refuses_to_change_the_prefix_of_a_running_engine(tmp_path: Path)
         with pytest.raises(PolicyError, match="key_prefix"):
             engine.reload()
         assert engine.policy_set() is before
-
-
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "POLICYENGINE_SECRET": SECRET}
-    return subprocess.run(
-        [sys.executable, "-m", "policyengine", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_the_command_line_takes_the_prefix_from_the_policies(tmp_path: Path) -> None:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "a.yaml").write_text(TYPES)
-    created = cli(tmp_path, "keys", "create", "--type", "reader", "--label", "x", "--json")
-    assert created.returncode == 0, created.stderr
-    secret = json.loads(created.stdout)["secret"]
-    assert secret.startswith("acme_test_")
-    (tmp_path / "leak.txt").write_text(f"token = {secret}\n")
-    scanned = cli(tmp_path, "keys", "scan", "leak.txt", "--json")
-    assert scanned.returncode == 1, scanned.stderr
-    (finding,) = json.loads(scanned.stdout)["findings"]
-    assert (finding["where"], finding["status"]) == ("leak.txt:1:9", "active")
