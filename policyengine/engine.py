@@ -16,15 +16,7 @@ from time import perf_counter
 from typing import Any, cast
 
 from policyengine.decision import Code, Decision, Step
-from policyengine.errors import (
-    ConfigError,
-    Diagnostic,
-    InvalidValue,
-    Location,
-    PolicyError,
-    StorageError,
-    TokenError,
-)
+from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
 from policyengine.keys.events import APP
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
@@ -36,7 +28,7 @@ from policyengine.pipeline import deny, judge, resolve
 from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
 from policyengine.policy.prepared import PreparedPolicy
-from policyengine.record import DEFAULT_KEY_PREFIX, KeyRecord
+from policyengine.record import KeyRecord
 from policyengine.request import Request
 from policyengine.tokens import decision_code
 from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path
@@ -189,18 +181,7 @@ class Engine:
         who = self._actor if actor is None else actor_name(actor, self.keys.key_format)
         with self._reload_lock:
             loaded = load_directory(source)
-            prefix = loaded.key_prefix or DEFAULT_KEY_PREFIX
-            if prefix != self.keys.key_format.prefix:
-                raise PolicyError(
-                    [
-                        Diagnostic(
-                            Location.whole(str(source)),
-                            f"key_prefix is now {prefix!r}, not {self.keys.key_format.prefix!r}: "
-                            "a running engine keeps its prefix, or its keys would stop working; "
-                            "restart it to change the prefix",
-                        )
-                    ]
-                )
+            self.keys.key_format.require_prefix_of(loaded, str(source))
             prepared = PreparedPolicy(loaded)
             previous = self._prepared.digest
             self._prepared = prepared

@@ -17,7 +17,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import cast
 
-from policyengine.errors import ConfigError, InvalidValue
+from policyengine.errors import ConfigError, Diagnostic, InvalidValue, Location, PolicyError
+from policyengine.policy.model import PolicySet
 from policyengine.record import DEFAULT_KEY_PREFIX, ENVIRONMENTS, KEY_PREFIX, Environment
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -87,6 +88,17 @@ class KeyFormat:
         self._pattern = re.compile(
             rf"(?<![0-9A-Za-z]){prefix}_(live|test)_[0-9A-Za-z]{{{body}}}(?![0-9A-Za-z])"
         )
+
+    def require_prefix_of(self, policy: PolicySet, where: str) -> None:
+        """Refuse, as a policy error at ``where``, a policy set that names another prefix:
+        keys of this one would stop working under it."""
+        named = policy.key_prefix or DEFAULT_KEY_PREFIX
+        if named != self.prefix:
+            message = (
+                f"key_prefix is now {named!r}, not {self.prefix!r}: a running engine keeps "
+                "its prefix, or its keys would stop working; restart it to change the prefix"
+            )
+            raise PolicyError([Diagnostic(Location.whole(where), message)])
 
     def key_prefix(self, environment: Environment) -> str:
         """What every key of ``environment`` starts with: ``tdoc_live_``."""
