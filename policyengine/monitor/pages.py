@@ -10,8 +10,8 @@ from typing import Generic, TypeVar, overload
 from policyengine.db.pages import decode_position, encode_position
 from policyengine.decision import Code
 from policyengine.errors import MonitorError
-from policyengine.keys.changes import KEY_ID
 from policyengine.keys.codec import to_micros
+from policyengine.record import KEY_ID
 
 T = TypeVar("T")
 

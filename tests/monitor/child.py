@@ -32,6 +32,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, host)
     engine = Engine.from_directory(
         ROOT / "policies",
+        environment="live",
         store=f"sqlite:///{directory / 'policyengine.db'}",
         maintenance_interval=None,
     )

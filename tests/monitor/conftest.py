@@ -39,6 +39,7 @@ def make_engine(monitor_url: str, clock: Clock) -> Iterator[EngineFactory]:
 
     def make(**options: object) -> Engine:
         settings: dict[str, object] = {
+            "environment": "live",
             "store": "memory://",
             "secret": SECRET,
             "clock": clock,

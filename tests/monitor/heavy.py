@@ -28,7 +28,11 @@ def churn(engine: Engine, stop: threading.Event) -> None:
 def main() -> int:
     store, monitor = sys.argv[1], sys.argv[2]
     engine = Engine.from_directory(
-        ROOT / "policies", store=store, monitor=monitor, maintenance_interval=None
+        ROOT / "policies",
+        environment="live",
+        store=store,
+        monitor=monitor,
+        maintenance_interval=None,
     )
     issued = engine.keys.create(
         type="read-only", label="heavy", environment="live", rate_limit="100000000/minute"

@@ -102,6 +102,7 @@ def test_paging_never_skips_or_repeats_a_record(count: int, limit: int, ticks: l
 
     with Engine.from_directory(
         POLICIES,
+        environment="live",
         store="memory://",
         secret=SECRET,
         clock=clock,

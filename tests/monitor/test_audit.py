@@ -161,6 +161,7 @@ def test_a_lasting_audit_log_needs_a_lasting_secret(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="pass secret= or set POLICYENGINE_SECRET"):
         Engine.from_directory(
             POLICIES,
+            environment="live",
             store="memory://",
             monitor=f"sqlite:///{tmp_path}/monitor.db",
             handle_signals=False,

@@ -52,7 +52,7 @@ def traffic(run: Run) -> str:
     assert code == 0
     made = json.loads(out)
     with Engine.from_directory(
-        "policies", store=STORE, maintenance_interval=None, handle_signals=False
+        "policies", environment="live", store=STORE, maintenance_interval=None, handle_signals=False
     ) as engine:
         for _ in range(3):
             engine.check(get(made["secret"]))

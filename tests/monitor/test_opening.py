@@ -30,6 +30,7 @@ def test_the_default_monitor_lives_beside_the_key_store(store: str, monitor: str
 def test_an_engine_over_sqlite_keeps_its_monitor_in_a_file_beside_the_keys(tmp_path: Path) -> None:
     with Engine.from_directory(
         POLICIES,
+        environment="live",
         store=f"sqlite:///{tmp_path / 'keys.db'}",
         maintenance_interval=None,
         handle_signals=False,
@@ -51,4 +52,6 @@ def test_an_engine_over_sqlite_keeps_its_monitor_in_a_file_beside_the_keys(tmp_p
 )
 def test_a_bad_monitor_setting_is_refused(options: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Engine.from_directory(POLICIES, store="memory://", secret=SECRET, **options)
+        Engine.from_directory(
+            POLICIES, environment="live", store="memory://", secret=SECRET, **options
+        )
