@@ -70,6 +70,13 @@ class KeyRequestError(PolicyEngineError):
     code = "key_request_invalid"
 
 
+class KeyConflict(KeyRequestError):
+    """A key change that the key's state forbids: a revoked key rotated, a rotated key
+    updated, a change that kept colliding with others."""
+
+    code = "key_conflict"
+
+
 class KeyNotFound(PolicyEngineError, LookupError):
     code = "key_not_found"
 

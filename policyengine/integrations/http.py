@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policyengine.decision import Code, Decision
@@ -47,15 +47,23 @@ def request_id(headers: Mapping[str, str]) -> str:
     return given if _REQUEST_ID.fullmatch(given) else new_request_id()
 
 
-def error_document(decision: Decision, request_id: str) -> dict[str, dict[str, str]]:
+def error_document(decision: Decision, request_id: str) -> dict[str, dict[str, Any]]:
     """``{"error": {"code", "message", "request_id"}}``: every denial's body."""
-    return {
-        "error": {
-            "code": decision.code.value,
-            "message": decision.reason,
-            "request_id": request_id,
-        }
-    }
+    return error_fields(decision.code.value, decision.reason, request_id)
+
+
+def error_fields(
+    code: str,
+    message: str,
+    request_id: str,
+    details: Sequence[Mapping[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """DESIGN's error body for any error, a denial or not; ``details`` lists the fields of
+    a request body that did not validate, each as ``{"field", "message"}``."""
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details is not None:
+        error["details"] = [dict(detail) for detail in details]
+    return {"error": error}
 
 
 def error_body(decision: Decision, request_id: str) -> bytes:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from policyengine.errors import KeyNotFound, KeyRequestError
+from policyengine.errors import KeyConflict, KeyNotFound, KeyRequestError
 from policyengine.keys.cache import LookupCache
 from policyengine.keys.events import EventEmitter, EventKind, KeyEvent
 from policyengine.keys.format import KeyFormat
@@ -91,5 +91,5 @@ class ChangeWriter:
             self._invalidator.publish(key_id)
 
 
-def contended(key_id: str) -> KeyRequestError:
-    return KeyRequestError(f"key {key_id} kept changing while this change was made; try again")
+def contended(key_id: str) -> KeyConflict:
+    return KeyConflict(f"key {key_id} kept changing while this change was made; try again")

@@ -3,7 +3,7 @@
 Revoked and expired keys are final: nothing brings them back. A rotated key (in its
 grace period) may still be disabled, enabled or revoked, but its attributes now live on
 its successor. Each function returns the changed record, ``None`` when the change is
-already in effect (so that repeating it is harmless), or raises :class:`KeyRequestError`.
+already in effect (so that repeating it is harmless), or raises :class:`KeyConflict`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from policyengine.errors import KeyRequestError
+from policyengine.errors import KeyConflict
 from policyengine.record import KeyRecord
 
 
 def require_live(record: KeyRecord, now: datetime, action: str) -> None:
     state = record.state(now)
     if state in ("revoked", "expired"):
-        raise KeyRequestError(
+        raise KeyConflict(
             f"key {record.id} is {state}, so it cannot be {action}; create a new key instead"
         )
 
@@ -44,7 +44,7 @@ def revoked(record: KeyRecord, now: datetime) -> KeyRecord | None:
 def require_updatable(record: KeyRecord, now: datetime) -> None:
     require_live(record, now, "updated")
     if record.rotated_to is not None:
-        raise KeyRequestError(
+        raise KeyConflict(
             f"key {record.id} was rotated to {record.rotated_to}; update that key instead"
         )
 
@@ -52,11 +52,11 @@ def require_updatable(record: KeyRecord, now: datetime) -> None:
 def require_rotatable(record: KeyRecord, now: datetime) -> None:
     require_live(record, now, "rotated")
     if record.rotated_to is not None:
-        raise KeyRequestError(
+        raise KeyConflict(
             f"key {record.id} was already rotated to {record.rotated_to}; rotate that key instead"
         )
     if record.disabled:
-        raise KeyRequestError(
+        raise KeyConflict(
             f"key {record.id} is disabled; enable it before rotating it, or revoke it"
         )
 
