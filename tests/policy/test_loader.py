@@ -35,7 +35,7 @@ def errors(files: dict[str, str]) -> list[str]:
     return [str(d) for d in caught.value.diagnostics]
 
 
-def test_tdocs_policies_load_with_their_key_types_routes_and_rule() -> None:
+def test_tdocs_policies_load_with_their_key_types_routes_and_rules() -> None:
     policy = load_directory(POLICIES)
     assert set(policy.key_types) == {"read-only", "write", "full-access", "scoped"}
     assert policy.key_types["full-access"].max_lifetime == 90 * 86400
@@ -44,7 +44,10 @@ def test_tdocs_policies_load_with_their_key_types_routes_and_rule() -> None:
     assert policy.key_types["read-only"].rate_limits[0].rate == Rate(600, 60.0, 600)
     write_limits = {limit.name: limit.rate for limit in policy.key_types["write"].rate_limits}
     assert write_limits == {"default": Rate(600, 60.0, 100), "daily": Rate(100000, 86400.0, 100000)}
-    assert [rule.name for rule in policy.rules] == ["live-writes-need-an-allow-list"]
+    assert [rule.name for rule in policy.rules] == [
+        "live-writes-need-an-allow-list",
+        "keys-read-themselves",
+    ]
     assert policy.resources["tasks"] == {"read", "write", "trigger"}
     assert len(policy.digest) == 64
 
@@ -246,7 +249,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_validate_accepts_tdocs_policies() -> None:
     result = cli("validate", "policies")
     assert result.returncode == 0, result.stderr
-    assert "policies: valid — 4 key types, 24 routes, 1 rule" in result.stdout
+    assert "policies: valid — 4 key types, 27 routes, 2 rules" in result.stdout
 
 
 @pytest.mark.parametrize(
