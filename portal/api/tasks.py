@@ -1,0 +1,75 @@
+"""``/v1/tasks``: named workflows of steps, and the runs that carry them out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from portal.api.deps import Caller, CallerDep, Cursor, Limit, ServicesDep
+from portal.http.errors import NotFound
+from portal.models.common import Page
+from portal.models.tasks import Run, Task, TaskFields
+from portal.services import Services
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+
+def no_task(task_id: str) -> NotFound:
+    return NotFound(f"there is no task {task_id}")
+
+
+@router.get("", summary="List tasks")
+def list_tasks(services: ServicesDep, limit: Limit = 20, cursor: Cursor = None) -> Page[Task]:
+    return services.tasks.list(limit, cursor)
+
+
+@router.post("", status_code=201, summary="Create a task")
+def create_task(
+    fields: TaskFields, services: ServicesDep, caller: CallerDep, response: Response
+) -> Task:
+    """A task is a list of steps run in order: ``wait`` (a duration), ``notify`` (an event
+    delivered to the hooks that subscribe to its kind), ``request`` (a call to this API
+    with the authority of the key that triggers the run). A task does not change once
+    created."""
+    task = services.tasks.create(fields, caller.key_id)
+    services.tell("task.created", {"task": task.model_dump(mode="json")})
+    response.headers["Location"] = f"/v1/tasks/{task.id}"
+    return task
+
+
+@router.get("/{id}", summary="Get a task")
+def get_task(id: str, services: ServicesDep) -> Task:
+    task = services.tasks.get(id)
+    if task is None:
+        raise no_task(id)
+    return task
+
+
+@router.post("/{id}/runs", status_code=202, summary="Trigger a run")
+def trigger_run(id: str, services: ServicesDep, caller: CallerDep, response: Response) -> Run:
+    """Queues a run of the task and answers at once with it, ``queued``; poll its URL
+    (the Location header) to watch it go ``running`` and end ``succeeded`` or ``failed``.
+    The run's requests carry the authority of the key that triggers it, and no more."""
+    task = services.tasks.get(id)
+    if task is None:
+        raise no_task(id)
+    run = services.runs.enqueue(task, caller.key_id, token_scopes(services, caller), caller.ip)
+    services.wake_workers()
+    response.headers["Location"] = f"/v1/tasks/{id}/runs/{run.id}"
+    return run
+
+
+@router.get("/{id}/runs/{run}", summary="Get a run")
+def get_run(id: str, run: str, services: ServicesDep) -> Run:
+    """The run's state, and each step's status, timing and result."""
+    found = services.runs.get(id, run)
+    if found is None:
+        raise NotFound(f"task {id} has no run {run}")
+    return found
+
+
+def token_scopes(services: Services, caller: Caller) -> tuple[str, ...] | None:
+    """The scopes of the token the caller presented (a run carries no more), or ``None``
+    for an API key, whose runs carry the key's own scopes at each step."""
+    if "." not in caller.credential:
+        return None
+    return services.engine.tokens.verify(caller.credential, services.clock()).scopes

@@ -1,0 +1,32 @@
+"""The engine in front of the API: every request to a path of the API (``/v1/…``) is
+checked by the engine's middleware; the portal's pages, their assets and the docs, the
+OpenAPI document and the public signing keys are answered without a key.
+
+Only paths under ``/v1/`` reach the API's routes, so nothing the API serves can be
+reached around the check.
+"""
+
+from __future__ import annotations
+
+from policyengine.engine import Engine
+from policyengine.integrations.asgi import ASGIApp, PolicyMiddleware, Receive, Scope, Send
+
+API_PREFIX = "/v1"
+
+
+def is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+class ApiGuard:
+    def __init__(self, app: ASGIApp, engine: Engine) -> None:
+        self.app = app
+        # In a worker thread: a key that is not cached is looked up in the store, which
+        # must not happen on the event loop.
+        self.checked = PolicyMiddleware(app, engine, threaded=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api(scope["path"]):
+            await self.checked(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -1,0 +1,96 @@
+"""Hooks: a URL and the kinds of event it wants, delivered signed (Standard Webhooks)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from portal.models.common import Body, Description
+
+#: ``event.*``, ``task.run.succeeded``, ``*``: a family of kinds, or one kind.
+KIND_PATTERN = r"^(\*|(event|task|key|alert)(\.[a-z][a-z0-9_]*)*(\.\*)?)$"
+Kind = Annotated[str, StringConstraints(pattern=KIND_PATTERN, max_length=100)]
+
+_EXAMPLE: Any = {
+    "url": "https://hooks.example.com/tdoc",
+    "events": ["event.*", "task.run.*"],
+    "description": "Tell the team's bot about events and runs",
+}
+_HOOK: Any = {"id": "hk_5TgW2nQx8RcM1vLz7KbP", **_EXAMPLE, "created_at": "2026-01-12T10:30:00Z"}
+
+
+def subscribed(patterns: list[str], kind: str) -> bool:
+    """Whether a hook with ``patterns`` wants events of ``kind``: ``*`` wants every kind,
+    ``task.*`` every kind under ``task.``, anything else that kind exactly."""
+    for pattern in patterns:
+        if pattern == "*" or pattern == kind:
+            return True
+        if pattern.endswith(".*") and kind.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+class HookFields(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    url: str = Field(
+        max_length=2048, description="Where deliveries are POSTed: an http or https URL."
+    )
+    events: list[Kind] = Field(
+        min_length=1,
+        max_length=20,
+        description="The kinds of event wanted: event.*, task.run.*, key.*, alert.*, one "
+        "kind such as task.run.succeeded, or * for all.",
+    )
+    description: Description = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as error:
+            raise ValueError(f"not a URL: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("a hook's URL is http:// or https:// and names a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("a hook's URL carries no credentials; deliveries are signed instead")
+        if parts.fragment or any(ord(c) < 33 or ord(c) == 127 for c in value):
+            raise ValueError("a hook's URL has no fragment, spaces or control characters")
+        del port
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+
+class Hook(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_HOOK]})
+
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+
+
+class HookCreated(BaseModel):
+    """A new hook and its signing secret, shown this once."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "hook": _HOOK}]
+        }
+    )
+
+    secret: str = Field(
+        description="The key that signs deliveries (whsec_…), for the receiver to verify "
+        "them with a Standard Webhooks library. Shown once."
+    )
+    hook: Hook

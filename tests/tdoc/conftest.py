@@ -1,0 +1,139 @@
+"""The API in process: an engine over tDoc's policies and a SQLite file, the application
+over the same file, and one key of each type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from keys.conftest import postgres_url  # noqa: F401 - a fixture, shared with the key tests
+
+from policyengine.engine import Engine
+from portal.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+SECRET = "portal-tests-hashing-secret-0123456789abcdef"
+#: The address the in-process client calls from.
+CLIENT = ("127.0.0.1", 50000)
+
+
+@dataclass
+class Queued:
+    id: str
+
+
+class RecordingQueue:
+    """Stands in for the delivery queue: keeps what the API asked it to deliver."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, Any]] = []
+
+    def enqueue(self, target: str, url: str, event_type: str, payload: object) -> Queued:
+        self.sent.append((target, url, event_type, payload))
+        return Queued(f"msg_{len(self.sent)}")
+
+    def kinds(self) -> list[str]:
+        return [kind for _, _, kind, _ in self.sent]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'tdoc.db'}"
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    built = Engine.from_directory(
+        POLICIES, environment="test", store=store_url, secret=SECRET, maintenance_interval=None
+    )
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def deliveries() -> RecordingQueue:
+    return RecordingQueue()
+
+
+AppFactory = Callable[..., FastAPI]
+
+
+@pytest.fixture
+def make_app(engine: Engine, store_url: str, deliveries: RecordingQueue) -> AppFactory:
+    def make(**options: Any) -> FastAPI:
+        settings: dict[str, Any] = {
+            "store": store_url,
+            "deliveries": deliveries,
+            "close_engine": False,
+            "poll": 0.05,
+            "pages": False,
+        }
+        settings.update(options)
+        return create_app(engine, **settings)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app: AppFactory) -> Iterator[TestClient]:
+    with TestClient(make_app(), client=CLIENT) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class Keys:
+    admin: str
+    writer: str
+    reader: str
+    scoped: str
+    ids: dict[str, str]
+
+
+@pytest.fixture
+def keys(engine: Engine) -> Keys:
+    made = {
+        "admin": engine.keys.create(type="full-access", label="admin", environment="test"),
+        "writer": engine.keys.create(type="write", label="writer", environment="test"),
+        "reader": engine.keys.create(type="read-only", label="reader", environment="test"),
+        "scoped": engine.keys.create(
+            type="scoped", label="events", environment="test", scopes=["events:read"]
+        ),
+    }
+    return Keys(
+        **{name: issued.secret for name, issued in made.items()},
+        ids={name: issued.key.id for name, issued in made.items()},
+    )
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+EVENT = {
+    "name": "Quarterly planning",
+    "starts_at": "2026-03-02T09:00:00+01:00",
+    "ends_at": "2026-03-02T17:30:00+01:00",
+    "location": "Berlin",
+}
+
+
+def wait_for_run(
+    client: TestClient, location: str, key: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    """Poll a run until it ends (or fail after ``timeout`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run: dict[str, Any] = client.get(location, headers=bearer(key)).json()
+        if run["state"] in ("succeeded", "failed"):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run did not end in {timeout}s: {run}")
+        time.sleep(0.05)

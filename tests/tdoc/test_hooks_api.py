@@ -1,0 +1,115 @@
+"""``/v1/hooks``: a URL and the kinds it wants; its signing secret shown once."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.models.hooks import subscribed
+
+from .conftest import EVENT, Keys, RecordingQueue, bearer
+
+HOOK = {"url": "https://hooks.example.com/tdoc", "events": ["event.*", "task.run.succeeded"]}
+
+
+def test_a_hook_answers_its_secret_once(client: TestClient, keys: Keys) -> None:
+    response = client.post("/v1/hooks", json=HOOK, headers=bearer(keys.writer))
+    assert response.status_code == 201
+    created = response.json()
+    secret, hook = created["secret"], created["hook"]
+    assert secret.startswith("whsec_")
+    assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+    assert hook["events"] == HOOK["events"]
+    assert response.headers["Location"] == f"/v1/hooks/{hook['id']}"
+    listed = client.get("/v1/hooks", headers=bearer(keys.reader))
+    assert [h["id"] for h in listed.json()["data"]] == [hook["id"]]
+    assert secret not in listed.text
+    one = client.get(f"/v1/hooks/{hook['id']}", headers=bearer(keys.reader))
+    assert one.json() == hook
+    assert secret not in one.text
+
+
+def test_a_deleted_hook_is_gone(client: TestClient, keys: Keys) -> None:
+    hook = client.post("/v1/hooks", json=HOOK, headers=bearer(keys.writer)).json()["hook"]
+    assert client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.writer)).status_code == 204
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=bearer(keys.reader)).status_code == 404
+    assert client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.writer)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/", "events": ["*"]}, "url"),
+        ({"url": "https://user:pw@example.com/", "events": ["*"]}, "url"),
+        ({"url": "https://example.com/#top", "events": ["*"]}, "url"),
+        ({"url": "not a url", "events": ["*"]}, "url"),
+        ({"url": "https://example.com/", "events": []}, "events"),
+        ({"url": "https://example.com/", "events": ["orders.*"]}, "events[0]"),
+        ({"url": "https://example.com/", "events": ["event.**"]}, "events[0]"),
+    ],
+)
+def test_hooks_that_cannot_be_delivered_to_are_refused(
+    client: TestClient, keys: Keys, body: dict[str, object], field: str
+) -> None:
+    response = client.post("/v1/hooks", json=body, headers=bearer(keys.writer))
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+
+
+def test_read_only_keys_cannot_register_hooks(client: TestClient, keys: Keys) -> None:
+    assert client.post("/v1/hooks", json=HOOK, headers=bearer(keys.reader)).status_code == 403
+
+
+segment = st.sampled_from(["event", "task", "key", "alert", "run", "created", "succeeded"])
+kinds = st.lists(segment, min_size=1, max_size=4).map(".".join)
+
+
+@given(kind=kinds, prefix=st.lists(segment, min_size=1, max_size=3).map(".".join))
+def test_a_family_pattern_wants_exactly_the_kinds_under_it(kind: str, prefix: str) -> None:
+    assert subscribed(["*"], kind)
+    assert subscribed([kind], kind)
+    assert subscribed([f"{prefix}.*"], kind) == kind.startswith(f"{prefix}.")
+
+
+def test_what_happens_to_events_and_tasks_is_told_to_the_hooks_that_want_it(
+    client: TestClient, keys: Keys, deliveries: RecordingQueue
+) -> None:
+    events_hook = client.post(
+        "/v1/hooks",
+        json={"url": "https://a.example.com/", "events": ["event.*"]},
+        headers=bearer(keys.writer),
+    ).json()["hook"]
+    client.post(
+        "/v1/hooks",
+        json={"url": "https://b.example.com/", "events": ["task.created"]},
+        headers=bearer(keys.writer),
+    )
+    event = client.post("/v1/events", json=EVENT, headers=bearer(keys.writer)).json()
+    client.patch(
+        f"/v1/events/{event['id']}", json={"location": "Online"}, headers=bearer(keys.writer)
+    )
+    client.put(
+        f"/v1/events/{event['id']}/members/ada", json={"role": "owner"}, headers=bearer(keys.writer)
+    )
+    client.delete(f"/v1/events/{event['id']}/members/ada", headers=bearer(keys.writer))
+    client.delete(f"/v1/events/{event['id']}", headers=bearer(keys.admin))
+    client.post(
+        "/v1/tasks",
+        json={"name": "t", "steps": [{"type": "wait", "duration": "1s"}]},
+        headers=bearer(keys.writer),
+    )
+    assert [(target, kind) for target, _, kind, _ in deliveries.sent] == [
+        (events_hook["id"], "event.created"),
+        (events_hook["id"], "event.updated"),
+        (events_hook["id"], "event.member.updated"),
+        (events_hook["id"], "event.member.removed"),
+        (events_hook["id"], "event.deleted"),
+        (deliveries.sent[-1][0], "task.created"),
+    ]
+    assert deliveries.sent[0][3]["event"]["id"] == event["id"]
+    assert deliveries.sent[1][3]["event"]["location"] == "Online"
+    assert deliveries.sent[-1][1] == "https://b.example.com/"

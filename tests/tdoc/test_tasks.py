@@ -1,0 +1,229 @@
+"""Tasks and runs: steps in order, each one's status, result and timing; requests made
+with the trigger's authority and no more; runs handed back on shutdown and resumed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from policyengine.engine import Engine
+
+from .conftest import CLIENT, EVENT, AppFactory, Keys, RecordingQueue, bearer, wait_for_run
+
+
+def make_task(client: TestClient, key: str, *steps: dict[str, Any]) -> str:
+    response = client.post(
+        "/v1/tasks", json={"name": "job", "steps": list(steps)}, headers=bearer(key)
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def trigger(client: TestClient, key: str, task_id: str) -> str:
+    response = client.post(f"/v1/tasks/{task_id}/runs", headers=bearer(key))
+    assert response.status_code == 202, response.text
+    run = response.json()
+    assert run["state"] == "queued"
+    assert [s["status"] for s in run["steps"]] == ["pending"] * len(run["steps"])
+    return str(response.headers["Location"])
+
+
+def test_a_run_carries_out_its_steps_in_order(
+    client: TestClient, keys: Keys, deliveries: RecordingQueue
+) -> None:
+    client.post(
+        "/v1/hooks",
+        json={"url": "https://hooks.example.com/a", "events": ["task.run.*"]},
+        headers=bearer(keys.writer),
+    )
+    task = make_task(
+        client,
+        keys.writer,
+        {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT},
+        {"type": "wait", "duration": "300ms"},
+        {"type": "notify", "kind": "task.run.notification", "data": {"message": "done"}},
+    )
+    run = wait_for_run(client, trigger(client, keys.writer, task), keys.writer)
+    assert run["state"] == "succeeded"
+    assert run["error"] is None
+    assert run["attempts"] == 1
+    created, waited, notified = run["steps"]
+    assert created["status"] == "succeeded"
+    assert created["result"]["status"] == 201
+    assert created["result"]["body"]["created_by"] == keys.ids["writer"]
+    assert waited["result"] == {"waited": "300ms"}
+    assert waited["duration_ms"] >= 300
+    assert notified["result"]["kind"] == "task.run.notification"
+    assert len(notified["result"]["deliveries"]) == 1
+    for step in run["steps"]:
+        assert step["started_at"] <= step["finished_at"]
+    events = client.get("/v1/events", headers=bearer(keys.reader)).json()["data"]
+    assert [e["id"] for e in events] == [created["result"]["body"]["id"]]
+    assert deliveries.kinds() == ["task.run.started", "task.run.notification", "task.run.succeeded"]
+    payload = deliveries.sent[-1][3]
+    assert payload["run"]["id"] == run["id"]
+    assert payload["run"]["state"] == "succeeded"
+
+
+def test_a_run_does_no_more_than_the_key_that_triggered_it(client: TestClient, keys: Keys) -> None:
+    task = make_task(client, keys.admin, {"type": "request", "method": "GET", "path": "/v1/keys"})
+    run = wait_for_run(client, trigger(client, keys.writer, task), keys.writer)
+    assert run["state"] == "failed"
+    (step,) = run["steps"]
+    assert step["result"]["decision"]["code"] == "INSUFFICIENT_SCOPE"
+    assert "INSUFFICIENT_SCOPE" in run["error"]
+
+
+def test_a_run_triggered_with_a_token_carries_the_tokens_scopes(
+    client: TestClient, keys: Keys
+) -> None:
+    task = make_task(
+        client,
+        keys.writer,
+        {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT},
+    )
+    token = client.post(
+        "/v1/auth/token",
+        json={"scopes": ["tasks:trigger", "tasks:read"]},
+        headers=bearer(keys.writer),
+    ).json()["access_token"]
+    run = wait_for_run(client, trigger(client, token, task), keys.writer)
+    assert run["state"] == "failed"
+    assert run["steps"][0]["result"]["decision"]["code"] == "INSUFFICIENT_SCOPE"
+
+
+def test_a_key_revoked_mid_run_fails_the_run_with_the_decision(
+    client: TestClient, keys: Keys
+) -> None:
+    task = make_task(
+        client,
+        keys.writer,
+        {"type": "wait", "duration": "500ms"},
+        {"type": "request", "method": "GET", "path": "/v1/events"},
+        {"type": "wait", "duration": "1s"},
+    )
+    location = trigger(client, keys.writer, task)
+    client.post(f"/v1/keys/{keys.ids['writer']}/revoke", headers=bearer(keys.admin))
+    run = wait_for_run(client, location, keys.admin)
+    assert run["state"] == "failed"
+    assert [s["status"] for s in run["steps"]] == ["succeeded", "failed", "skipped"]
+    result = run["steps"][1]["result"]
+    assert result["status"] == 401
+    assert result["decision"] == {"code": "REVOKED", "message": "the key is revoked"}
+    assert "REVOKED" in run["error"]
+
+
+def test_secrets_a_step_gets_back_are_not_kept(client: TestClient, keys: Keys) -> None:
+    task = make_task(
+        client,
+        keys.admin,
+        {
+            "type": "request",
+            "method": "POST",
+            "path": "/v1/keys",
+            "body": {"type": "read-only", "label": "made by a task"},
+        },
+        {
+            "type": "request",
+            "method": "POST",
+            "path": "/v1/hooks",
+            "body": {"url": "https://hooks.example.com/b", "events": ["*"]},
+        },
+    )
+    run = wait_for_run(client, trigger(client, keys.admin, task), keys.admin)
+    assert run["state"] == "succeeded", run["error"]
+    made, hook = (step["result"]["body"] for step in run["steps"])
+    assert made["secret"] == "[withheld]"
+    assert made["key"]["label"] == "made by a task"
+    assert hook["secret"] == "[withheld]"
+    assert hook["hook"]["url"] == "https://hooks.example.com/b"
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [
+        ({"type": "sleep", "duration": "1s"}, "steps[0]"),
+        ({"type": "wait", "duration": "2h"}, "steps[0].duration"),
+        ({"type": "wait", "duration": "soon"}, "steps[0].duration"),
+        ({"type": "request", "method": "GET", "path": "https://example.com/"}, "steps[0].path"),
+        ({"type": "request", "method": "GET", "path": "/v1/events?limit=1"}, "steps[0].path"),
+        ({"type": "request", "method": "POST", "path": "/v1/tasks/tsk_1/runs"}, "steps[0].path"),
+        ({"type": "notify", "kind": "task.run.succeeded"}, "steps[0].kind"),
+        ({"type": "notify", "kind": "key.revoked"}, "steps[0].kind"),
+    ],
+)
+def test_steps_that_cannot_run_are_refused(
+    client: TestClient, keys: Keys, step: dict[str, Any], field: str
+) -> None:
+    response = client.post(
+        "/v1/tasks", json={"name": "bad", "steps": [step]}, headers=bearer(keys.writer)
+    )
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+
+
+def test_a_run_is_found_only_under_its_own_task(client: TestClient, keys: Keys) -> None:
+    first = make_task(client, keys.writer, {"type": "wait", "duration": "1ms"})
+    second = make_task(client, keys.writer, {"type": "wait", "duration": "1ms"})
+    location = trigger(client, keys.writer, first)
+    run_id = location.rsplit("/", 1)[1]
+    assert (
+        client.get(f"/v1/tasks/{second}/runs/{run_id}", headers=bearer(keys.reader)).status_code
+        == 404
+    )
+    assert client.post("/v1/tasks/tsk_missing/runs", headers=bearer(keys.writer)).status_code == 404
+    assert client.post(f"/v1/tasks/{first}/runs", headers=bearer(keys.reader)).status_code == 403
+
+
+def test_a_run_cut_short_by_shutdown_resumes_where_it_stood(
+    make_app: AppFactory, keys: Keys
+) -> None:
+    with TestClient(make_app(), client=CLIENT) as client:
+        task = make_task(
+            client,
+            keys.writer,
+            {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT},
+            {"type": "wait", "duration": "1500ms"},
+        )
+        location = trigger(client, keys.writer, task)
+        deadline = time.monotonic() + 5
+        while (
+            client.get(location, headers=bearer(keys.reader)).json()["steps"][1]["status"]
+            != "running"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    with TestClient(make_app(workers=0), client=CLIENT) as idle:
+        handed_back = idle.get(location, headers=bearer(keys.reader)).json()
+    assert handed_back["state"] == "queued"
+    assert [s["status"] for s in handed_back["steps"]] == ["succeeded", "pending"]
+    wait_started = handed_back["steps"][1]["started_at"]
+    assert wait_started is not None
+    with TestClient(make_app(), client=CLIENT) as client:
+        run = wait_for_run(client, location, keys.reader)
+        events = client.get("/v1/events", headers=bearer(keys.reader)).json()["data"]
+    assert run["state"] == "succeeded"
+    assert run["attempts"] == 2
+    assert run["steps"][1]["started_at"] == wait_started
+    assert len(events) == 1  # the finished request step was not made again
+
+
+def test_a_run_whose_worker_died_is_taken_up_when_its_lease_ends(
+    make_app: AppFactory, keys: Keys, engine: Engine
+) -> None:
+    from datetime import timedelta
+
+    with TestClient(make_app(workers=0), client=CLIENT) as client:
+        task = make_task(client, keys.writer, {"type": "wait", "duration": "10ms"})
+        location = trigger(client, keys.writer, task)
+        services = client.app.state.services  # type: ignore[attr-defined]
+        claimed = services.runs.claim("a-worker-that-dies", timedelta(milliseconds=300))
+        assert claimed is not None
+        assert services.runs.claim("another", timedelta(seconds=30)) is None
+    with TestClient(make_app(), client=CLIENT) as client:
+        run = wait_for_run(client, location, keys.reader)
+    assert run["state"] == "succeeded"
+    assert run["attempts"] == 2
