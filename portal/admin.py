@@ -12,6 +12,8 @@ from portal.store.database import Clock
 MARK = "admin key created"
 #: What the admin key is called, in the key list.
 LABEL = "admin (created by policyengine serve on first start)"
+#: Who made it, in the audit log.
+ACTOR = "policyengine serve"
 
 
 def admin_type(engine: Engine) -> str | None:
@@ -43,7 +45,9 @@ def first_admin_key(engine: Engine, database: Database, clock: Clock) -> IssuedK
     if taken != 1:
         return None
     try:
-        issued = engine.keys.create(type=kind, label=LABEL, environment=engine.environment)
+        issued = engine.keys.create(
+            type=kind, label=LABEL, environment=engine.environment, actor=ACTOR
+        )
     except BaseException:
         # Made by nobody: the next start may try again.
         with database.transaction(write=True) as run:

@@ -15,16 +15,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from policyengine.engine import Engine
+from policyengine.monitor.delivery_settings import DeliverySettings
 from portal import web
-from portal.api import events, hooks, keys, members, tasks, tokens
-from portal.hooks.notices import Queue
+from portal.api import activity, events, hooks, keys, members, tasks, tokens
+from portal.hooks.notices import MONITOR_EVENTS
 from portal.http import errors
 from portal.http.body_limit import BodyLimit
 from portal.http.context import RequestContext
 from portal.http.guard import ApiGuard
 from portal.http.openapi import install_openapi
 from portal.services import Services
-from portal.store.database import Clock, open_database, utc_now
+from portal.store.database import Clock, utc_now
 from portal.tasks.runner import Runner
 from portal.tasks.workers import Workers
 
@@ -34,6 +35,7 @@ ROUTERS = (
     tasks.router,
     hooks.router,
     keys.router,
+    activity.router,
     tokens.router,
 )
 
@@ -42,7 +44,7 @@ def create_app(
     engine: Engine,
     *,
     store: str,
-    deliveries: Queue,
+    delivery: DeliverySettings | None = None,
     close_engine: bool = True,
     clock: Clock | None = None,
     workers: int = 4,
@@ -54,23 +56,26 @@ def create_app(
     """tDoc's API over ``engine``, its data in the database at ``store`` (the key store's
     URL). ``workers`` runs execute at once in this process, each holding its run by a
     lease of ``lease`` seconds; work queued by other instances is looked for every
-    ``poll`` seconds. With ``pages``, the portal's pages are served at ``/`` and the
-    documentation (``docs``, built on first start when missing) at ``/docs``. The
+    ``poll`` seconds. Hooks are delivered by the delivery queue over the same database,
+    with ``delivery``'s settings. With ``pages``, the portal's pages are served at ``/``
+    and the documentation (``docs``, built on first start when missing) at ``/docs``. The
     application closes the engine when it shuts down, unless told not to."""
-    opened = open_database(store)
     now = clock or utc_now
-    services = Services.open(engine, opened, now, deliveries)
+    services = Services.open(engine, store, now, delivery)
     runner = Runner(engine, services.runs, now, services.notices.publish)
     pool = Workers(services.runs, runner, concurrency=workers, lease=lease, poll=poll)
     services.wake_workers = pool.wake
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.notices.queue.start()
+        heard = engine.monitor.subscribe(services.notices.hear, MONITOR_EVENTS)
         try:
             async with pool:
                 yield
         finally:
-            opened.close()
+            heard.cancel()
+            services.close()
             if close_engine:
                 engine.close()
 

@@ -31,6 +31,11 @@ class Caller:
     ip: str | None
     decision: Decision
 
+    @property
+    def actor(self) -> str:
+        """Who the caller is in the audit log: ``key:<id>``."""
+        return f"key:{self.key_id}"
+
 
 def caller(request: Request) -> Caller:
     decision = request.scope.get("state", {}).get(STATE_KEY)

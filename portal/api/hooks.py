@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Literal
+
 from fastapi import APIRouter, Response
 
+from policyengine.monitor.delivery_log import Delivery as QueuedDelivery
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.http.errors import NotFound
+from portal.http.openapi import errors
 from portal.models.common import Page
-from portal.models.hooks import Hook, HookCreated, HookFields
+from portal.models.hooks import Attempt, Delivery, Hook, HookCreated, HookFields
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
 
@@ -50,3 +55,58 @@ def delete_hook(id: str, services: ServicesDep) -> Response:
     if not services.hooks.delete(id):
         raise no_hook(id)
     return Response(status_code=204)
+
+
+@router.get("/{id}/deliveries", summary="A hook's delivery log")
+def deliveries(
+    id: str,
+    services: ServicesDep,
+    state: Literal["pending", "retrying", "delivered", "dead"] | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[Delivery]:
+    """What was sent to the hook, newest first, with every attempt: when, how long, the
+    receiver's status or what went wrong. ``dead`` deliveries failed every attempt."""
+    if services.hooks.get(id) is None:
+        raise no_hook(id)
+    found = services.notices.queue.list(id, state=state, limit=limit, cursor=cursor)
+    return Page[Delivery](data=[delivery_of(item) for item in found], next_cursor=found.next_cursor)
+
+
+@router.post(
+    "/{id}/deliveries/{delivery}/replay",
+    summary="Send a delivery again",
+    responses=errors(409),
+)
+def replay(id: str, delivery: str, services: ServicesDep) -> Delivery:
+    """Sends the delivery again, now, with a fresh retry schedule and the same
+    ``webhook-id`` (receivers drop repeats by it); its earlier attempts stay in the log."""
+    queue = services.notices.queue
+    found = queue.get(delivery) if services.hooks.get(id) is not None else None
+    if found is None or found.target != id:
+        raise NotFound(f"hook {id} has no delivery {delivery}")
+    return delivery_of(queue.replay(delivery))
+
+
+def delivery_of(item: QueuedDelivery) -> Delivery:
+    return Delivery(
+        id=item.id,
+        hook_id=item.target,
+        kind=item.event_type,
+        state=item.state,
+        created_at=item.created_at,
+        next_attempt_at=item.next_attempt_at,
+        delivered_at=item.delivered_at,
+        tries=item.tries,
+        attempts=[
+            Attempt(
+                number=attempt.number,
+                started_at=attempt.started_at,
+                duration_ms=round(attempt.duration * 1000, 3),
+                status=attempt.status,
+                error=attempt.error,
+            )
+            for attempt in item.attempts
+        ],
+        body=json.loads(item.body),
+    )

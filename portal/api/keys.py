@@ -61,6 +61,7 @@ def create_key(
         if fields.usage is None
         else KeyUsage(credits=fields.usage.credits, refill=fields.usage.refill),
         metadata=fields.metadata,
+        actor=caller.actor,
     )
     response.headers["Location"] = f"/v1/keys/{issued.key.id}"
     return KeyCreated(secret=issued.secret, key=Key.of(issued.key, services.clock()))
@@ -74,30 +75,39 @@ def get_key(id: str, services: ServicesDep) -> Key:
 
 @router.post("/{id}/rotate", status_code=201, summary="Rotate a key", responses=errors(400, 409))
 def rotate_key(
-    id: str, services: ServicesDep, response: Response, rotation: Rotation | None = None
+    id: str,
+    services: ServicesDep,
+    caller: CallerDep,
+    response: Response,
+    rotation: Rotation | None = None,
 ) -> KeyCreated:
     """A new key with the same attributes, its secret answered this once; the old secret
     keeps working for the grace period, then counts as revoked."""
     asked = rotation or Rotation()
-    issued = services.engine.keys.rotate(id, grace=asked.grace, expires_in=asked.expires_in)
+    issued = services.engine.keys.rotate(
+        id, grace=asked.grace, expires_in=asked.expires_in, actor=caller.actor
+    )
     response.headers["Location"] = f"/v1/keys/{issued.key.id}"
     return KeyCreated(secret=issued.secret, key=Key.of(issued.key, services.clock()))
 
 
 @router.post("/{id}/disable", summary="Disable a key", responses=errors(400, 409))
-def disable_key(id: str, services: ServicesDep) -> Key:
+def disable_key(id: str, services: ServicesDep, caller: CallerDep) -> Key:
     """Stops the key working until it is enabled again; nothing else about it changes.
     Disabling twice is harmless; a revoked or expired key cannot be disabled."""
-    return Key.of(services.engine.keys.disable(id), services.clock())
+    return Key.of(services.engine.keys.disable(id, actor=caller.actor), services.clock())
 
 
 @router.post("/{id}/enable", summary="Enable a disabled key", responses=errors(400, 409))
-def enable_key(id: str, services: ServicesDep) -> Key:
-    return Key.of(services.engine.keys.enable(id), services.clock())
+def enable_key(id: str, services: ServicesDep, caller: CallerDep) -> Key:
+    return Key.of(services.engine.keys.enable(id, actor=caller.actor), services.clock())
 
 
 @router.post("/{id}/revoke", summary="Revoke a key", responses=errors(400))
-def revoke_key(id: str, services: ServicesDep, revocation: Revocation | None = None) -> Key:
+def revoke_key(
+    id: str, services: ServicesDep, caller: CallerDep, revocation: Revocation | None = None
+) -> Key:
     """Ends the key at once, grace period or not. Revoking twice is harmless."""
     reason = revocation.reason if revocation is not None else None
-    return Key.of(services.engine.keys.revoke(id, reason=reason), services.clock())
+    revoked = services.engine.keys.revoke(id, reason=reason, actor=caller.actor)
+    return Key.of(revoked, services.clock())

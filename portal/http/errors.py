@@ -23,9 +23,11 @@ from policyengine.errors import (
     KeyConflict,
     KeyNotFound,
     KeyRequestError,
+    MonitorError,
     StorageError,
 )
 from policyengine.integrations.http import error_fields
+from policyengine.monitor.delivery_log import DeliveryError, DeliveryNotFound
 from portal.http.body_limit import TOO_LARGE, BodyTooLarge
 from portal.http.context import REQUEST_ID
 
@@ -139,9 +141,9 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
         return error_response(request, error.status_code, code, message, headers=error.headers)
 
     async def engine_error(request: Request, error: Exception) -> JSONResponse:
-        if isinstance(error, KeyNotFound):
+        if isinstance(error, KeyNotFound | DeliveryNotFound):
             return error_response(request, 404, NotFound.code, str(error))
-        if isinstance(error, KeyConflict):
+        if isinstance(error, KeyConflict | DeliveryError):
             return error_response(request, 409, Conflict.code, str(error))
         if isinstance(error, StorageError):
             log.warning("storage failed: %s", error)
@@ -152,5 +154,12 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(ValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
-    for kind in (KeyNotFound, KeyConflict, KeyRequestError, InvalidValue, StorageError):
+    for kind in (
+        KeyNotFound,
+        KeyConflict,
+        KeyRequestError,
+        InvalidValue,
+        MonitorError,
+        StorageError,
+    ):
         app.add_exception_handler(kind, engine_error)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -94,3 +94,57 @@ class HookCreated(BaseModel):
         "them with a Standard Webhooks library. Shown once."
     )
     hook: Hook
+
+
+class Attempt(BaseModel):
+    number: int
+    started_at: datetime
+    duration_ms: float
+    status: int | None = Field(description="The receiver's HTTP status, if it answered.")
+    error: str | None = Field(description="What went wrong; null for a delivered attempt.")
+
+
+class Delivery(BaseModel):
+    """One event sent to one hook, with every attempt to send it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "msg_2KWPBgLlAfxdpx2AI54pPJ85",
+                    "hook_id": "hk_5TgW2nQx8RcM1vLz7KbP",
+                    "kind": "task.run.succeeded",
+                    "state": "delivered",
+                    "created_at": "2026-01-12T10:16:01Z",
+                    "next_attempt_at": None,
+                    "delivered_at": "2026-01-12T10:16:01.2Z",
+                    "tries": 1,
+                    "attempts": [
+                        {
+                            "number": 1,
+                            "started_at": "2026-01-12T10:16:01.1Z",
+                            "duration_ms": 85.0,
+                            "status": 204,
+                            "error": None,
+                        }
+                    ],
+                    "body": {
+                        "type": "task.run.succeeded",
+                        "timestamp": "2026-01-12T10:16:01Z",
+                        "data": {"run": {"id": "run_3fHq8ZmW1cXv6TbR9kLp"}},
+                    },
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="The webhook-id header the receiver got.")
+    hook_id: str
+    kind: str
+    state: Literal["pending", "retrying", "delivered", "dead"]
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    tries: int = Field(description="Attempts since it was queued or last replayed.")
+    attempts: list[Attempt]
+    body: dict[str, Any] = Field(description="Exactly what was POSTed.")

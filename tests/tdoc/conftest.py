@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from keys.conftest import postgres_url  # noqa: F401 - a fixture, shared with the key tests
 
 from policyengine.engine import Engine
+from policyengine.monitor.delivery_settings import DeliverySettings
 from portal.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,23 +24,21 @@ SECRET = "portal-tests-hashing-secret-0123456789abcdef"
 CLIENT = ("127.0.0.1", 50000)
 
 
-@dataclass
-class Queued:
-    id: str
+@dataclass(frozen=True)
+class Sent:
+    """A delivery the API queued: for which hook, to where, of what kind, with what data."""
+
+    hook_id: str
+    url: str
+    kind: str
+    data: Any
 
 
-class RecordingQueue:
-    """Stands in for the delivery queue: keeps what the API asked it to deliver."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str, Any]] = []
-
-    def enqueue(self, target: str, url: str, event_type: str, payload: object) -> Queued:
-        self.sent.append((target, url, event_type, payload))
-        return Queued(f"msg_{len(self.sent)}")
-
-    def kinds(self) -> list[str]:
-        return [kind for _, _, kind, _ in self.sent]
+def sent(client: TestClient) -> list[Sent]:
+    """Every delivery the application queued, oldest first (the tests' queue sends none)."""
+    queue = client.app.state.services.notices.queue  # type: ignore[attr-defined]
+    found = queue.list(limit=1000)
+    return [Sent(d.target, d.url, d.event_type, d.payload) for d in reversed(found.items)]
 
 
 @pytest.fixture
@@ -50,26 +49,27 @@ def store_url(tmp_path: Path) -> str:
 @pytest.fixture
 def engine(store_url: str) -> Iterator[Engine]:
     built = Engine.from_directory(
-        POLICIES, environment="test", store=store_url, secret=SECRET, maintenance_interval=None
+        POLICIES,
+        environment="test",
+        store=store_url,
+        secret=SECRET,
+        maintenance_interval=None,
+        handle_signals=False,
     )
     yield built
     built.close()
-
-
-@pytest.fixture
-def deliveries() -> RecordingQueue:
-    return RecordingQueue()
 
 
 AppFactory = Callable[..., FastAPI]
 
 
 @pytest.fixture
-def make_app(engine: Engine, store_url: str, deliveries: RecordingQueue) -> AppFactory:
+def make_app(engine: Engine, store_url: str) -> AppFactory:
     def make(**options: Any) -> FastAPI:
         settings: dict[str, Any] = {
             "store": store_url,
-            "deliveries": deliveries,
+            # Deliveries are queued and logged, and nothing is sent.
+            "delivery": DeliverySettings(workers=0),
             "close_engine": False,
             "poll": 0.05,
             "pages": False,

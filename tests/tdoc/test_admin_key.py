@@ -14,7 +14,12 @@ from .conftest import POLICIES, SECRET
 
 def engine_over(url: str) -> Engine:
     return Engine.from_directory(
-        POLICIES, environment="test", store=url, secret=SECRET, maintenance_interval=None
+        POLICIES,
+        environment="test",
+        store=url,
+        secret=SECRET,
+        maintenance_interval=None,
+        handle_signals=False,
     )
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from portal.models.hooks import subscribed
 
-from .conftest import EVENT, Keys, RecordingQueue, bearer
+from .conftest import EVENT, Keys, bearer, sent
 
 HOOK = {"url": "https://hooks.example.com/tdoc", "events": ["event.*", "task.run.succeeded"]}
 
@@ -76,7 +76,7 @@ def test_a_family_pattern_wants_exactly_the_kinds_under_it(kind: str, prefix: st
 
 
 def test_what_happens_to_events_and_tasks_is_told_to_the_hooks_that_want_it(
-    client: TestClient, keys: Keys, deliveries: RecordingQueue
+    client: TestClient, keys: Keys
 ) -> None:
     events_hook = client.post(
         "/v1/hooks",
@@ -102,14 +102,15 @@ def test_what_happens_to_events_and_tasks_is_told_to_the_hooks_that_want_it(
         json={"name": "t", "steps": [{"type": "wait", "duration": "1s"}]},
         headers=bearer(keys.writer),
     )
-    assert [(target, kind) for target, _, kind, _ in deliveries.sent] == [
+    queued = sent(client)
+    assert [(item.hook_id, item.kind) for item in queued] == [
         (events_hook["id"], "event.created"),
         (events_hook["id"], "event.updated"),
         (events_hook["id"], "event.member.updated"),
         (events_hook["id"], "event.member.removed"),
         (events_hook["id"], "event.deleted"),
-        (deliveries.sent[-1][0], "task.created"),
+        (queued[-1].hook_id, "task.created"),
     ]
-    assert deliveries.sent[0][3]["event"]["id"] == event["id"]
-    assert deliveries.sent[1][3]["event"]["location"] == "Online"
-    assert deliveries.sent[-1][1] == "https://b.example.com/"
+    assert queued[0].data["event"]["id"] == event["id"]
+    assert queued[1].data["event"]["location"] == "Online"
+    assert queued[-1].url == "https://b.example.com/"

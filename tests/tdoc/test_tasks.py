@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
 
-from .conftest import CLIENT, EVENT, AppFactory, Keys, RecordingQueue, bearer, wait_for_run
+from .conftest import CLIENT, EVENT, AppFactory, Keys, bearer, sent, wait_for_run
 
 
 def make_task(client: TestClient, key: str, *steps: dict[str, Any]) -> str:
@@ -31,9 +31,7 @@ def trigger(client: TestClient, key: str, task_id: str) -> str:
     return str(response.headers["Location"])
 
 
-def test_a_run_carries_out_its_steps_in_order(
-    client: TestClient, keys: Keys, deliveries: RecordingQueue
-) -> None:
+def test_a_run_carries_out_its_steps_in_order(client: TestClient, keys: Keys) -> None:
     client.post(
         "/v1/hooks",
         json={"url": "https://hooks.example.com/a", "events": ["task.run.*"]},
@@ -62,8 +60,13 @@ def test_a_run_carries_out_its_steps_in_order(
         assert step["started_at"] <= step["finished_at"]
     events = client.get("/v1/events", headers=bearer(keys.reader)).json()["data"]
     assert [e["id"] for e in events] == [created["result"]["body"]["id"]]
-    assert deliveries.kinds() == ["task.run.started", "task.run.notification", "task.run.succeeded"]
-    payload = deliveries.sent[-1][3]
+    queued = sent(client)
+    assert [item.kind for item in queued] == [
+        "task.run.started",
+        "task.run.notification",
+        "task.run.succeeded",
+    ]
+    payload = queued[-1].data
     assert payload["run"]["id"] == run["id"]
     assert payload["run"]["state"] == "succeeded"
 
