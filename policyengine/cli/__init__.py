@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from policyengine.cli import audit, keys, monitor, policies
+from policyengine.cli import audit, keys, monitor, policies, serve
 from policyengine.cli.options import monitor_options
 from policyengine.cli.output import Handler, guard
 
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"policyengine {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (policies, keys):
+    for group in (policies, keys, serve):
         group.register(commands)
     common = monitor_options()
     monitor.register_alerts(commands, common)

@@ -1,0 +1,62 @@
+"""``policyengine serve``'s command line: its options, and that the engine does not
+depend on the web stack that only the server needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from policyengine.cli import build_parser
+
+
+def test_serve_takes_the_documented_options_with_their_defaults() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.policies, args.limiter, args.environment) == (
+        "127.0.0.1",
+        8000,
+        "policies",
+        "memory://",
+        "test",
+    )
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--host=0.0.0.0",
+            "--port=9000",
+            "--policies=p",
+            "--store=postgresql://db/tdoc",
+            "--limiter=redis://cache",
+            "--environment=live",
+            "--redis=redis://cache",
+            "--hook-network=10.0.0.0/8",
+        ]
+    )
+    assert (args.host, args.port, args.store, args.environment, args.hook_network) == (
+        "0.0.0.0",
+        9000,
+        "postgresql://db/tdoc",
+        "live",
+        ["10.0.0.0/8"],
+    )
+
+
+def test_a_port_out_of_range_is_misuse() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "policyengine", "serve", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid port 70000" in result.stderr
+
+
+def test_the_command_line_does_not_load_the_web_stack_until_serve_runs() -> None:
+    code = (
+        "import sys, policyengine.cli; policyengine.cli.build_parser();"
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'portal') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
