@@ -20,6 +20,9 @@ fence, ``<!-- example: KIND option=value ... -->``:
 ``console``
     ``$ policyengine ...`` commands, each followed by its exact output; ``...`` on a line
     of its own stands for any number of lines.
+``http``
+    A request to tDoc's API, sent with a key of the type ``key=TYPE``; the next block is
+    its answer. ``tests/tdoc/test_api_docs.py`` runs them against the API.
 
 Options: ``file=PATH`` names the file (in diagnostics, or in its directory);
 ``with=policies`` loads a standalone policy or suite with the bundled ``policies/``;
@@ -85,9 +88,9 @@ REFERENCE = "policy-reference.md"
 #: Pages on which every ```yaml block must be a marked example.
 MARKED_PAGES = ("quickstart.md", "policies.md", "policy-reference.md", "policy-tests.md")
 
-KINDS = ("policy", "invalid", "suite", "fragment", "context", "conditions", "console")
+KINDS = ("policy", "invalid", "suite", "fragment", "context", "conditions", "console", "http")
 FILE_KINDS = ("policy", "invalid", "suite")
-OPTIONS = {"file", "with", "dir", "status"}
+OPTIONS = {"file", "with", "dir", "status", "key"}
 _MARKER = re.compile(r"<!--\s*(example|table):\s*(.*?)\s*-->")
 _FENCE = re.compile(r"(`{3,}|~{3,})\s*([^\s`]*)")
 _CODE = re.compile(r"`([^`]+)`")
