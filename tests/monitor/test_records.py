@@ -136,19 +136,22 @@ def test_replays_at_another_instant_are_not_recorded(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "ip", "code"),
+    ("method", "path", "ip", "code"),
     [
-        ("/v1/events", "203.0.113.9", Code.OK),
-        ("/v1/events", "198.51.100.1", Code.IP_NOT_ALLOWED),
-        ("/v1/keys", "203.0.113.9", Code.INSUFFICIENT_SCOPE),
-        ("/v1/nowhere", "203.0.113.9", Code.DENIED_BY_POLICY),
+        ("GET", "/v1/events", "203.0.113.9", Code.OK),
+        ("GET", "/v1/events", "198.51.100.1", Code.IP_NOT_ALLOWED),
+        # A missing scope where no allow rule applies (any key may read its own record, so
+        # keys:read is not such a case).
+        ("POST", "/v1/events", "203.0.113.9", Code.INSUFFICIENT_SCOPE),
+        ("GET", "/v1/nowhere", "203.0.113.9", Code.DENIED_BY_POLICY),
     ],
 )
 def test_the_rebuilt_explanation_follows_the_checks_own_steps(
-    engine: Engine, path: str, ip: str, code: Code
+    engine: Engine, method: str, path: str, ip: str, code: Code
 ) -> None:
     issued = reader(engine)
-    live = engine.check(get(issued.secret, path, ip), explain=True)
+    asked = Request(credential=issued.secret, method=method, path=path, ip=ip)
+    live = engine.check(asked, explain=True)
     assert live.code is code
     record = only(engine, issued.key.id)
     assert live.trace is not None

@@ -11,6 +11,13 @@ from pathlib import Path
 
 from .served import serve
 
+#: Some CPython 3.11 releases miscount their recursion depth while parsing source (the
+#: SystemError below); Hypothesis can meet it describing a lambda inside Schemathesis,
+#: which then reports a runtime error of its own. Such a run says nothing about the API,
+#: so it is made again, once.
+INTERPRETER_FAULT = "AST constructor recursion depth mismatch"
+TRIES = 2
+
 CHECKS = ",".join(
     (
         "not_a_server_error",
@@ -40,32 +47,32 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(
                     "rate_limit": "100000/minute",
                 },
             ).json()["secret"]
-        result = subprocess.run(
-            [
-                st,
-                "run",
-                f"{served.url}/openapi.json",
-                "--header",
-                f"Authorization: Bearer {fuzzer}",
-                "--checks",
-                CHECKS,
-                "--phases",
-                "examples,coverage,fuzzing",
-                "--max-examples",
-                "15",
-                "--workers",
-                "2",
-                "--seed",
-                "20261203",
-                "--suppress-health-check",
-                "all",
-                "--no-color",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-        )
+        command = [
+            st,
+            "run",
+            f"{served.url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {fuzzer}",
+            "--checks",
+            CHECKS,
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--max-examples",
+            "15",
+            "--workers",
+            "2",
+            "--seed",
+            "20261203",
+            "--suppress-health-check",
+            "all",
+            "--no-color",
+        ]
+        for _ in range(TRIES):
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=600, cwd=tmp_path
+            )
+            if INTERPRETER_FAULT not in result.stdout:
+                break
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     # The key worked: the operations were tested past the engine, not just refused (an
     # operation whose every generated path the engine refuses as malformed aside).
