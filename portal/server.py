@@ -9,6 +9,7 @@ last-use notes and what monitoring still holds.
 
 from __future__ import annotations
 
+import socket
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -16,6 +17,7 @@ from typing import TextIO
 import uvicorn
 
 from policyengine.engine import Engine
+from policyengine.errors import ConfigError
 from policyengine.monitor.delivery_settings import DeliverySettings
 from portal.admin import announcement, first_admin_key
 from portal.app import create_app
@@ -66,6 +68,8 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         delivery = DeliverySettings(allow=options.hook_networks)
         docs = DocsSite() if options.build_docs else BuiltDocs()
         app = create_app(engine, store=options.store, delivery=delivery, docs=docs)
+        # Listening first: a server that cannot start prints no admin key it would lose.
+        sock = listen(options.host, options.port)
         issued = first_admin_key(engine, app.state.services.database, utc_now)
     except BaseException:
         engine.close()
@@ -85,5 +89,18 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         log_level="info",
     )
     server = uvicorn.Server(config)
-    server.run()
+    server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or :class:`ConfigError` saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
