@@ -21,9 +21,9 @@ def is_api(path: str) -> bool:
 class ApiGuard:
     def __init__(self, app: ASGIApp, engine: Engine) -> None:
         self.app = app
-        # In a worker thread: a key that is not cached is looked up in the store, which
-        # must not happen on the event loop.
-        self.checked = PolicyMiddleware(app, engine, threaded=True)
+        # The middleware decides a cached key inline and waits for the store only in a
+        # worker thread, never on the event loop.
+        self.checked = PolicyMiddleware(app, engine)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_api(scope["path"]):
