@@ -166,4 +166,9 @@ def test_test_only_libraries_are_in_the_test_extra_and_no_feature_needs_them() -
     features = ("fastapi", "asgi", "postgres", "redis", "jwt", "metrics", "portal")
     for library in ("pytest", "hypothesis", "httpx"):
         assert library in extras["test"]
+    for library in ("pytest", "hypothesis"):
         assert all(library not in extras[name] for name in features)
+    # The test client's HTTP library is no integration's need; the portal alone uses it at
+    # run time, to make a task's requests to its own API in process.
+    assert all("httpx" not in extras[name] for name in features if name != "portal")
+    assert "httpx" in extras["portal"]
