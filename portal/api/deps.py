@@ -9,11 +9,10 @@ from fastapi import Depends, Query, Request
 from pydantic import AfterValidator
 
 from policyengine.decision import Decision
-from policyengine.errors import KeyRequestError
 from policyengine.integrations.asgi import STATE_KEY
 from policyengine.integrations.http import bearer
-from policyengine.keys.pages import decode_cursor
 from portal.services import Services
+from portal.store.paging import decode_cursor
 
 
 def services(request: Request) -> Services:
@@ -56,10 +55,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="How many items to return
 
 def _cursor(value: str | None) -> str | None:
     if value is not None:
-        try:
-            decode_cursor(value)
-        except KeyRequestError as error:
-            raise ValueError(str(error)) from None
+        decode_cursor(value)
     return value
 
 

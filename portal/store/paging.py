@@ -9,12 +9,26 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from policyengine.db import Row, Run
-from policyengine.db.pages import encode_position
-from policyengine.keys.codec import to_micros
-from policyengine.keys.pages import decode_cursor
+from policyengine.db.pages import decode_position, encode_position
+from policyengine.keys.codec import from_micros, to_micros
 from portal.models.common import Page
 
 T = TypeVar("T")
+
+#: Longest id a cursor may carry (a member's user id is the longest the API takes).
+_LONGEST_ID = 256
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The ``(created_at, id)`` a cursor of :class:`Listing` points after; ``ValueError``
+    for anything that is not one (the API answers it as an invalid ``cursor``)."""
+    position = decode_position(cursor)
+    if position is not None and 0 < len(position[1]) <= _LONGEST_ID:
+        try:
+            return from_micros(position[0]), position[1]
+        except OverflowError:
+            pass
+    raise ValueError("invalid cursor: pass the next_cursor of a previous page unchanged")
 
 
 @dataclass(frozen=True, slots=True)

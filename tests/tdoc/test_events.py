@@ -148,6 +148,30 @@ def test_pages_cover_every_event_once_newest_first(client: TestClient, keys: Key
     assert seen == list(reversed(made))
 
 
+def test_members_page_by_cursor_whatever_their_user_ids(client: TestClient, keys: Keys) -> None:
+    event = create(client, keys.writer)
+    members = f"/v1/events/{event['id']}/members"
+    users = ["ada@example.com", "bob", "chloe.d", "dan-42", "eve+test@example.org"]
+    for user in users:
+        added = client.put(
+            f"{members}/{user}", json={"role": "viewer"}, headers=bearer(keys.writer)
+        )
+        assert added.status_code in (200, 201), added.text
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = client.get(members, params=query, headers=bearer(keys.reader))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        seen += [m["user"] for m in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(users)
+    assert len(seen) == len(users)
+
+
 offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: m * 60)
 instants = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9000, 12, 31))
 
