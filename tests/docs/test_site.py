@@ -1,0 +1,88 @@
+"""The built site: it builds with every reference resolved, loads nothing from another
+host, searches offline, and copies commands without their prompts or output."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+#: The sections of the index, in the order a reader meets them.
+SECTIONS = ["Tutorials", "How-to guides", "Reference", "Explanations"]
+
+# Anything the browser fetches by itself: scripts, stylesheets, images, frames, fonts.
+_LOADS = re.compile(
+    r"<(?:script|img|iframe|source|audio|video)\b[^>]*\bsrc=[\"']?(?:https?:)?//"
+    r"|<link\b[^>]*\bhref=[\"']?(?:https?:)?//"
+    r"|@import\s+(?:url\()?[\"']?(?:https?:)?//"
+    r"|url\([\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    for module in ("sphinx", "myst_parser", "furo", "sphinx_design", "sphinx_copybutton"):
+        pytest.importorskip(module)
+    out = tmp_path_factory.mktemp("site")
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html"]
+    build = subprocess.run(
+        [*command, "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    return out / "html"
+
+
+def test_site_builds_with_every_reference_resolved(site: Path) -> None:
+    assert (site / "index.html").is_file()
+
+
+def test_no_page_loads_anything_from_another_host(site: Path) -> None:
+    loads = [
+        f"{path.relative_to(site)}: {match.group()}"
+        for path in sorted(site.rglob("*"))
+        if path.suffix in {".html", ".css", ".js"}
+        for match in _LOADS.finditer(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert loads == []
+
+
+def test_search_works_from_files_of_the_site(site: Path) -> None:
+    page = (site / "search.html").read_text(encoding="utf-8")
+    scripts = re.findall(r"<script[^>]*src=\"([^\"?]+)", page)
+    assert "searchindex.js" in scripts
+    assert all((site / script).is_file() for script in scripts)
+    index = (site / "searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
+    # Words of the reference and of the guides are found.
+    assert {"revok", "checksum", "webhook"} <= set(terms)
+
+
+def test_the_index_is_divided_into_the_four_kinds_of_documentation(site: Path) -> None:
+    page = (site / "index.html").read_text(encoding="utf-8")
+    captions = re.findall(r'<span class="caption-text">(.*?)<', page)
+    assert captions[: len(SECTIONS)] == SECTIONS
+
+
+def test_every_page_is_in_the_index(site: Path) -> None:
+    pages = {p.relative_to(DOCS).with_suffix("").as_posix() for p in DOCS.rglob("*.md")}
+    pages -= {p for p in pages if p.startswith("_")}
+    index = (site / "index.html").read_text(encoding="utf-8")
+    linked = {href.removesuffix(".html") for href in re.findall(r'href="([^"#]+)\.html', index)}
+    assert pages - {"index"} <= {f"{p}" for p in linked}
+
+
+def test_copy_buttons_leave_out_prompts_and_output(site: Path) -> None:
+    options = (site / "_static" / "copybutton.js").read_text(encoding="utf-8")
+    # The prompt (.gp) and output (.go) spans are skipped; of the rest, only prompted lines.
+    assert "let exclude = '.linenos, .gp, .go';" in options
+    assert "formatCopyText(text, '\\\\$ |>>> |\\\\.\\\\.\\\\. ', true, true, true" in options
