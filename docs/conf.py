@@ -14,6 +14,7 @@ copyright = "the policyengine authors"
 
 extensions = [
     "myst_parser",
+    "sphinx.ext.autodoc",
     "sphinx_design",
     "sphinx_copybutton",
 ]
@@ -37,3 +38,23 @@ copybutton_prompt_text = r"\$ |>>> |\.\.\. "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_exclude = ".linenos, .gp, .go"
+
+# The Python API reference: signatures with their types, members in the code's order.
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_class_signature = "separated"
+
+# Types from the standard library and third-party packages have no page here (nothing is
+# fetched from another site), nor have the internals that appear only in the signatures of
+# constructors an application never calls (the engine builds its key manager and monitor).
+nitpick_ignore_regex = [
+    ("py:class", r"(collections\.abc|datetime|pathlib|typing|ipaddress|enum)\..*"),
+    ("py:class", r"(datetime|timedelta|Path|Callable|Iterable|Mapping|Sequence|Any)"),
+    ("py:class", r"(starlette|fastapi|jwt|redis|psycopg|prometheus_client)\..*"),
+    ("py:class", r"policyengine\.(keys\.(store|hashing|format|lookup|invalidation))\..*"),
+    ("py:class", r"policyengine\.monitor\.(store|metrics|capture)\..*"),
+    ("py:class", r"policyengine\.monitor\.audit\.(Chain|AuditDraft)"),
+    ("py:class", r"(RecordDecision|TokenService|policyengine\.monitor\.notices\.Subscribers)"),
+    # How autodoc spells a tuple of any length in an attribute's type.
+    ("py:class", r"tuple\[.*"),
+]

@@ -34,6 +34,7 @@ SHOWN = {
         "keys.revoke(",
         "keys.sweep(",
     ),
+    "configuration.md": ("Engine.from_directory(", "cache_memory="),
     "proxies.md": ("trusted_proxies=", "forwarded_header="),
     "tokens.md": ("tokens.issue(", "tokens.verify(", "tokens.rotate(", ".retire(", "tokens.jwks("),
     "rate-limits.md": ("acquire(",),

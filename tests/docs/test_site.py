@@ -86,3 +86,19 @@ def test_copy_buttons_leave_out_prompts_and_output(site: Path) -> None:
     # The prompt (.gp) and output (.go) spans are skipped; of the rest, only prompted lines.
     assert "let exclude = '.linenos, .gp, .go';" in options
     assert "formatCopyText(text, '\\\\$ |>>> |\\\\.\\\\.\\\\. ', true, true, true" in options
+
+
+def test_the_python_reference_documents_every_public_name(site: Path) -> None:
+    import policyengine
+
+    page = (site / "python-api.html").read_text(encoding="utf-8")
+    missing = [
+        name
+        for name in policyengine.__all__
+        if f'id="{getattr(policyengine, name).__module__}.{name}"' not in page
+    ]
+    assert missing == []
+    # With the types of their parameters.
+    assert 'id="policyengine.engine.Engine.check"' in page
+    check = page[page.index('id="policyengine.engine.Engine.check"') :][:3000]
+    assert "policyengine.request.Request" in check
