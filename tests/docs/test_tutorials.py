@@ -7,7 +7,8 @@ fresh checkout (a directory holding the bundled ``policies/``), one block after 
 - a ``console`` block's ``$ `` lines run in a shell, and the lines after each are its
   output: ``…`` within a line stands for any text, and ``...`` alone on a line for any
   number of lines. ``$ export NAME=tdoc_…`` (any key prefix; or ``=key_…``) sets ``NAME``
-  to the last secret (or key id) that a command printed, as a reader copies it from the screen.
+  to the last secret (or key id) that a command printed, as a reader copies it from the
+  screen; any other ``export`` sets what the shell makes of its value.
 """
 
 from __future__ import annotations
@@ -81,28 +82,19 @@ class Reader:
             else:
                 steps[-1][1].append(line)
         for command, expected in steps:
-            exported = re.fullmatch(r"export (\w+)=([a-z]\w*_…|\$\w+)(?:\s+#.*)?", command)
+            exported = re.fullmatch(r"export (\w+)=(.*?)(?:\s+#.*)?", command)
             if exported:
-                given = exported[2]
-                if given.startswith("$"):
-                    value = self.env.get(given[1:], "")
-                else:
+                name, given = exported[1], exported[2]
+                if re.fullmatch(r"[a-z]\w*_…", given):
                     value = self.seen["key" if given == "key_…" else "secret"]
-                assert value, f"{where}: nothing to export yet"
-                self.env[exported[1]] = value
+                    assert value, f"{where}: nothing to export yet"
+                else:
+                    value = self._shell(f"printf %s {given}").stdout
+                self.env[name] = value
                 # The Python the reader runs next sees it too.
-                self.monkeypatch.setenv(exported[1], value)
+                self.monkeypatch.setenv(name, value)
                 continue
-            run = subprocess.run(
-                # ``$?`` is the status of the command before, as in one shell.
-                ["bash", "-c", f"(exit {self.status}); {command}"],
-                cwd=self.root,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            run = self._shell(command)
             self.status = run.returncode
             output = (run.stdout + run.stderr).splitlines()
             assert matches(expected, output), f"{where}: $ {command}\n" + "\n".join(output)
@@ -110,6 +102,18 @@ class Reader:
             self.seen["secret"] = secrets[-1] if secrets else self.seen["secret"]
             ids = _KEY_ID.findall(run.stdout)
             self.seen["key"] = ids[0] if ids else self.seen["key"]
+
+    def _shell(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            # ``$?`` is the status of the command before, as in one shell.
+            ["bash", "-c", f"(exit {self.status}); {command}"],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def python(self, where: str, line: int, body: str, page: Path) -> None:
         code = compile("\n" * line + body, str(page), "exec")
