@@ -15,9 +15,11 @@ fresh checkout (a directory holding the bundled ``policies/``), one block after 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -159,26 +161,32 @@ def test_the_tutorial_does_what_it_says(
     monkeypatch.syspath_prepend(str(tmp_path))
     modules = set(sys.modules)
     reader = Reader(tmp_path, monkeypatch)
-    found = blocks(page)
-    for index, block in enumerate(found):
-        where = f"{page.relative_to(ROOT)}:{block.line}"
-        if block.file is not None:
-            target = tmp_path / block.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(block.body, encoding="utf-8")
-        elif block.lang == "console":
-            reader.console(where, block.body)
-        elif block.lang == "python":
-            capsys.readouterr()
-            reader.python(where, block.line, block.body, page)
-            printed = capsys.readouterr().out
-            shown = found[index + 1] if index + 1 < len(found) else None
-            text = page.read_text(encoding="utf-8")
-            after = text.splitlines()[block.line + block.body.count("\n") + 1 :]
-            reader.saw(printed)
-            if shown is not None and shown.lang == "text" and "prints" in after[:3]:
-                expected = shown.body.splitlines()
-                assert matches(expected, printed.splitlines()), f"{where}: printed\n{printed}"
+    try:
+        found = blocks(page)
+        for index, block in enumerate(found):
+            where = f"{page.relative_to(ROOT)}:{block.line}"
+            if block.file is not None:
+                target = tmp_path / block.file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.body, encoding="utf-8")
+            elif block.lang == "console":
+                reader.console(where, block.body)
+            elif block.lang == "python":
+                capsys.readouterr()
+                reader.python(where, block.line, block.body, page)
+                printed = capsys.readouterr().out
+                shown = found[index + 1] if index + 1 < len(found) else None
+                text = page.read_text(encoding="utf-8")
+                after = text.splitlines()[block.line + block.body.count("\n") + 1 :]
+                reader.saw(printed)
+                if shown is not None and shown.lang == "text" and "prints" in after[:3]:
+                    expected = shown.body.splitlines()
+                    assert matches(expected, printed.splitlines()), f"{where}: printed\n{printed}"
+    finally:
+        # What the page started in the background (``& echo $! > NAME.pid``) is stopped.
+        for pid_file in tmp_path.glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
     # The reader's own modules (app.py, …) go, so that the next tutorial imports its own.
     for name in set(sys.modules) - modules:
         module_file = getattr(sys.modules[name], "__file__", None) or ""
