@@ -35,6 +35,8 @@ SHOWN = {
         "keys.sweep(",
     ),
     "configuration.md": ("Engine.from_directory(", "cache_memory="),
+    "operations.md": ("trusted_proxies=", "engine.reload("),
+    "troubleshooting.md": ("engine.check(",),
     "proxies.md": ("trusted_proxies=", "forwarded_header="),
     "tokens.md": ("tokens.issue(", "tokens.verify(", "tokens.rotate(", ".retire(", "tokens.jwks("),
     "rate-limits.md": ("acquire(",),
