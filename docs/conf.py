@@ -17,6 +17,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx_design",
     "sphinx_copybutton",
+    "pythonexamples",
 ]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "_ext"]
@@ -58,3 +59,26 @@ nitpick_ignore_regex = [
     # How autodoc spells a tuple of any length in an attribute's type.
     ("py:class", r"tuple\[.*"),
 ]
+
+# sphinx-build -b doctest: every page's Python examples, run in a fresh directory that
+# holds the bundled policies, as a reader at the root of a checkout runs them.
+python_examples_skip = [
+    "portal",  # prints generated programs, which the page shows in tabs, not as output
+    "tutorials/fastapi",
+    "tutorials/instances",
+    "tutorials/anomaly-alert",
+    "tutorials/task-webhook",
+]
+doctest_global_setup = f"""
+import os as _os, tempfile as _tempfile
+_before = _os.getcwd()
+_here = _tempfile.mkdtemp(prefix="policyengine-doctest-")
+_os.symlink({str(Path(__file__).resolve().parent.parent / "policies")!r}, _os.path.join(_here, "policies"))
+_os.chdir(_here)
+_os.environ.pop("POLICYENGINE_SECRET", None)
+"""
+doctest_global_cleanup = """
+import shutil as _shutil
+_os.chdir(_before)
+_shutil.rmtree(_here, ignore_errors=True)
+"""

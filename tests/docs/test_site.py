@@ -102,3 +102,25 @@ def test_the_python_reference_documents_every_public_name(site: Path) -> None:
     assert 'id="policyengine.engine.Engine.check"' in page
     check = page[page.index('id="policyengine.engine.Engine.check"') :][:3000]
     assert "policyengine.request.Request" in check
+
+
+def test_the_doctest_builder_runs_every_python_example(tmp_path: Path) -> None:
+    pytest.importorskip("sphinx")
+    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "doctest"]
+    build = subprocess.run(
+        [*command, "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    summary = (tmp_path / "out" / "output.txt").read_text(encoding="utf-8")
+    tests = int(re.search(r"^\s+(\d+) tests$", summary, re.M)[1])  # type: ignore[index]
+    fenced = sum(
+        page.read_text(encoding="utf-8").count("\n```python\n")
+        for page in DOCS.rglob("*.md")
+        if page.stem not in {"portal", "fastapi", "instances", "anomaly-alert", "task-webhook"}
+    )
+    assert tests == fenced
+    assert "0 failures in tests" in summary
