@@ -69,11 +69,12 @@ python_examples_skip = [
     "tutorials/anomaly-alert",
     "tutorials/task-webhook",
 ]
+_POLICIES = str(Path(__file__).resolve().parent.parent / "policies")
 doctest_global_setup = f"""
 import os as _os, tempfile as _tempfile
 _before = _os.getcwd()
 _here = _tempfile.mkdtemp(prefix="policyengine-doctest-")
-_os.symlink({str(Path(__file__).resolve().parent.parent / "policies")!r}, _os.path.join(_here, "policies"))
+_os.symlink({_POLICIES!r}, _os.path.join(_here, "policies"))
 _os.chdir(_here)
 _os.environ.pop("POLICYENGINE_SECRET", None)
 """
