@@ -18,6 +18,7 @@ extensions = [
     "sphinx_design",
     "sphinx_copybutton",
     "pythonexamples",
+    "apisamples",
 ]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "_ext"]
