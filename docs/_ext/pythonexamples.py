@@ -3,7 +3,8 @@
 Every fenced ```python block of a page becomes a ``testcode`` of one group per page, so
 the blocks of a page run in order in one namespace; a ```text block after a paragraph
 that says ``prints`` is the ``testoutput`` of the block before it. Blocks written with the
-``{code-block}`` directive are fragments shown for their shape and are not run. Pages
+``{code-block}`` directive are fragments shown for their shape and are not run, nor are
+blocks another directive marks ``runnable=False`` (the API's code samples). Pages
 listed in ``python_examples_skip`` are run elsewhere (the tutorials that need a shell are
 followed by tests/docs/test_tutorials.py).
 """
@@ -30,6 +31,8 @@ def mark_examples(app: Sphinx, doctree: nodes.document) -> None:
     if docname in app.config.python_examples_skip:
         return
     for node in doctree.findall(nodes.literal_block):
+        if not node.get("runnable", True):
+            continue
         # The {code-block} directive records "force"; a Markdown fence does not.
         if node.get("language") == "python" and "force" not in node:
             kind = "testcode"
