@@ -38,6 +38,12 @@ def calls(base_url: str) -> list[tuple[str, SampleRequest]]:
     return found
 
 
+def test_the_page_says_how_to_run_each_language() -> None:
+    text = PAGE.read_text(encoding="utf-8")
+    for language in LANGUAGES:
+        assert f"| `{language.filename}` | `{language.run}` |" in text, language.id
+
+
 def test_the_page_shows_its_calls_in_every_language(tmp_path: Path) -> None:
     pytest.importorskip("sphinx_design")
     shown = calls("http://127.0.0.1:8000")
