@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from sitebuild import sphinx_build
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 #: The sections of the index, in the order a reader meets them.
@@ -23,23 +21,6 @@ _LOADS = re.compile(
     r"|url\([\"']?(?:https?:)?//",
     re.IGNORECASE,
 )
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    for module in ("sphinx", "myst_parser", "furo", "sphinx_design", "sphinx_copybutton"):
-        pytest.importorskip(module)
-    out = tmp_path_factory.mktemp("site")
-    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "html"]
-    build = subprocess.run(
-        [*command, "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    return out / "html"
 
 
 def test_site_builds_with_every_reference_resolved(site: Path) -> None:
@@ -105,17 +86,7 @@ def test_the_python_reference_documents_every_public_name(site: Path) -> None:
 
 
 def test_the_doctest_builder_runs_every_python_example(tmp_path: Path) -> None:
-    pytest.importorskip("sphinx")
-    command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-b", "doctest"]
-    build = subprocess.run(
-        [*command, "-d", str(tmp_path / "doctrees"), str(DOCS), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    summary = (tmp_path / "out" / "output.txt").read_text(encoding="utf-8")
+    summary = (sphinx_build("doctest", tmp_path) / "output.txt").read_text(encoding="utf-8")
     tests = int(re.search(r"^\s+(\d+) tests$", summary, re.M)[1])  # type: ignore[index]
     fenced = sum(
         page.read_text(encoding="utf-8").count("\n```python\n")
