@@ -317,10 +317,10 @@ class KeyManager:
     ) -> KeyRecord | None:
         """The record of the key whose secret this is, or ``None`` if there is none.
 
-        The hot path: a malformed secret raises :class:`InvalidValue` without a store
-        lookup, and what the store says is cached for ``cache_ttl`` seconds (refreshed
-        before then while the key is in use). The record comes whatever its state; the
-        caller judges ``record.state(now)``. ``touch`` notes the use for ``last_used_at``
+        The hot path: a malformed secret raises :class:`~policyengine.errors.InvalidValue`
+        without a store lookup, and what the store says is cached for ``cache_ttl`` seconds
+        (refreshed before then while the key is in use). The record comes whatever its
+        state; the caller judges ``record.state(now)``. ``touch`` notes the use for ``last_used_at``
         (pass ``False`` for replays and policy tests). With ``wait=False`` a lookup that
         would query the store raises :class:`~policyengine.keys.lookup.NotCached` instead.
         """

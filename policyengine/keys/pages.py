@@ -25,7 +25,8 @@ class IssuedKey:
 
 @dataclass(frozen=True, slots=True)
 class KeyPage(Sequence[KeyRecord]):
-    """One page of :meth:`KeyManager.list`; iterate it like a list of records."""
+    """One page of :meth:`~policyengine.keys.manager.KeyManager.list`; iterate it like a
+    list of records."""
 
     keys: tuple[KeyRecord, ...]
     #: Pass to ``list(cursor=…)`` for the next page; ``None`` on the last page.

@@ -167,7 +167,8 @@ class Monitor(MonitorQueries):
         return self._record
 
     def subscribe(self, callback: Subscriber, events: Iterable[str] | None = None) -> Subscription:
-        """Call ``callback(notice)`` for each :class:`Notice` of the given ``events``
+        """Call ``callback(notice)`` for each :class:`~policyengine.monitor.notices.Notice`
+        of the given ``events``
         (``alert.raised``, ``alert.resolved``, ``key.revoked``…, or patterns such as
         ``alert.*``; every event by default), in the writer thread, once it is written.
         ``subscription.cancel()`` stops it."""

@@ -78,8 +78,9 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AuditHead:
-    """The last entry's place and HMAC: note it down, and :meth:`AuditLog.verify` will tell
-    whether the log still reaches it."""
+    """The last entry's place and HMAC: note it down, and
+    :meth:`~policyengine.monitor.audit_log.AuditLog.verify` will tell whether the log still
+    reaches it."""
 
     seq: int
     mac: str

@@ -51,7 +51,8 @@ Subscriber = Callable[[Notice], object]
 
 
 class Subscription:
-    """What :meth:`Subscribers.subscribe` returns: ``cancel()`` it to stop hearing."""
+    """What :meth:`Monitor.subscribe <policyengine.monitor.Monitor.subscribe>` returns:
+    ``cancel()`` it to stop hearing."""
 
     def __init__(self, owner: Subscribers, callback: Subscriber, patterns: tuple[str, ...]):
         self._owner = owner
