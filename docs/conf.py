@@ -19,6 +19,7 @@ extensions = [
     "sphinx_copybutton",
     "pythonexamples",
     "apisamples",
+    "ariacaptions",
 ]
 source_suffix = {".md": "markdown"}
 exclude_patterns = ["_build", "_ext"]

@@ -95,3 +95,14 @@ def test_the_doctest_builder_runs_every_python_example(tmp_path: Path) -> None:
     )
     assert tests == fenced
     assert "0 failures in tests" in summary
+
+
+def test_every_heading_role_has_a_level(site: Path) -> None:
+    # A toctree caption is a heading to assistive technology, and needs its level.
+    missing = [
+        f"{page.relative_to(site)}: {tag}"
+        for page in sorted(site.rglob("*.html"))
+        for tag in re.findall(r"<[^>]*role=\"heading\"[^>]*>", page.read_text(encoding="utf-8"))
+        if "aria-level=" not in tag
+    ]
+    assert missing == []
