@@ -41,6 +41,10 @@ class ServeOptions:
     monitor: str | None = None
     #: Private networks hooks may deliver to (by default only public addresses).
     hook_networks: tuple[str, ...] = ()
+    #: Networks of the proxies in front, whose forwarding header is believed.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The one header those proxies write: ``x-forwarded-for`` or ``forwarded``.
+    forwarded_header: str = "x-forwarded-for"
     #: Build the documentation at start when it is missing or stale.
     build_docs: bool = True
 
@@ -61,6 +65,8 @@ def serve(options: ServeOptions, out: TextIO = sys.stdout) -> int:
         limiter=options.limiter,
         redis=options.redis,
         monitor=options.monitor,
+        trusted_proxies=options.trusted_proxies,
+        forwarded_header=options.forwarded_header,
         # uvicorn owns the signals; the application's shutdown flushes and closes.
         handle_signals=False,
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from policyengine.errors import InvalidValue
 from policyengine.monitor import default_monitor_url
+from policyengine.net import FORWARDING_HEADERS
 from policyengine.record import ENVIRONMENTS
 from policyengine.units import parse_duration
 
@@ -100,4 +101,23 @@ def add_environment(parser: argparse.ArgumentParser, dest: str, what: str) -> No
         choices=ENVIRONMENTS,
         default=DEFAULT_ENVIRONMENT,
         help=f"{what} (default: {DEFAULT_ENVIRONMENT})",
+    )
+
+
+def add_proxy_options(parser: argparse.ArgumentParser) -> None:
+    """``--trusted-proxy`` and ``--forwarded-header``: whose forwarding header is believed,
+    and which one header that is (the engine's ``trusted_proxies`` and
+    ``forwarded_header``)."""
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a network whose forwarding header is believed; repeatable",
+    )
+    parser.add_argument(
+        "--forwarded-header",
+        choices=FORWARDING_HEADERS,
+        default=FORWARDING_HEADERS[0],
+        help="the header the trusted proxies write (default: x-forwarded-for)",
     )

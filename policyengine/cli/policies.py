@@ -10,10 +10,16 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from policyengine.cli.options import DEFAULT_STORE, STORE_ENV, add_environment, store_url
+from policyengine.cli.options import (
+    DEFAULT_STORE,
+    STORE_ENV,
+    add_environment,
+    add_proxy_options,
+    store_url,
+)
 from policyengine.cli.output import FAILED, MISUSE, OK
 from policyengine.errors import InvalidValue
-from policyengine.net import FORWARDING_HEADERS, parse_ip
+from policyengine.net import parse_ip
 from policyengine.units import shown
 
 KEY_ENV = "POLICYENGINE_KEY"
@@ -53,19 +59,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     check.add_argument("--resource", help="instead of a method and path: events or events/evt_1")
     check.add_argument("--action", help="with --resource: read, write, …")
     check.add_argument("--ip", help="the client's address")
-    check.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="a network whose forwarding header is believed; repeatable",
-    )
-    check.add_argument(
-        "--forwarded-header",
-        choices=FORWARDING_HEADERS,
-        default=FORWARDING_HEADERS[0],
-        help="the header the trusted proxies write (default: x-forwarded-for)",
-    )
+    add_proxy_options(check)
     check.add_argument(
         "--header", action="append", default=[], metavar="NAME:VALUE", help="repeatable"
     )

@@ -14,6 +14,7 @@ from policyengine.cli.options import (
     REDIS_ENV,
     STORE_ENV,
     add_monitor_option,
+    add_proxy_options,
     monitor_url,
     redis_url,
     store_url,
@@ -56,6 +57,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help=f"tell other instances of key changes at once (default: ${REDIS_ENV})",
     )
     add_monitor_option(serve)
+    add_proxy_options(serve)
     serve.add_argument(
         "--hook-network",
         action="append",
@@ -105,6 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
             redis=redis_url(args.redis),
             monitor=monitor_url(args.monitor, args.store),
             hook_networks=tuple(args.hook_network),
+            trusted_proxies=tuple(args.trusted_proxy),
+            forwarded_header=args.forwarded_header,
             build_docs=args.build_docs,
         )
     )

@@ -74,6 +74,7 @@ def serve(
     limiter: str = "memory://",
     redis: str | None = None,
     policies: Path = POLICIES,
+    options: tuple[str, ...] = (),
 ) -> Iterator[Served]:
     """A server over ``store`` (SQLite in ``directory`` by default), ready to answer."""
     port = free_port()
@@ -94,6 +95,7 @@ def serve(
     ]
     if redis is not None:
         command.append(f"--redis={redis}")
+    command.extend(options)
     environ = {**os.environ, "POLICYENGINE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         command,

@@ -35,8 +35,12 @@ def test_serve_takes_the_documented_options_with_their_defaults() -> None:
             "--environment=live",
             "--redis=redis://cache",
             "--hook-network=10.0.0.0/8",
+            "--trusted-proxy=10.0.0.0/8",
+            "--trusted-proxy=fd00::/8",
+            "--forwarded-header=forwarded",
         ]
     )
+    assert (args.trusted_proxy, args.forwarded_header) == (["10.0.0.0/8", "fd00::/8"], "forwarded")
     assert (args.host, args.port, args.store, args.environment, args.hook_network) == (
         "0.0.0.0",
         9000,

@@ -244,3 +244,37 @@ def test_a_key_reads_its_own_activity_and_no_other_keys(served: Served, admin: s
     assert denied["path"] == "/v1/events/evt_42"
     assert denied["trace"][-1]["passed"] is False
     del writer
+
+
+@pytest.mark.parametrize(
+    ("options", "header", "allowed"),
+    [
+        ((), {"X-Forwarded-For": "203.0.113.9"}, False),
+        (("--trusted-proxy=127.0.0.1/32",), {"X-Forwarded-For": "203.0.113.9"}, True),
+        (("--trusted-proxy=127.0.0.1/32",), {"Forwarded": "for=203.0.113.9"}, False),
+        (
+            ("--trusted-proxy=127.0.0.1/32", "--forwarded-header=forwarded"),
+            {"Forwarded": 'for="203.0.113.9:4711"'},
+            True,
+        ),
+    ],
+)
+def test_behind_a_trusted_proxy_a_key_is_judged_by_the_forwarded_address(
+    tmp_path: Path, options: tuple[str, ...], header: dict[str, str], allowed: bool
+) -> None:
+    with serve(tmp_path, options=options) as server:
+        admin = server.admin_key
+        assert admin is not None
+        with server.client(admin) as client:
+            made = client.post(
+                "/v1/keys",
+                json={"type": "read-only", "label": "partner", "allowed_ips": ["203.0.113.0/24"]},
+            )
+            assert made.status_code == 201, made.text
+        with server.client(made.json()["secret"]) as client:
+            response = client.get("/v1/events", headers=header)
+        if allowed:
+            assert response.status_code == 200, response.text
+        else:
+            assert response.status_code == 403
+            assert response.json()["error"]["code"] == "IP_NOT_ALLOWED"
