@@ -83,6 +83,8 @@ class Sender:
             target = check_target(delivery.url, allow=self.settings.allowed, resolver=self.resolver)
         except TargetRefused as error:
             return _Result(None, f"refused: {error.reason}")
+        except Exception as error:  # a bug here must not stall the queue behind this delivery
+            return _Result(None, f"the URL could not be checked: {type(error).__name__}")
         try:
             response = self.post(
                 target,
