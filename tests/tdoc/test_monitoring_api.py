@@ -171,3 +171,20 @@ def wait_for(found: Any, count: int, timeout: float = 10.0) -> Any:
         assert time.monotonic() < deadline, result
         time.sleep(0.05)
     return result
+
+
+def test_since_and_until_beyond_the_calendar_in_utc_are_refused(
+    client: TestClient, keys: Keys
+) -> None:
+    for path in ("activity", "usage"):
+        for name, instant in (
+            ("since", "0001-01-01T00:00:00+23:59"),
+            ("until", "9999-12-31T23:59:59-23:59"),
+        ):
+            response = client.get(
+                f"/v1/keys/{keys.ids['reader']}/{path}",
+                params={name: instant},
+                headers=bearer(keys.reader),
+            )
+            assert response.status_code == 422, (path, name, response.text)
+            assert [d["field"] for d in response.json()["error"]["details"]] == [name]
