@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from portal.api.deps import Caller, CallerDep, Cursor, Limit, ServicesDep
+from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
+from portal.api.scopes import token_scopes
 from portal.http.errors import NotFound
 from portal.models.common import Page
 from portal.models.tasks import Run, Task, TaskFields
-from portal.services import Services
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -65,11 +65,3 @@ def get_run(id: str, run: str, services: ServicesDep) -> Run:
     if found is None:
         raise NotFound(f"task {id} has no run {run}")
     return found
-
-
-def token_scopes(services: Services, caller: Caller) -> tuple[str, ...] | None:
-    """The scopes of the token the caller presented (a run carries no more), or ``None``
-    for an API key, whose runs carry the key's own scopes at each step."""
-    if "." not in caller.credential:
-        return None
-    return services.engine.tokens.verify(caller.credential, services.clock()).scopes
