@@ -166,3 +166,31 @@ def test_docs_are_rebuilt_when_a_source_is_newer(tmp_path: Path) -> None:
 def test_no_page_gives_two_elements_one_id(client: TestClient, path: str) -> None:
     ids = re.findall(r'\sid="([^"]+)"', client.get(path).text)
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if not p.startswith("/docs")])
+def test_every_page_runs_only_the_portals_scripts_and_is_never_framed(
+    client: TestClient, path: str
+) -> None:
+    headers = client.get(path).headers
+    directives = (
+        part.strip().partition(" ") for part in headers["content-security-policy"].split(";")
+    )
+    policy = {name: value for name, _, value in directives}
+    assert policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    assert policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy["script-src"] + policy["default-src"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_the_docs_are_never_framed_and_never_sniffed(client: TestClient) -> None:
+    headers = client.get("/docs/").headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    asset = client.get("/static/portal.css").headers
+    assert asset["x-content-type-options"] == "nosniff"
