@@ -1,5 +1,6 @@
 """What the caller's scopes in force grant, for the answers that carry another resource's
-data: a hook tells of events, runs and keys, and its deliveries hold what it was told."""
+data: a hook tells of events, runs and keys, and its deliveries hold what it was told; a
+run holds what its requests read with the authority of the key that triggered it."""
 
 from __future__ import annotations
 
@@ -22,16 +23,29 @@ def token_scopes(services: Services, caller: Caller) -> tuple[str, ...] | None:
     return services.engine.tokens.verify(caller.credential, services.clock()).scopes
 
 
-def grants(services: Services, caller: Caller, resource: str, action: str) -> bool:
-    """Whether a scope the caller holds grants ``action`` on every ``resource``, as
-    ``GET /v1/<resource>`` would need; a scope of one instance does not."""
+def grants(
+    services: Services, caller: Caller, resource: str, action: str, instance: str = ""
+) -> bool:
+    """Whether a scope the caller holds grants ``action`` on ``resource`` (on the one
+    ``instance`` it names, or, by default, on every one, as ``GET /v1/<resource>`` would
+    need). Only scopes count: an answer withheld for want of one is never wrongly shown."""
     engine = services.engine
     key = engine.keys.lookup_id(caller.key_id)
     if key is None:
         return False
     prepared = engine.prepared
     held = prepared.grants(key, prepared.key_types.get(key.type), token_scopes(services, caller))
-    return any(scope.grants(resource, "", action) for scope in held)
+    return any(scope.grants(resource, instance, action) for scope in held)
+
+
+def may_read_answer(services: Services, caller: Caller, method: str, path: str) -> bool:
+    """Whether the caller may read what ``method path`` answered: the route's resource
+    (or the one instance it names), read."""
+    found = services.engine.prepared.route(method, path)
+    if found is None:
+        return False
+    route = found.route
+    return grants(services, caller, route.resource, "read", found.instance)
 
 
 def require_reading(services: Services, caller: Caller, kinds: Iterable[str]) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
-from portal.api.scopes import token_scopes
+from portal.api.scopes import may_read_answer, token_scopes
 from portal.http.errors import NotFound
 from portal.models.common import Page
 from portal.models.tasks import Run, Task, TaskFields
+from portal.tasks.steps import WITHHELD
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -59,9 +60,24 @@ def trigger_run(id: str, services: ServicesDep, caller: CallerDep, response: Res
 
 
 @router.get("/{id}/runs/{run}", summary="Get a run")
-def get_run(id: str, run: str, services: ServicesDep) -> Run:
-    """The run's state, and each step's status, timing and result."""
+def get_run(id: str, run: str, services: ServicesDep, caller: CallerDep) -> Run:
+    """The run's state, and each step's status, timing and result. A request step's
+    answer was read with the authority of the key that triggered the run: a successful
+    answer's body is ``[withheld]`` unless the reader's own scopes may read what the
+    request read."""
     found = services.runs.get(id, run)
     if found is None:
         raise NotFound(f"task {id} has no run {run}")
+    for step in found.steps:
+        result = step.result
+        # An error's body holds the engine's reason, nothing of the resource.
+        if step.type == "request" and result is not None and _succeeded(result):
+            method, path = str(result.get("method")), str(result.get("path"))
+            if not may_read_answer(services, caller, method, path):
+                step.result = {**result, "body": WITHHELD}
     return found
+
+
+def _succeeded(result: dict[str, object]) -> bool:
+    status = result.get("status")
+    return "body" in result and isinstance(status, int) and 200 <= status < 300
