@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from policyengine.errors import InvalidValue
+from policyengine.integrations.http import error_fields, request_id
 from portal.samples import LANGUAGES, build
 from portal.web.highlight import highlight
 from portal.web.reference import Operation, Reference, read
@@ -219,11 +220,11 @@ def make_router(config: PortalConfig | None = None) -> APIRouter:
                 asked.get("body"),
                 bool(asked.get("secured", True)),
             )
-        except (InvalidValue, ValueError, TypeError, AttributeError) as error:
+        except (InvalidValue, ValueError, TypeError, AttributeError, RecursionError) as error:
+            # RecursionError: JSON nested deeper than the parser (or a sample) can follow.
             message = str(error) if isinstance(error, InvalidValue) else "the body is not a request"
-            return JSONResponse(
-                {"error": {"code": "INVALID_REQUEST", "message": message}}, status_code=422
-            )
+            rid = request_id({"x-request-id": request.headers.get("x-request-id", "")})
+            return JSONResponse(error_fields("INVALID_REQUEST", message, rid), status_code=422)
         return JSONResponse({"samples": found})
 
     return router

@@ -129,7 +129,32 @@ def test_samples_refuse_a_request_they_cannot_write(
     answer = client.post("/portal/samples", json=body)
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "INVALID_REQUEST"
+    assert answer.json()["error"]["request_id"].startswith("req_")
     assert message in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"method": "POST", "path": "/v1/widgets", "body": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"\xff\xfe",
+    ],
+)
+def test_samples_answer_a_body_they_cannot_read_with_the_error_body(
+    client: TestClient, content: bytes
+) -> None:
+    answer = client.post(
+        "/portal/samples",
+        content=content,
+        headers={"content-type": "application/json", "x-request-id": "req-samples-1"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "INVALID_REQUEST",
+        "message": answer.json()["error"]["message"],
+        "request_id": "req-samples-1",
+    }
 
 
 def test_docs_say_they_are_not_built_yet_and_then_serve_the_site(tmp_path: Path) -> None:
