@@ -9,7 +9,7 @@ from portal.api.scopes import may_read_answer, token_scopes
 from portal.http.errors import NotFound
 from portal.models.common import Page
 from portal.models.tasks import Run, Task, TaskFields
-from portal.tasks.steps import WITHHELD
+from portal.tasks.shown import shown
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -68,16 +68,4 @@ def get_run(id: str, run: str, services: ServicesDep, caller: CallerDep) -> Run:
     found = services.runs.get(id, run)
     if found is None:
         raise NotFound(f"task {id} has no run {run}")
-    for step in found.steps:
-        result = step.result
-        # An error's body holds the engine's reason, nothing of the resource.
-        if step.type == "request" and result is not None and _succeeded(result):
-            method, path = str(result.get("method")), str(result.get("path"))
-            if not may_read_answer(services, caller, method, path):
-                step.result = {**result, "body": WITHHELD}
-    return found
-
-
-def _succeeded(result: dict[str, object]) -> bool:
-    status = result.get("status")
-    return "body" in result and isinstance(status, int) and 200 <= status < 300
+    return shown(found, lambda method, path: may_read_answer(services, caller, method, path))

@@ -258,3 +258,19 @@ def test_what_a_run_read_with_its_triggers_authority_is_shown_only_to_keys_that_
         assert "reader" not in run.text
         shown = key != one_event
         assert (events_step["result"]["body"] != "[withheld]") is shown
+
+
+def test_hooks_hear_of_a_run_without_what_its_requests_read(client: TestClient, keys: Keys) -> None:
+    client.post(
+        "/v1/hooks",
+        json={"url": "https://hooks.example.com/runs", "events": ["task.run.*"]},
+        headers=bearer(keys.writer),
+    )
+    task = make_task(client, keys.admin, {"type": "request", "method": "GET", "path": "/v1/keys"})
+    run = wait_for_run(client, trigger(client, keys.admin, task), keys.admin)
+    assert run["steps"][0]["result"]["body"]["data"]
+    told = [item for item in sent(client) if item.kind == "task.run.succeeded"]
+    (step,) = told[0].data["run"]["steps"]
+    assert step["result"]["status"] == 200
+    assert step["result"]["body"] == "[withheld]"
+    assert keys.ids["reader"] not in str(told[0].data)
