@@ -4,13 +4,15 @@ samples endpoint; the docs; and no asset from anywhere but the portal."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from portal.web import DocsSite
+from portal.web import DocsSite, pages
 from portal.web.docs import DocsApp
 from portal.web.reference import slug
 
@@ -136,7 +138,7 @@ def test_samples_refuse_a_request_they_cannot_write(
 @pytest.mark.parametrize(
     "content",
     [
-        b"[" * 100_000 + b"]" * 100_000,
+        b"[" * 10_000 + b"]" * 10_000,
         b'{"method": "POST", "path": "/v1/widgets", "body": ' + b"[" * 5000 + b"]" * 5000 + b"}",
         b"\xff\xfe",
     ],
@@ -155,6 +157,37 @@ def test_samples_answer_a_body_they_cannot_read_with_the_error_body(
         "message": answer.json()["error"]["message"],
         "request_id": "req-samples-1",
     }
+
+
+def test_samples_refuse_a_request_larger_than_a_person_would_send(client: TestClient) -> None:
+    body = {"method": "POST", "path": "/v1/widgets", "body": {"note": "x" * 40_000}}
+    answer = client.post("/portal/samples", json=body)
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    assert "32768" in error["message"]
+    assert error["request_id"].startswith("req_")
+
+
+def test_samples_are_written_outside_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loops: list[bool] = []
+    real = pages.samples_for
+
+    def spy(*args: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            loops.append(False)
+        else:
+            loops.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(pages, "samples_for", spy)
+    answer = client.post("/portal/samples", json={"method": "GET", "path": "/v1/widgets"})
+    assert answer.status_code == 200
+    assert loops == [False]
 
 
 def test_docs_say_they_are_not_built_yet_and_then_serve_the_site(tmp_path: Path) -> None:
