@@ -54,8 +54,14 @@ def get_hook(id: str, services: ServicesDep) -> Hook:
 
 
 @router.delete("/{id}", status_code=204, summary="Delete a hook")
-def delete_hook(id: str, services: ServicesDep) -> Response:
-    """The hook gets nothing more, not even the retries of deliveries already queued."""
+def delete_hook(id: str, services: ServicesDep, caller: CallerDep) -> Response:
+    """The hook gets nothing more, not even the retries of deliveries already queued. A
+    hook is deleted only by a key that could register it: one that may not read keys
+    cannot silence a hook that watches them."""
+    hook = services.hooks.get(id)
+    if hook is None:
+        raise no_hook(id)
+    require_reading(services, caller, hook.events)
     if not services.hooks.delete(id):
         raise no_hook(id)
     return Response(status_code=204)

@@ -166,3 +166,16 @@ def test_a_token_narrowed_below_keys_read_registers_no_key_hook(
     key_hook = {**HOOK, "events": ["key.*"]}
     assert client.post("/v1/hooks", json=key_hook, headers=bearer(token)).status_code == 403
     assert client.post("/v1/hooks", json=key_hook, headers=bearer(keys.admin)).status_code == 201
+
+
+def test_a_hook_that_hears_keys_is_deleted_only_by_a_key_that_could_register_it(
+    client: TestClient, keys: Keys
+) -> None:
+    hook = client.post(
+        "/v1/hooks", json={**HOOK, "events": ["key.*"]}, headers=bearer(keys.admin)
+    ).json()["hook"]
+    refused = client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.writer))
+    assert refused.status_code == 403
+    assert "keys:read" in refused.json()["error"]["message"]
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=bearer(keys.reader)).status_code == 200
+    assert client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.admin)).status_code == 204
