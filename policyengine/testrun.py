@@ -80,7 +80,7 @@ def run_suites(policy: PolicySet, suites: list[Suite]) -> Run:
 
 
 def _decide(prepared: PreparedPolicy, case: Case, coverage: Coverage) -> Decision:
-    resolved = resolve(prepared, case.request, case.now.timestamp(), NO_PROXIES)
+    resolved = resolve(prepared, case.request, case.now.timestamp(), NO_PROXIES, case.credential)
     decision = judge(prepared, case.key, resolved, case.environment, case.now, explain=True)
     if decision.step in ("scope", "rules", "done") and resolved.problem is None:
         _, _, scope, matched = prepared.explain(case.key, resolved.ctx, None, resolved.any_key)

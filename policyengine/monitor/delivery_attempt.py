@@ -17,6 +17,7 @@ from policyengine.monitor.delivery_log import Attempt, Delivery, Outcome
 from policyengine.monitor.delivery_settings import DeliverySettings
 from policyengine.monitor.targets import Resolver, TargetRefused, check_target
 from policyengine.monitor.webhooks import WebhookSecretError, signed_headers
+from policyengine.redaction import redact
 
 #: ``target → its signing secret(s)``, newest first; ``None`` when the target is gone.
 SecretLookup = Callable[[str], str | Sequence[str] | None]
@@ -53,12 +54,12 @@ class Sender:
         if result.error is None:
             logger.info(
                 "webhook %s (%s) delivered to %s for %s",
-                delivery.id, delivery.event_type, delivery.url, delivery.target,
+                delivery.id, delivery.event_type, redact(delivery.url), delivery.target,
             )  # fmt: skip
         else:
             logger.warning(
                 "webhook %s (%s) to %s for %s failed, %s: %s",
-                delivery.id, delivery.event_type, delivery.url, delivery.target,
+                delivery.id, delivery.event_type, redact(delivery.url), delivery.target,
                 "dead" if outcome.state == "dead" else f"retry at {outcome.next_attempt_at}",
                 result.error,
             )  # fmt: skip
@@ -83,6 +84,8 @@ class Sender:
             target = check_target(delivery.url, allow=self.settings.allowed, resolver=self.resolver)
         except TargetRefused as error:
             return _Result(None, f"refused: {error.reason}")
+        except Exception as error:  # a bug here must not stall the queue behind this delivery
+            return _Result(None, f"the URL could not be checked: {type(error).__name__}")
         try:
             response = self.post(
                 target,

@@ -147,6 +147,9 @@ def refusal(address: str, allow: NetworkSet = _NO_NETWORKS) -> str | None:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return f"the resolver answered {address[:60]!r}, which is not an IP address"
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.scope_id is not None:
+        # A zone names an interface of this machine: no allow list can speak for it.
+        return f"{address[:60]} names a zone (an interface of this machine)"
     if parse_ip(str(parsed)) in allow:
         return None
     kind = _kind(parsed)

@@ -34,7 +34,7 @@ KEY_FIELDS = (
     "revoked_at",
     "disabled",
 )
-REQUEST_FIELDS = ("method", "path", "resource", "action", "ip", "headers")
+REQUEST_FIELDS = ("method", "path", "resource", "action", "ip", "credential", "headers")
 CASE_KEYS = (
     "name",
     "key",
@@ -60,6 +60,9 @@ class Case:
     environment: str
     now: datetime
     location: Location
+    #: ``key`` when the request presents the key itself, ``token`` for a token exchanged
+    #: for it (carrying all of its scopes), as ``request.credential`` reads.
+    credential: str = "key"
 
 
 @dataclass
@@ -161,9 +164,10 @@ def _cases(
     for key_label, key_node in key_refs:
         key = _key(r, key_label, key_node, keys, environment, now, policy)
         for request_label, request_node in request_refs:
-            request = _request(r, request_node, requests)
-            if key is None or request is None:
+            found = _request(r, request_node, requests)
+            if key is None or found is None:
                 continue
+            request, credential = found
             label = (
                 name
                 if len(key_refs) * len(request_refs) == 1
@@ -181,6 +185,7 @@ def _cases(
                     environment,
                     now,
                     r.location(node),
+                    credential,
                 )
             )
     return cases
@@ -281,7 +286,7 @@ def _key(
 
 def _request(
     r: Reader, node: yaml.Node, named: dict[str, tuple[yaml.Node, yaml.Node]]
-) -> Request | None:
+) -> tuple[Request, str] | None:
     spec = _lookup(r, node, named, "request")
     if spec is None:
         return None
@@ -289,8 +294,13 @@ def _request(
     if fields is None:
         return None
     values = {
-        name: r.string(fields[name][1], name) for name in REQUEST_FIELDS[:-1] if name in fields
+        name: r.string(fields[name][1], name)
+        for name in REQUEST_FIELDS
+        if name in fields and name not in ("credential", "headers")
     }
+    credential = "key"
+    if "credential" in fields:
+        credential = r.choice(fields["credential"][1], "credential", ("key", "token")) or "key"
     headers = {}
     if "headers" in fields:
         for header, (_, value) in (r.mapping(fields["headers"][1], "headers") or {}).items():
@@ -300,4 +310,4 @@ def _request(
     if has_route == has_target:
         r.error(spec, "a request needs method and path, or resource and action")
         return None
-    return Request(headers=headers, **values)  # type: ignore[arg-type]
+    return Request(headers=headers, **values), credential  # type: ignore[arg-type]

@@ -6,18 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from portal.api.deps import Cursor, Limit, ServicesDep
 from portal.http.openapi import errors
-from portal.models.common import Page
+from portal.models.common import Instant, Page
 from portal.models.monitor import AlertEntry, DecisionEntry, LifecycleEntry, Usage, UsagePoint
 from portal.services import Services
 
 router = APIRouter(prefix="/v1/keys/{id}", tags=["keys"])
 
-Since = Annotated[AwareDatetime | None, Query(description="From this instant (inclusive).")]
-Until = Annotated[AwareDatetime | None, Query(description="Before this instant.")]
+Since = Annotated[Instant | None, Query(description="From this instant (inclusive).")]
+Until = Annotated[Instant | None, Query(description="Before this instant.")]
 Activity = DecisionEntry | LifecycleEntry
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 
 from policyengine.monitor.delivery_log import Delivery as QueuedDelivery
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
+from portal.api.scopes import require_reading
 from portal.http.errors import NotFound
 from portal.http.openapi import errors
 from portal.models.common import Page
@@ -35,7 +36,10 @@ def create_hook(
     ``{"type", "timestamp", "data"}`` with the ``webhook-id``, ``webhook-timestamp`` and
     ``webhook-signature`` headers of the Standard Webhooks specification; verify them with
     its libraries and the secret. Deliveries are retried with backoff; a URL that
-    resolves to a private, loopback or link-local address is refused."""
+    resolves to a private, loopback or link-local address is refused. A hook hears only
+    what the key that registers it may read: ``key.*`` and ``alert.*`` take
+    ``keys:read``, ``event.*`` ``events:read``, ``task.*`` ``tasks:read``."""
+    require_reading(services, caller, fields.events)
     hook, secret = services.hooks.create(fields, caller.key_id)
     response.headers["Location"] = f"/v1/hooks/{hook.id}"
     return HookCreated(secret=secret, hook=hook)
@@ -50,8 +54,14 @@ def get_hook(id: str, services: ServicesDep) -> Hook:
 
 
 @router.delete("/{id}", status_code=204, summary="Delete a hook")
-def delete_hook(id: str, services: ServicesDep) -> Response:
-    """The hook gets nothing more, not even the retries of deliveries already queued."""
+def delete_hook(id: str, services: ServicesDep, caller: CallerDep) -> Response:
+    """The hook gets nothing more, not even the retries of deliveries already queued. A
+    hook is deleted only by a key that could register it: one that may not read keys
+    cannot silence a hook that watches them."""
+    hook = services.hooks.get(id)
+    if hook is None:
+        raise no_hook(id)
+    require_reading(services, caller, hook.events)
     if not services.hooks.delete(id):
         raise no_hook(id)
     return Response(status_code=204)
@@ -61,14 +71,18 @@ def delete_hook(id: str, services: ServicesDep) -> Response:
 def deliveries(
     id: str,
     services: ServicesDep,
+    caller: CallerDep,
     state: Literal["pending", "retrying", "delivered", "dead"] | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[Delivery]:
     """What was sent to the hook, newest first, with every attempt: when, how long, the
-    receiver's status or what went wrong. ``dead`` deliveries failed every attempt."""
-    if services.hooks.get(id) is None:
+    receiver's status or what went wrong. ``dead`` deliveries failed every attempt. The
+    log holds what the hook heard, so reading it takes the scopes registering it did."""
+    hook = services.hooks.get(id)
+    if hook is None:
         raise no_hook(id)
+    require_reading(services, caller, hook.events)
     found = services.notices.queue.list(id, state=state, limit=limit, cursor=cursor)
     return Page[Delivery](data=[delivery_of(item) for item in found], next_cursor=found.next_cursor)
 
@@ -78,13 +92,15 @@ def deliveries(
     summary="Send a delivery again",
     responses=errors(409),
 )
-def replay(id: str, delivery: str, services: ServicesDep) -> Delivery:
+def replay(id: str, delivery: str, services: ServicesDep, caller: CallerDep) -> Delivery:
     """Sends the delivery again, now, with a fresh retry schedule and the same
     ``webhook-id`` (receivers drop repeats by it); its earlier attempts stay in the log."""
     queue = services.notices.queue
-    found = queue.get(delivery) if services.hooks.get(id) is not None else None
-    if found is None or found.target != id:
+    hook = services.hooks.get(id)
+    found = queue.get(delivery) if hook is not None else None
+    if hook is None or found is None or found.target != id:
         raise NotFound(f"hook {id} has no delivery {delivery}")
+    require_reading(services, caller, hook.events)
     return delivery_of(queue.replay(delivery))
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from portal.api.deps import Caller, CallerDep, Cursor, Limit, ServicesDep
+from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
+from portal.api.scopes import may_read_answer, token_scopes
 from portal.http.errors import NotFound
 from portal.models.common import Page
 from portal.models.tasks import Run, Task, TaskFields
-from portal.services import Services
+from portal.tasks.shown import shown
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -59,17 +60,12 @@ def trigger_run(id: str, services: ServicesDep, caller: CallerDep, response: Res
 
 
 @router.get("/{id}/runs/{run}", summary="Get a run")
-def get_run(id: str, run: str, services: ServicesDep) -> Run:
-    """The run's state, and each step's status, timing and result."""
+def get_run(id: str, run: str, services: ServicesDep, caller: CallerDep) -> Run:
+    """The run's state, and each step's status, timing and result. A request step's
+    answer was read with the authority of the key that triggered the run: a successful
+    answer's body is ``[withheld]`` unless the reader's own scopes may read what the
+    request read."""
     found = services.runs.get(id, run)
     if found is None:
         raise NotFound(f"task {id} has no run {run}")
-    return found
-
-
-def token_scopes(services: Services, caller: Caller) -> tuple[str, ...] | None:
-    """The scopes of the token the caller presented (a run carries no more), or ``None``
-    for an API key, whose runs carry the key's own scopes at each step."""
-    if "." not in caller.credential:
-        return None
-    return services.engine.tokens.verify(caller.credential, services.clock()).scopes
+    return shown(found, lambda method, path: may_read_answer(services, caller, method, path))

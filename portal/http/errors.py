@@ -53,6 +53,13 @@ class NotFound(ApiError):
     status, code = 404, "RESOURCE_NOT_FOUND"
 
 
+class Forbidden(ApiError):
+    """The engine let the request through, but what it would answer is another
+    resource's, which the key may not read (a hook's deliveries of key events)."""
+
+    status, code = 403, "INSUFFICIENT_SCOPE"
+
+
 class Conflict(ApiError):
     """The resource's state forbids it (a revoked key cannot be rotated)."""
 

@@ -7,9 +7,18 @@ rather than silently ignored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 #: Text a database can hold: no NUL characters.
 TEXT_PATTERN = r"^[^\x00]*$"
@@ -30,6 +39,19 @@ DURATION_PATTERN = r"^([0-9]{1,9}(ms|s|m|h|d|w)){1,6}$"
 RATE_PATTERN = r"^[0-9]{1,12} ?/ ?[0-9]{0,6} ?(second|minute|hour|day|s|m|h|d)$"
 Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN, max_length=64)]
 RateText = Annotated[str, StringConstraints(pattern=RATE_PATTERN, max_length=64)]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant, read in UTC, falls outside the years 1 to 9999") from None
+    return value
+
+
+#: An instant with its UTC offset, that is still in the calendar once read in UTC
+#: (``9999-12-31T23:59:59-23:59`` is not).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 Name = Annotated[str, text(200, min_length=1)]
 Description = Annotated[str, text(5000)]

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from portal.models.common import Body, Changes, Description, Name, text, without_nulls
+from portal.models.common import (
+    Body,
+    Changes,
+    Description,
+    Instant,
+    Name,
+    text,
+    without_nulls,
+)
 
 Location = Annotated[str, text(500)]
 Role = Literal["viewer", "editor", "owner"]
@@ -36,8 +44,8 @@ class EventFields(Body):
 
     name: Name
     description: Description = ""
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     location: Location = ""
 
     _order = field_validator("ends_at")(_ends_after_start)
@@ -53,8 +61,8 @@ class EventChanges(Changes):
 
     name: Name | None = None
     description: Description | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
     location: Location | None = None
 
 

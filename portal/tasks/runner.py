@@ -21,6 +21,7 @@ from portal.models.tasks import RequestStep, Run, RunState, Step, StepState, Wai
 from portal.store.database import Clock
 from portal.store.runs import Claim, RunStore
 from portal.tasks import steps
+from portal.tasks.shown import shown, to_nobody
 from portal.tasks.steps import Outcome, Publish, StepContext, elapsed_ms
 
 log = logging.getLogger("portal.tasks")
@@ -106,7 +107,7 @@ class Runner:
         return finished
 
     async def _tell(self, kind: str, run: Run) -> None:
-        payload = {"run": run.model_dump(mode="json")}
+        payload = {"run": shown(run, to_nobody).model_dump(mode="json")}
         try:
             await anyio.to_thread.run_sync(self.publish, kind, payload)
         except Exception:

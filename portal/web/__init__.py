@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from portal.web.docs import DocsApp, DocsSite
+from portal.web.headers import PageHeaders
 from portal.web.pages import HERE, KeyType, PortalConfig, make_router, templates
 
 __all__ = ["PAGE_PREFIXES", "DocsSite", "KeyType", "PortalConfig", "install"]
@@ -21,8 +22,10 @@ PAGE_PREFIXES = ("/reference", "/console", "/calls", "/keys", "/static/", "/docs
 def install(
     app: FastAPI, config: PortalConfig | None = None, docs: DocsSite | None = None
 ) -> DocsSite:
-    """Add the pages to ``app``; start building the docs if they are missing or stale."""
+    """Add the pages to ``app``, with the headers that keep them from being framed or
+    scripted from elsewhere; start building the docs if they are missing or stale."""
     site = docs or DocsSite()
+    app.add_middleware(PageHeaders)
     app.include_router(make_router(config))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

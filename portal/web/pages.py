@@ -11,17 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from policyengine.errors import InvalidValue
+from policyengine.integrations.http import error_fields, request_id
 from portal.samples import LANGUAGES, build
 from portal.web.highlight import highlight
 from portal.web.reference import Operation, Reference, read
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
+#: The largest console request the samples endpoint writes out: anyone may ask, and a
+#: request a person composes is a few kilobytes.
+MAX_SAMPLES_REQUEST = 32 * 1024
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
 
 
@@ -204,26 +209,35 @@ def make_router(config: PortalConfig | None = None) -> APIRouter:
     @router.post("/portal/samples")
     async def samples(request: Request) -> Response:
         """The seven samples of the console's request. It carries no key: the samples
-        read theirs from the environment."""
+        read theirs from the environment. Anyone may ask, so the request is small, and the
+        samples are written in a worker thread, never on the event loop the API runs on."""
+        rid = request_id({"x-request-id": request.headers.get("x-request-id", "")})
+        content = await request.body()
+        if len(content) > MAX_SAMPLES_REQUEST:
+            message = f"the body is {len(content)} bytes; at most {MAX_SAMPLES_REQUEST}"
+            return JSONResponse(error_fields("PAYLOAD_TOO_LARGE", message, rid), status_code=413)
         try:
-            asked = await request.json()
-            if not isinstance(asked, dict):
-                raise InvalidValue("send a JSON object")
-            found = samples_for(
-                base_url(request),
-                str(asked.get("method", "")),
-                str(asked.get("path", "")),
-                {str(k): str(v) for k, v in (asked.get("path_params") or {}).items()},
-                [(str(k), str(v)) for k, v in asked.get("query") or ()],
-                [(str(k), str(v)) for k, v in asked.get("headers") or ()],
-                asked.get("body"),
-                bool(asked.get("secured", True)),
-            )
-        except (InvalidValue, ValueError, TypeError, AttributeError) as error:
+            found = await anyio.to_thread.run_sync(_samples, base_url(request), content)
+        except (InvalidValue, ValueError, TypeError, AttributeError, RecursionError) as error:
+            # RecursionError: JSON nested deeper than the parser (or a sample) can follow.
             message = str(error) if isinstance(error, InvalidValue) else "the body is not a request"
-            return JSONResponse(
-                {"error": {"code": "INVALID_REQUEST", "message": message}}, status_code=422
-            )
+            return JSONResponse(error_fields("INVALID_REQUEST", message, rid), status_code=422)
         return JSONResponse({"samples": found})
 
     return router
+
+
+def _samples(base: str, content: bytes) -> list[dict[str, Any]]:
+    asked = json.loads(content)
+    if not isinstance(asked, dict):
+        raise InvalidValue("send a JSON object")
+    return samples_for(
+        base,
+        str(asked.get("method", "")),
+        str(asked.get("path", "")),
+        {str(k): str(v) for k, v in (asked.get("path_params") or {}).items()},
+        [(str(k), str(v)) for k, v in asked.get("query") or ()],
+        [(str(k), str(v)) for k, v in asked.get("headers") or ()],
+        asked.get("body"),
+        bool(asked.get("secured", True)),
+    )

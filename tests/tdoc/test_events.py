@@ -189,3 +189,22 @@ def test_any_start_and_end_round_trip_exactly(
     assert datetime.fromisoformat(str(event["starts_at"])) == starts
     assert datetime.fromisoformat(str(event["ends_at"])) == ends
     assert datetime.fromisoformat(str(event["ends_at"])).utcoffset() == ends.utcoffset()
+
+
+#: Instants whose offset takes them out of the calendar once they are read in UTC.
+BEYOND_UTC = ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59")
+
+
+def test_instants_beyond_the_calendar_in_utc_are_refused_and_nothing_is_stored(
+    client: TestClient, keys: Keys
+) -> None:
+    event = create(client, keys.writer)
+    for instant in BEYOND_UTC:
+        for field in ("starts_at", "ends_at"):
+            for method, path in (("POST", "/v1/events"), ("PATCH", f"/v1/events/{event['id']}")):
+                body = {**EVENT, field: instant} if method == "POST" else {field: instant}
+                response = client.request(method, path, json=body, headers=bearer(keys.writer))
+                assert response.status_code == 422, response.text
+                assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+    listed = client.get("/v1/events", headers=bearer(keys.reader)).json()["data"]
+    assert listed == [event]

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policyengine.engine import Engine
 from portal.models.hooks import subscribed
 
 from .conftest import EVENT, Keys, bearer, sent
@@ -114,3 +115,67 @@ def test_what_happens_to_events_and_tasks_is_told_to_the_hooks_that_want_it(
     assert queued[0].data["event"]["id"] == event["id"]
     assert queued[1].data["event"]["location"] == "Online"
     assert queued[-1].url == "https://b.example.com/"
+
+
+def scoped_key(engine: Engine, *scopes: str) -> str:
+    return engine.keys.create(
+        type="scoped", label="hooks", environment="test", scopes=list(scopes)
+    ).secret
+
+
+@pytest.mark.parametrize(
+    ("events", "needs"),
+    [
+        (["key.*"], "keys:read"),
+        (["key.created"], "keys:read"),
+        (["alert.raised"], "keys:read"),
+        (["task.run.*", "*"], "keys:read"),
+    ],
+)
+def test_a_hook_hears_only_what_the_key_that_registers_it_may_read(
+    client: TestClient, keys: Keys, events: list[str], needs: str
+) -> None:
+    response = client.post(
+        "/v1/hooks", json={**HOOK, "events": events}, headers=bearer(keys.writer)
+    )
+    assert response.status_code == 403, response.text
+    error = response.json()["error"]
+    assert error["code"] == "INSUFFICIENT_SCOPE"
+    assert needs in error["message"]
+    assert client.get("/v1/hooks", headers=bearer(keys.admin)).json()["data"] == []
+
+
+def test_a_key_scoped_to_hooks_or_to_one_event_hears_no_other_events(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    event = client.post("/v1/events", json=EVENT, headers=bearer(keys.writer)).json()
+    for scopes in (["hooks:write"], ["hooks:write", f"events/{event['id']}:*"]):
+        refused = client.post("/v1/hooks", json=HOOK, headers=bearer(scoped_key(engine, *scopes)))
+        assert refused.status_code == 403, (scopes, refused.text)
+        assert "events:read" in refused.json()["error"]["message"]
+    allowed = scoped_key(engine, "hooks:write", "events:read", "tasks:read")
+    assert client.post("/v1/hooks", json=HOOK, headers=bearer(allowed)).status_code == 201
+
+
+def test_a_token_narrowed_below_keys_read_registers_no_key_hook(
+    client: TestClient, keys: Keys
+) -> None:
+    token = client.post(
+        "/v1/auth/token", json={"scopes": ["hooks:*", "events:read"]}, headers=bearer(keys.admin)
+    ).json()["access_token"]
+    key_hook = {**HOOK, "events": ["key.*"]}
+    assert client.post("/v1/hooks", json=key_hook, headers=bearer(token)).status_code == 403
+    assert client.post("/v1/hooks", json=key_hook, headers=bearer(keys.admin)).status_code == 201
+
+
+def test_a_hook_that_hears_keys_is_deleted_only_by_a_key_that_could_register_it(
+    client: TestClient, keys: Keys
+) -> None:
+    hook = client.post(
+        "/v1/hooks", json={**HOOK, "events": ["key.*"]}, headers=bearer(keys.admin)
+    ).json()["hook"]
+    refused = client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.writer))
+    assert refused.status_code == 403
+    assert "keys:read" in refused.json()["error"]["message"]
+    assert client.get(f"/v1/hooks/{hook['id']}", headers=bearer(keys.reader)).status_code == 200
+    assert client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.admin)).status_code == 204

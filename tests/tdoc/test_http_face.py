@@ -222,3 +222,19 @@ def test_a_body_over_a_mebibyte_is_refused_with_413(client: TestClient, keys: Ke
     assert streamed.status_code == 413
     assert error_of(streamed)["code"] == "PAYLOAD_TOO_LARGE"
     assert client.get("/v1/events", headers=bearer(keys.reader)).json()["data"] == []
+
+
+def test_no_answer_of_the_api_is_kept_by_a_cache_or_sniffed(client: TestClient, keys: Keys) -> None:
+    answers = [
+        client.post("/v1/keys", json={"type": "write", "label": "ci"}, headers=bearer(keys.admin)),
+        client.post("/v1/auth/token", headers=bearer(keys.reader)),
+        client.get("/v1/events", headers=bearer(keys.reader)),
+        client.get("/v1/events/evt_missing", headers=bearer(keys.reader)),
+        client.post("/v1/events", json={}, headers=bearer(keys.writer)),
+        client.get("/v1/events"),
+        client.get("/v1/keys", headers=bearer(keys.reader)),
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 200, 404, 422, 401, 403]
+    for answer in answers:
+        assert answer.headers["cache-control"] == "no-store", answer.request.url
+        assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url

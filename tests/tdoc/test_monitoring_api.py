@@ -90,7 +90,7 @@ def test_key_changes_over_the_api_are_done_as_the_calling_key_and_told_to_hooks(
     hook = client.post(
         "/v1/hooks",
         json={"url": "https://hooks.example.com/k", "events": ["key.*"]},
-        headers=bearer(keys.writer),
+        headers=bearer(keys.admin),
     ).json()["hook"]
     made = client.post(
         "/v1/keys", json={"type": "read-only", "label": "short-lived"}, headers=bearer(keys.admin)
@@ -171,3 +171,51 @@ def wait_for(found: Any, count: int, timeout: float = 10.0) -> Any:
         assert time.monotonic() < deadline, result
         time.sleep(0.05)
     return result
+
+
+def test_since_and_until_beyond_the_calendar_in_utc_are_refused(
+    client: TestClient, keys: Keys
+) -> None:
+    for path in ("activity", "usage"):
+        for name, instant in (
+            ("since", "0001-01-01T00:00:00+23:59"),
+            ("until", "9999-12-31T23:59:59-23:59"),
+        ):
+            response = client.get(
+                f"/v1/keys/{keys.ids['reader']}/{path}",
+                params={name: instant},
+                headers=bearer(keys.reader),
+            )
+            assert response.status_code == 422, (path, name, response.text)
+            assert [d["field"] for d in response.json()["error"]["details"]] == [name]
+
+
+def test_deliveries_of_key_events_are_read_and_replayed_only_by_keys_readers(
+    client: TestClient, keys: Keys
+) -> None:
+    hook = client.post(
+        "/v1/hooks",
+        json={"url": "https://hooks.example.com/all", "events": ["*"]},
+        headers=bearer(keys.admin),
+    ).json()["hook"]
+    made = client.post(
+        "/v1/keys", json={"type": "read-only", "label": "payroll"}, headers=bearer(keys.admin)
+    ).json()["key"]
+    deliveries = f"/v1/hooks/{hook['id']}/deliveries"
+    (delivery,) = wait_for(
+        lambda: [
+            d
+            for d in client.get(deliveries, headers=bearer(keys.admin)).json()["data"]
+            if d["kind"] == "key.created" and d["body"]["data"]["subject"] == made["id"]
+        ],
+        1,
+    )
+    assert delivery["body"]["data"]["details"]["label"] == "payroll"
+    for key in (keys.reader, keys.writer):
+        refused = client.get(deliveries, headers=bearer(key))
+        assert refused.status_code == 403
+        assert "keys:read" in refused.json()["error"]["message"]
+        assert "payroll" not in refused.text
+    replay = client.post(f"{deliveries}/{delivery['id']}/replay", headers=bearer(keys.writer))
+    assert replay.status_code == 403
+    assert "payroll" not in replay.text

@@ -230,3 +230,47 @@ def test_a_run_whose_worker_died_is_taken_up_when_its_lease_ends(
         run = wait_for_run(client, location, keys.reader)
     assert run["state"] == "succeeded"
     assert run["attempts"] == 2
+
+
+def test_what_a_run_read_with_its_triggers_authority_is_shown_only_to_keys_that_may_read_it(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    task = make_task(
+        client,
+        keys.admin,
+        {"type": "request", "method": "GET", "path": "/v1/keys"},
+        {"type": "request", "method": "GET", "path": "/v1/events"},
+    )
+    location = trigger(client, keys.admin, task)
+    as_admin = wait_for_run(client, location, keys.admin)
+    assert as_admin["state"] == "succeeded"
+    labels = [k["label"] for k in as_admin["steps"][0]["result"]["body"]["data"]]
+    assert "reader" in labels
+    one_event = engine.keys.create(
+        type="scoped", label="one", environment="test", scopes=["tasks:read", "events/evt_x:read"]
+    ).secret
+    for key in (keys.reader, keys.writer, one_event):
+        run = client.get(location, headers=bearer(key))
+        assert run.status_code == 200
+        keys_step, events_step = run.json()["steps"]
+        assert keys_step["result"]["status"] == 200
+        assert keys_step["result"]["body"] == "[withheld]"
+        assert "reader" not in run.text
+        shown = key != one_event
+        assert (events_step["result"]["body"] != "[withheld]") is shown
+
+
+def test_hooks_hear_of_a_run_without_what_its_requests_read(client: TestClient, keys: Keys) -> None:
+    client.post(
+        "/v1/hooks",
+        json={"url": "https://hooks.example.com/runs", "events": ["task.run.*"]},
+        headers=bearer(keys.writer),
+    )
+    task = make_task(client, keys.admin, {"type": "request", "method": "GET", "path": "/v1/keys"})
+    run = wait_for_run(client, trigger(client, keys.admin, task), keys.admin)
+    assert run["steps"][0]["result"]["body"]["data"]
+    told = [item for item in sent(client) if item.kind == "task.run.succeeded"]
+    (step,) = told[0].data["run"]["steps"]
+    assert step["result"]["status"] == 200
+    assert step["result"]["body"] == "[withheld]"
+    assert keys.ids["reader"] not in str(told[0].data)

@@ -56,3 +56,15 @@ def test_a_token_dies_with_its_key(client: TestClient, keys: Keys) -> None:
     response = client.get("/v1/events", headers=bearer(token))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "REVOKED"
+
+
+def test_a_token_reads_nothing_of_its_key_beyond_its_scopes(client: TestClient, keys: Keys) -> None:
+    own = f"/v1/keys/{keys.ids['writer']}"
+    token = client.post(
+        "/v1/auth/token", json={"scopes": ["events:read"]}, headers=bearer(keys.writer)
+    ).json()["access_token"]
+    for path in (own, f"{own}/activity", f"{own}/usage", f"{own}/alerts"):
+        refused = client.get(path, headers=bearer(token))
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["error"]["code"] == "INSUFFICIENT_SCOPE"
+        assert client.get(path, headers=bearer(keys.writer)).status_code == 200

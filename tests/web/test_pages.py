@@ -4,13 +4,15 @@ samples endpoint; the docs; and no asset from anywhere but the portal."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from portal.web import DocsSite
+from portal.web import DocsSite, pages
 from portal.web.docs import DocsApp
 from portal.web.reference import slug
 
@@ -129,7 +131,63 @@ def test_samples_refuse_a_request_they_cannot_write(
     answer = client.post("/portal/samples", json=body)
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "INVALID_REQUEST"
+    assert answer.json()["error"]["request_id"].startswith("req_")
     assert message in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"method": "POST", "path": "/v1/widgets", "body": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b"\xff\xfe",
+    ],
+)
+def test_samples_answer_a_body_they_cannot_read_with_the_error_body(
+    client: TestClient, content: bytes
+) -> None:
+    answer = client.post(
+        "/portal/samples",
+        content=content,
+        headers={"content-type": "application/json", "x-request-id": "req-samples-1"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "INVALID_REQUEST",
+        "message": answer.json()["error"]["message"],
+        "request_id": "req-samples-1",
+    }
+
+
+def test_samples_refuse_a_request_larger_than_a_person_would_send(client: TestClient) -> None:
+    body = {"method": "POST", "path": "/v1/widgets", "body": {"note": "x" * 40_000}}
+    answer = client.post("/portal/samples", json=body)
+    assert answer.status_code == 413
+    error = answer.json()["error"]
+    assert error["code"] == "PAYLOAD_TOO_LARGE"
+    assert "32768" in error["message"]
+    assert error["request_id"].startswith("req_")
+
+
+def test_samples_are_written_outside_the_event_loop(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loops: list[bool] = []
+    real = pages.samples_for
+
+    def spy(*args: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            loops.append(False)
+        else:
+            loops.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(pages, "samples_for", spy)
+    answer = client.post("/portal/samples", json={"method": "GET", "path": "/v1/widgets"})
+    assert answer.status_code == 200
+    assert loops == [False]
 
 
 def test_docs_say_they_are_not_built_yet_and_then_serve_the_site(tmp_path: Path) -> None:
@@ -166,3 +224,31 @@ def test_docs_are_rebuilt_when_a_source_is_newer(tmp_path: Path) -> None:
 def test_no_page_gives_two_elements_one_id(client: TestClient, path: str) -> None:
     ids = re.findall(r'\sid="([^"]+)"', client.get(path).text)
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if not p.startswith("/docs")])
+def test_every_page_runs_only_the_portals_scripts_and_is_never_framed(
+    client: TestClient, path: str
+) -> None:
+    headers = client.get(path).headers
+    directives = (
+        part.strip().partition(" ") for part in headers["content-security-policy"].split(";")
+    )
+    policy = {name: value for name, _, value in directives}
+    assert policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    assert policy["base-uri"] == "'none'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy["script-src"] + policy["default-src"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_the_docs_are_never_framed_and_never_sniffed(client: TestClient) -> None:
+    headers = client.get("/docs/").headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    asset = client.get("/static/portal.css").headers
+    assert asset["x-content-type-options"] == "nosniff"

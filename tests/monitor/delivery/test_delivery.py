@@ -331,3 +331,61 @@ def test_the_log_pages_a_target_s_deliveries_newest_first(
 def test_replaying_an_unknown_delivery_says_so(make_queue: QueueFactory) -> None:
     with pytest.raises(DeliveryNotFound):
         make_queue(start=False).replay("msg_nothing")
+
+
+def test_a_url_with_an_ipv6_zone_is_one_refused_attempt_and_the_queue_goes_on(
+    make_queue: QueueFactory,
+) -> None:
+    with running_receiver(Answer(204)) as receiver:
+        queue = make_queue(start=False, settings=fast_settings(schedule=(30.0, 30.0, 30.0)))
+        zoned = queue.enqueue("hook_1", "http://[fe80::1%25lo]:9/", "key.revoked", {})
+        fine = queue.enqueue("hook_2", receiver.url(), "key.revoked", {})
+        assert queue.run_due() == 2
+        assert len(receiver.wait_for(1)) == 1
+    refused = queue.get(zoned.id)
+    assert refused is not None
+    assert refused.state == "retrying"
+    assert refused.attempts[0].error is not None
+    assert "zone" in refused.attempts[0].error
+    delivered = queue.get(fine.id)
+    assert delivered is not None
+    assert delivered.state == "delivered"
+
+
+def test_a_resolver_that_breaks_is_one_failed_attempt_and_the_queue_goes_on(
+    make_queue: QueueFactory,
+) -> None:
+    def broken(host: str, port: int) -> list[str]:
+        raise KeyError(host)
+
+    queue = make_queue(
+        start=False, resolver=broken, settings=fast_settings(schedule=(30.0, 30.0, 30.0))
+    )
+    first = queue.enqueue("hook_1", "https://one.example/", "key.revoked", {})
+    second = queue.enqueue("hook_2", "https://two.example/", "key.revoked", {})
+    assert queue.run_due() == 2
+    for sent in (first, second):
+        after = queue.get(sent.id)
+        assert after is not None
+        assert after.state == "retrying"
+        assert after.attempts[0].error == "the URL could not be checked: KeyError"
+
+
+def test_a_secret_in_a_hook_url_stays_out_of_the_log(
+    make_queue: QueueFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_receiver(Answer(500), Answer(204)) as receiver:
+        queue = make_queue(start=False, settings=fast_settings(schedule=(30.0, 30.0, 30.0)))
+        url = receiver.url("/in?token=hunter2&team=7")
+        with caplog.at_level("INFO", logger="policyengine"):
+            failed = queue.enqueue("hook_1", url, "key.revoked", {})
+            assert queue.run_due() == 1
+            delivered = queue.enqueue("hook_2", url, "key.revoked", {})
+            assert queue.run_due() == 1
+    assert [d.state for d in (queue.get(failed.id), queue.get(delivered.id)) if d] == [
+        "retrying",
+        "delivered",
+    ]
+    assert "token=***" in caplog.text
+    assert "team=7" in caplog.text
+    assert "hunter2" not in caplog.text

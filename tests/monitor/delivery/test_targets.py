@@ -190,3 +190,21 @@ def test_an_ipv4_address_and_its_mapped_form_are_judged_alike(
     address: ipaddress.IPv4Address,
 ) -> None:
     assert (refusal(str(address)) is None) == (refusal(f"::ffff:{address}") is None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[fe80::1%25lo]:8080/", "http://[fe80::1%eth0]/", "https://[2606:4700::1%251]/"],
+)
+def test_an_ipv6_address_with_a_zone_is_refused_even_when_the_allow_list_names_it(
+    url: str,
+) -> None:
+    allow = NetworkSet(["fe80::/10", "2606:4700::/32"])
+    with pytest.raises(TargetRefused, match="zone"):
+        check_target(url, allow=allow, resolver=no_lookup)
+
+
+def test_a_resolver_answer_with_a_zone_is_refused_not_raised() -> None:
+    _, resolve = resolver_of("fe80::1%eth0")
+    with pytest.raises(TargetRefused, match="zone"):
+        check_target("http://hooks.example.com/", resolver=resolve)  # type: ignore[arg-type]
