@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from portal.api.deps import Cursor, Limit, ServicesDep
+from portal.api.deps import Cursor, Limit, ServicesDep, own_key
 from portal.http.openapi import errors
 from portal.models.common import Instant, Page
 from portal.models.monitor import AlertEntry, DecisionEntry, LifecycleEntry, Usage, UsagePoint
@@ -22,7 +22,7 @@ Activity = DecisionEntry | LifecycleEntry
 
 def _existing(services: Services, key_id: str) -> str:
     """The key's id, once it is known to exist (a 404 otherwise)."""
-    return services.engine.keys.get(key_id).id
+    return own_key(services, key_id).id
 
 
 @router.get("/activity", summary="A key's activity", responses=errors(400))

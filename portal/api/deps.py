@@ -9,8 +9,10 @@ from fastapi import Depends, Query, Request
 from pydantic import AfterValidator
 
 from policyengine.decision import Decision
+from policyengine.errors import KeyNotFound
 from policyengine.integrations.asgi import STATE_KEY
 from policyengine.integrations.http import bearer
+from policyengine.record import KeyRecord
 from portal.services import Services
 from portal.store.paging import decode_cursor
 
@@ -68,3 +70,20 @@ Cursor = Annotated[
     ),
     AfterValidator(_cursor),
 ]
+
+
+# A server works in one environment and accepts only its keys; its key API makes, shows
+# and changes only those too, so that a test key, even an admin one, never reaches a live
+# key in a store both environments share. A key of the other environment is not found.
+def own_key(services: Services, key_id: str) -> KeyRecord:
+    """The record of ``key_id`` if it is a key of the server's environment; 404 if not."""
+    record = services.engine.keys.get(key_id)
+    if record.environment != services.engine.environment:
+        raise KeyNotFound(f"no key with id {key_id}")
+    return record
+
+
+def other_environment(services: Services, asked: str) -> str:
+    """Why a request about keys of environment ``asked`` is refused on this server."""
+    own = services.engine.environment
+    return f"this server works with {own} keys only; {asked} keys are managed on a {asked} server"

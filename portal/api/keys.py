@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from policyengine.keys.store import KeyState
 from policyengine.record import Usage as KeyUsage
-from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
+from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep, other_environment, own_key
+from portal.http.errors import BadRequest
 from portal.http.openapi import errors
 from portal.models.common import Page
 from portal.models.keys import Key, KeyCreated, KeyFields, Revocation, Rotation
@@ -28,9 +29,12 @@ def list_keys(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[Key]:
-    """Keys, newest first, filtered by environment, type, state and label."""
+    """The server's environment's keys, newest first, filtered by type, state and label
+    (``environment``, when given, must be the server's)."""
+    if environment is not None and environment != services.engine.environment:
+        raise BadRequest(other_environment(services, environment))
     found = services.engine.keys.list(
-        environment=environment,
+        environment=services.engine.environment,
         type=type,
         state=state,
         label=label,
@@ -48,10 +52,12 @@ def create_key(
     """Creates a key and answers its secret, this once. The policies decide what a key of
     each type may be: its scopes, its longest lifetime, what it must carry."""
     engine = services.engine
+    if fields.environment is not None and fields.environment != engine.environment:
+        raise BadRequest(other_environment(services, fields.environment))
     issued = engine.keys.create(
         type=fields.type,
         label=fields.label,
-        environment=fields.environment or engine.environment,
+        environment=engine.environment,
         expires_in=fields.expires_in,
         allowed_ips=fields.allowed_ips,
         rate_limit=fields.rate_limit,
@@ -70,7 +76,7 @@ def create_key(
 @router.get("/{id}", summary="Get a key", responses=errors(400))
 def get_key(id: str, services: ServicesDep) -> Key:
     """Any key may read its own record."""
-    return Key.of(services.engine.keys.get(id), services.clock())
+    return Key.of(own_key(services, id), services.clock())
 
 
 @router.post("/{id}/rotate", status_code=201, summary="Rotate a key", responses=errors(400, 409))
@@ -84,6 +90,7 @@ def rotate_key(
     """A new key with the same attributes, its secret answered this once; the old secret
     keeps working for the grace period, then counts as revoked."""
     asked = rotation or Rotation()
+    own_key(services, id)
     issued = services.engine.keys.rotate(
         id, grace=asked.grace, expires_in=asked.expires_in, actor=caller.actor
     )
@@ -95,11 +102,13 @@ def rotate_key(
 def disable_key(id: str, services: ServicesDep, caller: CallerDep) -> Key:
     """Stops the key working until it is enabled again; nothing else about it changes.
     Disabling twice is harmless; a revoked or expired key cannot be disabled."""
+    own_key(services, id)
     return Key.of(services.engine.keys.disable(id, actor=caller.actor), services.clock())
 
 
 @router.post("/{id}/enable", summary="Enable a disabled key", responses=errors(400, 409))
 def enable_key(id: str, services: ServicesDep, caller: CallerDep) -> Key:
+    own_key(services, id)
     return Key.of(services.engine.keys.enable(id, actor=caller.actor), services.clock())
 
 
@@ -109,5 +118,6 @@ def revoke_key(
 ) -> Key:
     """Ends the key at once, grace period or not. Revoking twice is harmless."""
     reason = revocation.reason if revocation is not None else None
+    own_key(services, id)
     revoked = services.engine.keys.revoke(id, reason=reason, actor=caller.actor)
     return Key.of(revoked, services.clock())

@@ -160,3 +160,42 @@ def test_a_disabled_key_is_refused_until_it_is_enabled(client: TestClient, keys:
     assert client.get("/v1/events", headers=bearer(keys.reader)).status_code == 200
     client.post(f"{path}/revoke", headers=bearer(keys.admin))
     assert client.post(f"{path}/disable", headers=bearer(keys.admin)).status_code == 409
+
+
+def test_a_test_server_neither_makes_nor_reaches_a_live_key(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    live = engine.keys.create(type="write", label="production", environment="live").key
+    admin = bearer(keys.admin)
+    made = client.post(
+        "/v1/keys", json={"type": "write", "label": "x", "environment": "live"}, headers=admin
+    )
+    assert made.status_code == 400
+    assert "test keys only" in made.json()["error"]["message"]
+    listed = client.get("/v1/keys", params={"environment": "live"}, headers=admin)
+    assert listed.status_code == 400
+    every = client.get("/v1/keys", params={"limit": 100}, headers=admin).json()["data"]
+    assert live.id not in {key["id"] for key in every}
+    assert {key["environment"] for key in every} == {"test"}
+    base = f"/v1/keys/{live.id}"
+    for method, path in [
+        ("GET", base),
+        ("POST", f"{base}/rotate"),
+        ("POST", f"{base}/disable"),
+        ("POST", f"{base}/enable"),
+        ("POST", f"{base}/revoke"),
+        ("GET", f"{base}/activity"),
+        ("GET", f"{base}/usage"),
+        ("GET", f"{base}/alerts"),
+    ]:
+        response = client.request(method, path, headers=admin)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["code"] == "RESOURCE_NOT_FOUND"
+    after = engine.keys.get(live.id)
+    assert (after.revoked_at, after.disabled, after.rotated_to, after.revision) == (
+        None,
+        False,
+        None,
+        live.revision,
+    )
+    assert len(engine.keys.list(environment="live")) == 1
