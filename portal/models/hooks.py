@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from policyengine.monitor.targets import TargetRefused, parse_target_url
 from portal.models.common import Body, Description
 
 #: ``event.*``, ``task.run.succeeded``, ``*``: a family of kinds, or one kind.
@@ -50,18 +51,15 @@ class HookFields(Body):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
+        # The form a delivery will check (scheme, host, no credentials, ASCII path), checked
+        # now, so that a URL no attempt could reach is refused rather than retried to death.
         try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError as error:
-            raise ValueError(f"not a URL: {error}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("a hook's URL is http:// or https:// and names a host")
-        if parts.username is not None or parts.password is not None:
-            raise ValueError("a hook's URL carries no credentials; deliveries are signed instead")
-        if parts.fragment or any(ord(c) < 33 or ord(c) == 127 for c in value):
-            raise ValueError("a hook's URL has no fragment, spaces or control characters")
-        del port
+            parse_target_url(value)
+        except TargetRefused as error:
+            reason = error.reason
+            raise ValueError(f"a hook's URL is http:// or https:// with a host: {reason}") from None
+        if urlsplit(value).fragment:
+            raise ValueError("a hook's URL has no fragment")
         return value
 
     @field_validator("events")
