@@ -49,12 +49,19 @@ def test_each_run_is_claimed_by_one_worker_of_many_instances(url: str) -> None:
     databases: list[Opened] = [open_database(url) for _ in range(4)]
     claimed: list[tuple[str, str]] = []
     lock = threading.Lock()
+    # Every worker holds its first run until all have one: then all eight claim at once,
+    # however the threads happen to be scheduled.
+    everyone = threading.Barrier(8)
 
     def work(owner: str, opened: Opened) -> None:
         store = RunStore(opened.database, clock, shared=opened.shared)
+        first = True
         while (claim := store.claim(owner, timedelta(minutes=5))) is not None:
             with lock:
                 claimed.append((claim.run.id, owner))
+            if first:
+                everyone.wait(timeout=60)
+                first = False
 
     threads = [
         threading.Thread(target=work, args=(f"worker-{n}", databases[n % 4])) for n in range(8)
@@ -69,7 +76,7 @@ def test_each_run_is_claimed_by_one_worker_of_many_instances(url: str) -> None:
             database.close()
     ids = [run_id for run_id, _ in claimed]
     assert sorted(ids) == sorted(queued)
-    assert len({owner for _, owner in claimed}) > 1
+    assert len({owner for _, owner in claimed}) == 8
 
 
 def test_a_lease_that_runs_out_lets_another_worker_take_the_run(url: str) -> None:
