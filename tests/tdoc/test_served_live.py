@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import EVENT
+from policyengine.engine import Engine
+
+from .conftest import EVENT, POLICIES, SECRET
 from .served import serve
 
 
@@ -20,11 +22,16 @@ def test_live_writes_need_an_allow_list_over_http(tmp_path: Path) -> None:
                 "open": {"type": "write"},
                 "pinned": {"type": "write", "allowed_ips": ["127.0.0.1/32"]},
                 "elsewhere": {"type": "write", "allowed_ips": ["203.0.113.0/24"]},
-                "test": {"type": "write", "environment": "test"},
             }.items():
                 response = client.post("/v1/keys", json={"label": name, **fields})
                 assert response.status_code == 201, response.text
                 keys[name] = response.json()["secret"]
+            # A live server's key API makes live keys only.
+            other = client.post(
+                "/v1/keys", json={"label": "t", "type": "write", "environment": "test"}
+            )
+            assert other.status_code == 400
+            assert "live keys only" in other.json()["error"]["message"]
             # The admin key manages keys, but is itself open: it may not write.
             denied = client.post("/v1/events", json=EVENT)
             assert denied.status_code == 403
@@ -49,6 +56,11 @@ def test_live_writes_need_an_allow_list_over_http(tmp_path: Path) -> None:
             outside = client.get("/v1/events")
             assert outside.status_code == 403
             assert outside.json()["error"]["code"] == "IP_NOT_ALLOWED"
+        # A test key in the same store, made as any embedding application would.
+        with Engine.from_directory(
+            POLICIES, environment="test", store=f"sqlite:///{tmp_path / 'tdoc.db'}", secret=SECRET
+        ) as engine:
+            keys["test"] = engine.keys.create(type="write", label="t", environment="test").secret
         with served.client(keys["test"]) as client:
             wrong = client.get("/v1/events")
             assert wrong.status_code == 403
