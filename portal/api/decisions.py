@@ -83,7 +83,7 @@ def get_decision(services: ServicesDep, caller: CallerDep, request_id: RequestId
     raise NotFound(f"this key made no request with id {request_id}")
 
 
-@router.post("/v1/explain", summary="Simulate a request", responses=errors(400))
+@router.post("/v1/explain", summary="Simulate a request")
 def explain(services: ServicesDep, caller: CallerDep, asked: SimulatedRequest) -> Explanation:
     """The decision the engine would make now on the request described, made with the
     calling key, explained step by step — without executing it and without using any
