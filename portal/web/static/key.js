@@ -122,18 +122,23 @@ $("rotate").addEventListener("click", async () => {
   $("rotated-secret").textContent = secretOf(answer);
   $("rotated").hidden = false;
   $("rotated").focus();
+  // Reloading clears the status line: say what was done once it has.
+  await load(getKey("admin"));
   $("key-page-status").textContent = `Rotated: the new key is ${recordOf(answer).id}.`;
-  load(getKey("admin"));
 });
 $("disable").addEventListener("click", async () => {
   const enabling = record?.disabled;
   const answer = await act(enabling ? "enable" : "disable", {});
-  if (answer) { $("key-page-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled."; load(getKey("admin")); }
+  if (!answer) return;
+  await load(getKey("admin"));
+  $("key-page-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled.";
 });
 $("revoke").addEventListener("click", async () => {
   if (!(await confirmAction("Revoke this key for good?", "Every call with it will be refused from now on. This cannot be undone.", "Revoke"))) return;
   const answer = await act("revoke", {});
-  if (answer) { $("key-page-status").textContent = "Revoked."; load(getKey("admin")); }
+  if (!answer) return;
+  await load(getKey("admin"));
+  $("key-page-status").textContent = "Revoked: every call with this key is refused from now on.";
 });
 addEventListener("resize", () => { if (chart) chart.setSize({ width: Math.max(280, $("usage-chart").clientWidth), height: 220 }); });
 adminKey("admin-key", load);
