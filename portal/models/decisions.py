@@ -3,10 +3,11 @@ why, step by step; and the request ``POST /v1/explain`` is asked to simulate."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from portal.models.common import Body
 from portal.models.monitor import TraceStep
@@ -121,3 +122,13 @@ class SimulatedRequest(Body):
         max_length=64,
         description="The client address to judge; by default the caller's own.",
     )
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        return value

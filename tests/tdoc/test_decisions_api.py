@@ -160,6 +160,7 @@ def test_a_simulated_request_that_does_not_validate_is_refused(
         {"method": "GET"},
         {"method": "GET", "path": "/v1/events", "headers": {"bad name": "x"}},
         {"method": "GET", "path": "/v1/events", "extra": 1},
+        {"method": "GET", "path": "/v1/events", "ip": "not-an-address"},
     ):
         answer = client.post("/v1/explain", json=body, headers=reader)
         assert answer.status_code == 422, body
