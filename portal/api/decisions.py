@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from policyengine.request import Request
-from portal.api.activity import Since, Until
+from portal.api.activity import Action, Codes, Since, Until
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.explained import from_dry_run, from_record
 from portal.http.errors import NotFound
@@ -41,12 +41,8 @@ def list_decisions(
     caller: CallerDep,
     since: Since = None,
     until: Until = None,
-    code: Annotated[
-        list[str] | None, Query(max_length=20, description="Only decisions of these codes.")
-    ] = None,
-    action: Annotated[
-        str | None, Query(max_length=64, description="Only decisions of this action.")
-    ] = None,
+    code: Codes = None,
+    action: Action = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[Explanation]:

@@ -7,11 +7,7 @@ from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
 
-from .conftest import EVENT, Keys, bearer
-
-
-def settled(engine: Engine) -> None:
-    assert engine.monitor.flush(10)
+from .conftest import EVENT, Keys, bearer, settled
 
 
 def test_a_denial_is_explained_to_the_key_that_made_it(

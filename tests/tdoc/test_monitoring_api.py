@@ -10,11 +10,7 @@ from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
 
-from .conftest import EVENT, Keys, bearer, sent
-
-
-def settled(engine: Engine) -> None:
-    assert engine.monitor.flush(10)
+from .conftest import EVENT, Keys, bearer, sent, settled
 
 
 def test_a_key_reads_its_own_activity_each_decision_explained(
