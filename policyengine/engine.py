@@ -190,12 +190,20 @@ class Engine:
         log.info("policy set %s loaded from %s", prepared.digest[:12], source)
         return prepared.policy
 
-    def check(self, request: Request, explain: bool = False) -> Decision:
-        """The decision on ``request``; it may wait for the key store or the limiter."""
-        # Only a check that may not wait can go undecided.
-        return cast(Decision, self._decide(request, explain, True))
+    def check(self, request: Request, explain: bool = False, *, dry_run: bool = False) -> Decision:
+        """The decision on ``request``; it may wait for the key store or the limiter.
 
-    def try_check(self, request: Request, explain: bool = False) -> Decision | None:
+        With ``dry_run`` the request is only described: the decision is the one a real
+        check would give now, but the limits are read, not used (no credit is spent, no
+        rate-limit unit taken), the key's last use is not noted and the monitor records
+        nothing, so that a request can be explained without counting as traffic.
+        """
+        # Only a check that may not wait can go undecided.
+        return cast(Decision, self._decide(request, explain, True, dry_run))
+
+    def try_check(
+        self, request: Request, explain: bool = False, *, dry_run: bool = False
+    ) -> Decision | None:
         """The decision on ``request`` if it can be made from this process's memory alone,
         else ``None``: then :meth:`check` it where waiting is harmless (a worker thread).
 
@@ -203,14 +211,16 @@ class Engine:
         memory make a decision in microseconds; a cache miss, a token, or a limiter
         across the network would block the loop for a round trip, or for a timeout.
         """
-        return self._decide(request, explain, False)
+        return self._decide(request, explain, False, dry_run)
 
-    def _decide(self, request: Request, explain: bool, wait: bool) -> Decision | None:
+    def _decide(
+        self, request: Request, explain: bool, wait: bool, dry_run: bool = False
+    ) -> Decision | None:
         started = perf_counter()
         now = request.time or self._clock()
         prepared = self._prepared
         try:
-            decision = self._check(prepared, request, now, explain, wait)
+            decision = self._check(prepared, request, now, explain, wait, dry_run)
         except NotCached:
             return None
         except Exception as error:  # any failure denies
@@ -229,14 +239,20 @@ class Engine:
                 decision.key.id if decision.key else "-",
                 decision.step,
             )
-        # Replays (``request.time``) are not traffic: they are answered, not recorded.
+        # Replays (``request.time``) and dry runs are not traffic: answered, not recorded.
         record = self._record
-        if record is not None and request.time is None:
+        if record is not None and request.time is None and not dry_run:
             record(started, now, request, decision, prepared)
         return decision
 
     def _check(
-        self, prepared: PreparedPolicy, request: Request, now: datetime, explain: bool, wait: bool
+        self,
+        prepared: PreparedPolicy,
+        request: Request,
+        now: datetime,
+        explain: bool,
+        wait: bool,
+        dry_run: bool,
     ) -> Decision:
         if not prepared.key_types:
             return deny(
@@ -258,16 +274,17 @@ class Engine:
         if "." in credential:
             if not wait:  # verifying may read the signing keys' file; the key is by id
                 raise NotCached
-            return self._check_token(prepared, request, credential, now, explain)
+            return self._check_token(prepared, request, credential, now, explain, dry_run)
+        touch = request.time is None and not dry_run
         try:
-            key = self.keys.lookup(credential, now=now, touch=request.time is None, wait=wait)
+            key = self.keys.lookup(credential, now=now, touch=touch, wait=wait)
         except InvalidValue as error:
             return deny(Code.MALFORMED_CREDENTIAL, "credential", str(error))
         except StorageError as error:
             return deny(Code.UNAVAILABLE, "key", "the key store is unavailable", error=str(error))
         if key is None:
             return deny(Code.NOT_FOUND, "key", "no such key")
-        return self._judge(prepared, key, request, now, explain, None, "key", wait)
+        return self._judge(prepared, key, request, now, explain, None, "key", wait, dry_run)
 
     def _check_token(
         self,
@@ -276,6 +293,7 @@ class Engine:
         token: str,
         now: datetime,
         explain: bool,
+        dry_run: bool,
     ) -> Decision:
         try:
             claims = self.tokens.verify(token, now)
@@ -288,7 +306,9 @@ class Engine:
         if key is None:
             return deny(Code.NOT_FOUND, "key", "the token's key does not exist")
         # A token dies with its key: every check of the key runs, its scopes narrowed.
-        return self._judge(prepared, key, request, now, explain, claims.scopes, "token")
+        return self._judge(
+            prepared, key, request, now, explain, claims.scopes, "token", True, dry_run
+        )
 
     def _judge(
         self,
@@ -300,6 +320,7 @@ class Engine:
         token_scopes: tuple[str, ...] | None,
         credential_type: str,
         wait: bool = True,
+        dry_run: bool = False,
     ) -> Decision:
         now_ts = now.timestamp()
         resolved = resolve(prepared, request, now_ts, self.proxies, credential_type)
@@ -311,8 +332,14 @@ class Engine:
             return decision
         if not wait and not getattr(self.limiter, "in_process", False):
             raise NotCached
+        # A dry run, or a route that is not metered, reads the limits and uses none.
+        route = resolved.route
+        consume = not dry_run and (route is None or route.route.metered)
         try:
-            outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
+            if consume:
+                outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
+            else:
+                outcome = self.limiter.peek(key.lineage, limits, usage, now_ts)
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from policyengine.engine import Engine
 from policyengine.monitor.delivery_settings import DeliverySettings
 from portal import web
-from portal.api import activity, events, hooks, keys, members, tasks, tokens
+from portal.api import activity, decisions, events, hooks, keys, members, tasks, tokens
 from portal.hooks.notices import MONITOR_EVENTS
 from portal.http import errors
 from portal.http.body_limit import BodyLimit
@@ -36,6 +36,7 @@ ROUTERS = (
     hooks.router,
     keys.router,
     activity.router,
+    decisions.router,
     tokens.router,
 )
 

@@ -175,6 +175,7 @@ def _matches(query: DecisionQuery, record: DecisionRecord) -> bool:
         and (query.until is None or record.at < query.until)
         and (not query.codes or record.code.value in query.codes)
         and (query.action is None or record.action == query.action)
+        and (query.request_id is None or record.request_id == query.request_id)
         and (query.after is None or (to_micros(record.at), record.id) < query.after)
     )
 

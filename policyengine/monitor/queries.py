@@ -85,6 +85,25 @@ class MonitorQueries:
             found.sort(key=lambda item: (item.at, item.id), reverse=True)
         return self._paged(found, query.limit - 1)
 
+    def decisions(
+        self,
+        key_id: str,
+        *,
+        request_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        code: str | Iterable[str] | None = None,
+        action: str | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> Page[DecisionRecord]:
+        """One key's decision records alone, newest first; with ``request_id``, those of
+        that request (a caller may send its own request id, so there may be several)."""
+        if request_id is not None and not 0 < len(request_id) <= 200:
+            raise MonitorError("request_id must be 1 to 200 characters")
+        query = self._query(since, until, code, action, cursor, limit)
+        return self._page(replace(query, key_id=pages.check_key_id(key_id), request_id=request_id))
+
     def address_activity(
         self,
         address: str | None = None,

@@ -103,7 +103,8 @@ class DecisionRecord:
     def trace(self) -> tuple[Step, ...]:
         """The steps the check took, as ``check(explain=True)`` lists them, rebuilt from the
         record: every step before the one that decided passed, and that one says why.
-        Each rule that passed is not kept, so the rules show only when one denied."""
+        Each rule that passed is not kept: the rules show when one denied, and an allowed
+        request names, at its scope step, the allow rule or key type that let it in."""
         return _trace(self)
 
     def as_dict(self) -> dict[str, object]:
@@ -175,7 +176,11 @@ def _passed(record: DecisionRecord, step: str) -> str | None:
     if step == "ip":
         return f"{record.client} is allowed" if record.client else "no client address to check"
     if step == "scope":
-        return f"{record.resource}:{record.action} is granted"
+        granted = f"{record.resource}:{record.action} is granted"
+        if record.rule is None:
+            return granted
+        where = f" ({record.rule_location})" if record.rule_location else ""
+        return f"{granted} by {record.rule}{where}"
     if step != "rate" or not record.limits:
         return None
     left = ", ".join(f"{h.remaining} of {h.quota} left in '{h.name}'" for h in record.limits)

@@ -135,6 +135,7 @@ def decisions_statement(query: DecisionQuery) -> tuple[str, list[object]]:
     else:
         where.add("key_id = ?", query.key_id)
     where.given("client = ?", query.client).given("action = ?", query.action)
+    where.given("request_id = ?", query.request_id)
     where.given("at >= ?", optional_micros(query.since))
     where.given("at < ?", optional_micros(query.until))
     where.one_of("code", query.codes).before("at", "id", query.after)

@@ -71,6 +71,7 @@ class DecisionQuery:
     codes: tuple[str, ...] = ()
     action: str | None = None
     after: tuple[int, str] | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,15 +219,17 @@ def _routes(r: Reader, node: yaml.Node, pending: Collected) -> None:
             r.error(spec_node, f"route '{spec}' duplicates '{first}' (first at {where})")
             continue
         pending.seen_routes[shape] = (spec, r.location(spec_node))
-        any_key, scope_node = False, target
+        any_key, metered, scope_node = False, True, target
         if isinstance(target, yaml.MappingNode):
-            fields = r.mapping(target, f"route '{spec}'", ("scope", "any_key")) or {}
+            fields = r.mapping(target, f"route '{spec}'", ("scope", "any_key", "metered")) or {}
             if "scope" not in fields:
                 r.error(target, f"route '{spec}' needs a scope, such as events:read")
                 continue
             scope_node = fields["scope"][1]
             if "any_key" in fields:
                 any_key = bool(r.boolean(fields["any_key"][1], "any_key"))
+            if "metered" in fields:
+                metered = r.boolean(fields["metered"][1], "metered") is not False
         target_text = r.string(scope_node, f"the scope of route '{spec}'")
         match = _ROUTE_TARGET.fullmatch(target_text or "")
         if target_text is None:
@@ -248,7 +250,14 @@ def _routes(r: Reader, node: yaml.Node, pending: Collected) -> None:
         pending.resources.setdefault(scope.resource, set()).add(scope.action)
         pending.routes.append(
             Route(
-                method, path, scope.resource, instance, scope.action, any_key, r.location(spec_node)
+                method,
+                path,
+                scope.resource,
+                instance,
+                scope.action,
+                any_key,
+                r.location(spec_node),
+                metered,
             )
         )
 

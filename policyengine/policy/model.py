@@ -65,6 +65,9 @@ class Route:
     #: Any valid key may call the route; scopes are not consulted (rules still are).
     any_key: bool = False
     location: Location = field(default=Location("<memory>", 1, 1), compare=False)
+    #: Calls to the route use none of the key's rate limits or credits; a key already
+    #: over them is still refused.
+    metered: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,22 +112,24 @@ class PreparedPolicy:
         granted = plan.granted or ctx.resource_id in plan.instances
         current = None
         denied = None
+        allowed_by = None
         try:
             if not granted:
                 # Every applicable rule is evaluated, so that an error in any of them
-                # denies whatever the order of the rules.
-                allowed = False
+                # denies whatever the order of the rules; the first that matched allows.
                 for current in plan.allow:
-                    if current.test(key, ctx):
-                        allowed = True
-                if not allowed:
+                    if current.test(key, ctx) and allowed_by is None:
+                        allowed_by = current
+                if allowed_by is None:
                     return plan.no_scope
             for current in plan.deny:
                 if current.test(key, ctx) and denied is None:
                     denied = current
         except Exception as error:  # any error in a rule denies
             return _failed(current, error)
-        return denied.verdict if denied is not None else plan.ok
+        if denied is not None:
+            return denied.verdict
+        return allowed_by.verdict if allowed_by is not None else plan.ok
 
     def _plan(
         self,
@@ -153,8 +155,8 @@ class PreparedPolicy:
         instances = frozenset(
             s.instance for s in grants if s.instance is not None and _grant(s, resource, action)
         )
-        ok = Verdict(Code.OK, "done", f"{resource}:{action} is granted")
         target = f"{resource}:{action}"
+        ok = Verdict(Code.OK, "done", f"{target} is granted", _granted_by(key, key_type, any_key))
         no_scope = Verdict(
             Code.INSUFFICIENT_SCOPE,
             "scope",
@@ -264,6 +266,18 @@ def merge_limits(limits: Sequence[RateLimit], key: KeyRecord) -> tuple[RateLimit
     return tuple(merged)
 
 
+def _granted_by(key: KeyRecord, key_type: KeyType | None, any_key: bool) -> RuleRef | None:
+    """What lets a request in when no allow rule had to: the route, or the key type whose
+    scopes (or allowance, for a key with its own scopes) grant it."""
+    if any_key:
+        return RuleRef("any-key route")
+    if key_type is None:
+        return None
+    if key_type.from_key:
+        return RuleRef(f"the key's own scopes, within key type '{key.type}'", key_type.location)
+    return RuleRef(f"the scopes of key type '{key.type}'", key_type.location)
+
+
 def _parse(text: str) -> Scope | None:
     try:
         return parse_scope(text)
@@ -287,7 +301,12 @@ def _compile(rule: Rule, coverage: Coverage | None) -> CompiledRule:
         probes,
     )
     ref = RuleRef(rule.name, rule.location)
-    verdict = Verdict(Code(rule.code), "rules", rule.reason, ref)
+    # An allow rule's verdict is the decision when it, not a scope, let the request in.
+    verdict = (
+        Verdict(Code.OK, "done", rule.reason, ref)
+        if rule.effect == "allow"
+        else Verdict(Code(rule.code), "rules", rule.reason, ref)
+    )
     return CompiledRule(rule, test, ref, verdict)
 
 

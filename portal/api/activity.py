@@ -17,6 +17,10 @@ router = APIRouter(prefix="/v1/keys/{id}", tags=["keys"])
 
 Since = Annotated[Instant | None, Query(description="From this instant (inclusive).")]
 Until = Annotated[Instant | None, Query(description="Before this instant.")]
+Codes = Annotated[
+    list[str] | None, Query(max_length=20, description="Only decisions of these codes.")
+]
+Action = Annotated[str | None, Query(max_length=64, description="Only decisions of this action.")]
 Activity = DecisionEntry | LifecycleEntry
 
 
@@ -31,12 +35,8 @@ def activity(
     services: ServicesDep,
     since: Since = None,
     until: Until = None,
-    code: Annotated[
-        list[str] | None, Query(max_length=20, description="Only decisions of these codes.")
-    ] = None,
-    action: Annotated[
-        str | None, Query(max_length=64, description="Only decisions of this action.")
-    ] = None,
+    code: Codes = None,
+    action: Action = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[Activity]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from policyengine.engine import Engine
+from policyengine.limits import Limiter, MemoryLimiter
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -122,3 +124,27 @@ def call_asgi(
     asyncio.run(app(scope, receive, send))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], body
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
+    """Each limiter backend in turn; Redis's under a prefix of its own, cleaned after."""
+    if request.param == "memory":
+        yield MemoryLimiter()
+        return
+    from policyengine.limits.redis import RedisLimiter
+
+    url = require_redis()
+    prefix = f"policyengine-test:{uuid.uuid4().hex}:"
+    opened = RedisLimiter(url, prefix=prefix)
+    try:
+        yield opened
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        stale = list(client.scan_iter(match=prefix + "*", count=1000))
+        if stale:
+            client.delete(*stale)
+        client.close()
+        opened.close()

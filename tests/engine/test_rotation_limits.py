@@ -6,42 +6,18 @@ rotating it, in either limiter, however many times, during the grace period or a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import Clock, require_redis, tdoc_engine
+from conftest import Clock, tdoc_engine
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
-from policyengine.limits import Limiter, MemoryLimiter
+from policyengine.limits import Limiter
 from policyengine.record import Usage
 from policyengine.request import Request
 
 CLIENT = "203.0.113.9"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
-    if request.param == "memory":
-        yield MemoryLimiter()
-        return
-    from policyengine.limits.redis import RedisLimiter
-
-    url = require_redis()
-    prefix = f"policyengine-test:{uuid.uuid4().hex}:"
-    opened = RedisLimiter(url, prefix=prefix)
-    try:
-        yield opened
-    finally:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        stale = list(client.scan_iter(match=prefix + "*", count=1000))
-        if stale:
-            client.delete(*stale)
-        client.close()
-        opened.close()
 
 
 @pytest.fixture

@@ -51,6 +51,13 @@ def test_an_allowed_check_is_kept_with_everything_that_explains_it(
         "203.0.113.9",
     )
     assert (record.step, record.reason) == ("done", "events:read is granted")
+    assert record.rule == "the scopes of key type 'read-only'"
+    assert record.rule_location is not None
+    assert "key_types.yaml:" in record.rule_location
+    scope_step = next(step for step in record.trace if step.step == "scope")
+    assert scope_step.detail.startswith(
+        "events/evt_42:read is granted by the scopes of key type 'read-only' ("
+    )
     assert record.limits[0].name == "default"
     assert (record.limits[0].remaining, record.limits[0].quota) == (599, 600)
     assert record.latency > 0

@@ -249,7 +249,7 @@ def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_validate_accepts_tdocs_policies() -> None:
     result = cli("validate", "policies")
     assert result.returncode == 0, result.stderr
-    assert "policies: valid — 4 key types, 30 routes, 2 rules" in result.stdout
+    assert "policies: valid — 4 key types, 33 routes, 2 rules" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def run(tmp_path: Path, tests: str):
 def test_tdocs_suites_pass_with_full_coverage() -> None:
     result = run_directory(ROOT / "policies")
     assert result.failed == []
-    assert len(result.results) == 97
+    assert len(result.results) == 109
     assert result.coverage.rules_complete
     assert all(hit for _, _, hit in result.coverage.scopes)
     assert all(seen == {True, False} for _, seen in result.coverage.branches)

@@ -137,3 +137,8 @@ def wait_for_run(
         if time.monotonic() > deadline:
             raise AssertionError(f"the run did not end in {timeout}s: {run}")
         time.sleep(0.05)
+
+
+def settled(engine: Engine) -> None:
+    """Everything the monitor was handed is written: the decisions can be read."""
+    assert engine.monitor.flush(10)

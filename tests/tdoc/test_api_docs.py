@@ -25,7 +25,15 @@ from fastapi.testclient import TestClient
 from .conftest import CLIENT, AppFactory, Keys
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-PAGES = ("api.md", "api-events.md", "api-tasks.md", "api-hooks.md", "api-keys.md", "api-tokens.md")
+PAGES = (
+    "api.md",
+    "api-events.md",
+    "api-tasks.md",
+    "api-hooks.md",
+    "api-keys.md",
+    "api-tokens.md",
+    "api-decisions.md",
+)
 _MARK = re.compile(r"^<!-- example: http key=([a-z]+) -->\n```http\n(.*?)^```\n", re.M | re.S)
 _ANSWER = re.compile(r"\s*```http\n(.*?)^```\n", re.M | re.S)
 _ID = re.compile(r"(evt|tsk|run|hk|key|msg)_[0-9A-Za-z]{20}")

@@ -10,11 +10,7 @@ from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
 
-from .conftest import EVENT, Keys, bearer, sent
-
-
-def settled(engine: Engine) -> None:
-    assert engine.monitor.flush(10)
+from .conftest import EVENT, Keys, bearer, sent, settled
 
 
 def test_a_key_reads_its_own_activity_each_decision_explained(
@@ -49,6 +45,22 @@ def test_a_key_reads_its_own_activity_each_decision_explained(
         headers=reader,
     ).json()["data"]
     assert {e["code"] for e in only_denials} == {"INSUFFICIENT_SCOPE"}
+
+
+def test_a_keys_activity_is_read_page_by_page(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    reader = bearer(keys.reader)
+    for n in range(3):
+        client.get("/v1/events", headers={**reader, "X-Request-ID": f"page-{n}"})
+    settled(engine)
+    path = f"/v1/keys/{keys.ids['reader']}/activity"
+    first = client.get(path, params={"limit": 2}, headers=reader).json()
+    rest = client.get(path, params={"cursor": first["next_cursor"]}, headers=reader)
+    assert rest.status_code == 200
+    seen = [e.get("request_id", e["event"]) for e in [*first["data"], *rest.json()["data"]]]
+    assert seen[:3] == ["page-2", "page-1", "page-0"]
+    assert seen[-1] == "key.created"
 
 
 def test_a_key_reads_no_other_keys_activity(client: TestClient, keys: Keys) -> None:

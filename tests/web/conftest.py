@@ -16,7 +16,11 @@ from fastapi.testclient import TestClient
 
 from portal.web import DocsSite
 
+from .browser import browser
 from .sample_app import sample_app
+
+# One browser for the whole session, whichever module asks for it first.
+__all__ = ["browser"]
 
 ROOT = Path(__file__).resolve().parents[2]
 

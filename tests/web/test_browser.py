@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from .browser import Guard, axe_violations, browser, new_page, screenshot
+from .browser import Guard, axe_violations, new_page, screenshot
 from .conftest import Served
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]
 
 PAGES = [
     "/",

@@ -23,10 +23,15 @@ export function stateOf(key) {
   return "active";
 }
 
-/** How a key is shown: its prefix and last four characters. */
+/** How a key is shown: its prefix and last four characters (the API's `display`). */
 export function keyShown(key) {
-  if (key.prefix && key.last4) return `${key.prefix}…${key.last4}`;
-  return key.id;
+  return key.display || key.id;
+}
+
+/** A key's own rate limits in words: `default: 100 per 60 s (burst 100)`. */
+export function limitsShown(limits) {
+  return Object.entries(limits || {}).map(([name, r]) =>
+    `${name}: ${r.limit} per ${r.period_seconds} s${r.burst && r.burst !== r.limit ? ` (burst ${r.burst})` : ""}`).join(", ");
 }
 
 export function keyRow(key) {

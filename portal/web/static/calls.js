@@ -11,12 +11,16 @@ const $ = (id) => document.getElementById(id);
 const rows = $("calls").tBodies[0];
 let cursor = null;
 
+function isLookup(path) {
+  return path === "/v1/explain" || path === "/v1/decisions" || path.startsWith("/v1/decisions/");
+}
+
 function supportLink(requestId) {
   return `${location.origin}/calls?request_id=${encodeURIComponent(requestId)}`;
 }
 
 function loadIntoConsole(call) {
-  const found = matchOperation(operations, call.method, call.path);
+  const found = matchOperation(operations, call.request.method, call.request.path);
   if (!found) return false;
   sessionStorage.setItem("tdoc.load", JSON.stringify(found));
   location.href = `/console?load=1&op=${encodeURIComponent(found.operation)}`;
@@ -41,12 +45,13 @@ function callRow(call) {
   load.addEventListener("click", () => { if (!loadIntoConsole(call)) load.textContent = "No such operation"; });
   const share = el("button", { type: "button", class: "secondary small" }, "Copy support link");
   share.addEventListener("click", () => copyText(supportLink(call.request_id), share));
-  const answer = call.allowed ? `${call.status} ${call.code}` : `${call.status} ${call.code}`;
+  const answer = `${call.status} ${call.code}`;
+  const { method, path, ip } = call.request;
   const row = el("tr", { "data-request-id": call.request_id },
     el("td", {}, when(call.time)),
-    el("td", {}, el("code", {}, `${call.method} ${call.path}`)),
+    el("td", {}, el("code", {}, `${method || ""} ${path || ""}`.trim())),
     el("td", {}, el("span", { class: `status s${String(call.status)[0]}` }, answer)),
-    el("td", {}, call.ip || call.user_agent || "—"),
+    el("td", {}, ip || "—"),
     el("td", {}, el("div", { class: "row" }, toggle, load, share)));
   return [row, detail];
 }
@@ -60,7 +65,9 @@ async function page(first) {
   const answer = await apiCall({ path: "/v1/decisions", query, key });
   if (!answer.ok) { $("calls-status").textContent = `Your calls could not be loaded: ${errorText(answer)}`; return; }
   if (first) rows.replaceChildren();
-  const calls = answer.json.data || [];
+  // The console's and this page's own look-ups of explanations are calls too, but not the
+  // ones a reader is looking for.
+  const calls = (answer.json.data || []).filter((call) => !isLookup(call.request.path || ""));
   for (const call of calls) rows.append(...callRow(call));
   cursor = answer.json.next_cursor || null;
   $("calls").hidden = rows.rows.length === 0;

@@ -146,7 +146,7 @@ async function simulateRequest() {
   if (r.error) return invalid(r);
   const key = setKey(keyInput.value);
   $("console-status").textContent = "Simulating…";
-  const found = await simulate({ method: r.method, path: withQuery(r.path, r.query), headers: r.headers }, key);
+  const found = await simulate({ method: r.method, path: withQuery(r.path, r.query), headers: Object.fromEntries(r.headers) }, key);
   $("console-status").textContent = found.decision ? "Simulated: nothing was sent to the operation." : found.message;
   showDecision(found.decision ? renderExplanation(found.decision) : el("p", { class: "notice error" }, found.message), null);
 }

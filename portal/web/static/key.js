@@ -1,7 +1,7 @@
 // One key: its record, usage over time, activity, alerts and lifecycle events; rotate
 // with a grace period, disable or enable, revoke — each confirmed first.
 import { apiJson, el, when } from "./api.js";
-import { adminKey, keyShown, recordOf, secretOf, stateOf } from "./admin.js";
+import { adminKey, keyShown, limitsShown, recordOf, secretOf, stateOf } from "./admin.js";
 import { getKey } from "./keystore.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +27,8 @@ function showRecord(key) {
     ["Label", key.label], ["Key", keyShown(key)], ["Type", key.type], ["Environment", key.environment],
     ["State", state], ["Scopes", (key.scopes || []).join(", ") || "those of its type"],
     ["Allowed IPs", (key.allowed_ips || []).join(", ") || "anywhere"],
-    ["Rate limits", Object.entries(key.rate_limits || {}).map(([n, r]) => `${n}: ${typeof r === "string" ? r : JSON.stringify(r)}`).join(", ") || "those of its type"],
+    ["Rate limits", limitsShown(key.rate_limits) || "those of its type"],
+    ["Usage credits", key.usage ? `${key.usage.credits}, refilled ${key.usage.refill}` : "those of its type"],
     ["Created", when(key.created_at)], ["Expires", key.expires_at ? when(key.expires_at) : "never"],
     ["Last used", key.last_used_at ? when(key.last_used_at) : "never"],
   ];
@@ -40,12 +41,12 @@ function showRecord(key) {
 
 function drawUsage(points) {
   const box = $("usage-chart");
-  const times = points.map((p) => Math.floor(new Date(p.minute || p.time).getTime() / 1000));
+  const times = points.map((p) => Math.floor(new Date(p.start).getTime() / 1000));
   const allowed = points.map((p) => p.allowed || 0);
   const denied = points.map((p) => (typeof p.denied === "object" && p.denied !== null
     ? Object.values(p.denied).reduce((a, b) => a + b, 0) : p.denied || 0));
   $("usage-table").tBodies[0].replaceChildren(...points.map((p, i) =>
-    el("tr", {}, el("td", {}, when(p.minute || p.time)), el("td", {}, allowed[i]), el("td", {}, denied[i]))));
+    el("tr", {}, el("td", {}, when(p.start)), el("td", {}, allowed[i]), el("td", {}, denied[i]))));
   const total = allowed.reduce((a, b) => a + b, 0);
   const refused = denied.reduce((a, b) => a + b, 0);
   box.setAttribute("aria-label", `Calls per minute: ${total} allowed and ${refused} denied over ${points.length} minutes`);
@@ -92,12 +93,15 @@ async function load(adminKeyValue) {
   else $("usage-status").textContent = `Usage could not be loaded: ${usage.reason.message}`;
   const entries = activity.status === "fulfilled" ? activity.value.data || [] : [];
   if (activity.status === "rejected") $("activity-status").textContent = `Activity could not be loaded: ${activity.reason.message}`;
-  const decisions = entries.filter((a) => a.kind !== "event");
-  $("activity").tBodies[0].replaceChildren(...decisions.map((a) => el("tr", {},
-    el("td", {}, when(a.time)), el("td", {}, el("code", {}, `${a.method || ""} ${a.path || ""}`.trim() || a.kind || "")),
-    el("td", {}, `${a.status || ""} ${a.code || ""} ${a.reason || ""}`.trim()))));
-  listItems("events", entries.filter((a) => a.kind === "event"), (e) => `${when(e.time)} — ${e.event || e.action || e.type}${e.detail ? `: ${e.detail}` : ""}`);
-  listItems("alerts", alerts.status === "fulfilled" ? alerts.value.data || [] : [], (a) => `${when(a.time)} — ${a.kind || a.type}: ${a.message || a.detail || ""}`);
+  // Activity holds decisions ("event": "decision") and lifecycle events ("key.created", …).
+  const decisions = entries.filter((a) => a.event === "decision");
+  $("activity").tBodies[0].replaceChildren(...decisions.map((a) => el("tr", { "data-request-id": a.request_id },
+    el("td", {}, when(a.at)), el("td", {}, el("code", {}, `${a.method || ""} ${a.path || ""}`.trim() || a.action || "")),
+    el("td", {}, `${a.status} ${a.code}: ${a.reason}${a.client ? ` (from ${a.client})` : ""}`))));
+  if (activity.status === "fulfilled") $("activity-status").textContent = decisions.length ? "" : "No calls yet.";
+  listItems("events", entries.filter((a) => a.event !== "decision"), (e) => `${when(e.at)} — ${e.event} by ${e.actor}`);
+  listItems("alerts", alerts.status === "fulfilled" ? alerts.value.data || [] : [],
+    (a) => `${when(a.first_seen)} — ${a.severity} (${a.state}), ${a.kind}: ${a.message}${a.count > 1 ? ` — seen ${a.count} times, last ${when(a.last_seen)}` : ""}`);
 }
 
 async function act(path, body) {
@@ -118,18 +122,23 @@ $("rotate").addEventListener("click", async () => {
   $("rotated-secret").textContent = secretOf(answer);
   $("rotated").hidden = false;
   $("rotated").focus();
+  // Reloading clears the status line: say what was done once it has.
+  await load(getKey("admin"));
   $("key-page-status").textContent = `Rotated: the new key is ${recordOf(answer).id}.`;
-  load(getKey("admin"));
 });
 $("disable").addEventListener("click", async () => {
   const enabling = record?.disabled;
   const answer = await act(enabling ? "enable" : "disable", {});
-  if (answer) { $("key-page-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled."; load(getKey("admin")); }
+  if (!answer) return;
+  await load(getKey("admin"));
+  $("key-page-status").textContent = enabling ? "Enabled." : "Disabled: calls with this key are refused until it is enabled.";
 });
 $("revoke").addEventListener("click", async () => {
   if (!(await confirmAction("Revoke this key for good?", "Every call with it will be refused from now on. This cannot be undone.", "Revoke"))) return;
   const answer = await act("revoke", {});
-  if (answer) { $("key-page-status").textContent = "Revoked."; load(getKey("admin")); }
+  if (!answer) return;
+  await load(getKey("admin"));
+  $("key-page-status").textContent = "Revoked: every call with this key is refused from now on.";
 });
 addEventListener("resize", () => { if (chart) chart.setSize({ width: Math.max(280, $("usage-chart").clientWidth), height: 220 }); });
 adminKey("admin-key", load);
