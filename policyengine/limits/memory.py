@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from policyengine.errors import ConfigError
 from policyengine.limits.base import SteppingLimiter, register_scheme
-from policyengine.limits.gcra import MICROS
+from policyengine.limits.gcra import MICROS, gcra_params
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import Period, current_period
 from policyengine.policy.model import RateLimit
@@ -26,6 +26,7 @@ from policyengine.redaction import redact
 _FOREVER = 1 << 62
 _FIRST_SWEEP = 1024
 _SWEEP_EVERY = 60 * MICROS
+_NO_TATS: dict[str, int] = {}
 
 
 class _KeyState:
@@ -78,6 +79,44 @@ class MemoryLimiter(SteppingLimiter):
         if not limits and usage is None:
             return NO_LIMITS
         at = round(now * MICROS)
+        if usage is None and consume:
+            admitted = self._admit(key_id, limits, at)
+            if admitted is not None:
+                return admitted
+            # Denied: the general step below says by which limits and for how long.
+        return self._evaluated(key_id, limits, usage, at, consume)
+
+    def _admit(self, key_id: str, limits: Sequence[RateLimit], at: int) -> LimitOutcome | None:
+        """The common case, rate limits without credits, when the request is admitted:
+        :func:`evaluate`'s answer, without its generality; ``None`` if it is denied."""
+        with self._lock:
+            state = self._keys.get(key_id)
+            known = state.tats if state is not None else _NO_TATS
+            advanced = []
+            for limit in limits:
+                interval, capacity = gcra_params(limit.rate)
+                tat = known.get(limit.name, 0)
+                new = (tat if tat > at else at) + interval
+                if new - at > capacity:
+                    return None
+                advanced.append(new)
+            if state is None:
+                state = self._keys[key_id] = _KeyState()
+            self._store(state, limits, advanced, None, 1, at)
+            size = len(self._keys)
+            if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
+                self._sweep(at)
+        return LimitOutcome(True, None, limits, advanced, at, None, None, 1)
+
+    def _evaluated(
+        self,
+        key_id: str,
+        limits: Sequence[RateLimit],
+        usage: Usage | None,
+        at: int,
+        consume: bool,
+    ) -> LimitOutcome:
+        """One step through :func:`evaluate`, for every case."""
         period = current_period(usage.refill, at) if usage is not None else None
         with self._lock:
             state = self._keys.get(key_id)
