@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
+from policyengine.judged import judged
 from policyengine.keys.events import APP
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
@@ -301,9 +302,20 @@ class Engine:
         credential_type: str,
         wait: bool = True,
     ) -> Decision:
-        now_ts = now.timestamp()
-        resolved = resolve(prepared, request, now_ts, self.proxies, credential_type)
-        decision = judge(prepared, key, resolved, self.environment, now, token_scopes, explain)
+        if explain:
+            resolved = resolve(prepared, request, now.timestamp(), self.proxies, credential_type)
+            decision = judge(prepared, key, resolved, self.environment, now, token_scopes, True)
+        else:
+            decision = judged(
+                prepared,
+                key,
+                request,
+                now,
+                self.proxies,
+                self.environment,
+                credential_type,
+                token_scopes,
+            )
         if not decision.allowed:
             return decision
         limits, usage = prepared.limits_for(key)
@@ -312,7 +324,7 @@ class Engine:
         if not wait and not getattr(self.limiter, "in_process", False):
             raise NotCached
         try:
-            outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
+            outcome = self.limiter.acquire(key.lineage, limits, usage, now.timestamp())
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
@@ -73,6 +74,8 @@ class PreparedPolicy:
         self._plans: dict[tuple[object, ...], Plan] = {}
         #: Per key version, the limits in force: kept here so that a reload starts afresh.
         self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
+        #: Answers of the steps before the limits, kept by :mod:`policyengine.judged`.
+        self.judgements: dict[tuple[object, ...], Any] = {}
 
     def limits_for(self, key: KeyRecord) -> tuple[tuple[RateLimit, ...], Usage | None]:
         """The limits and credits in force for ``key``: its type's, with its own overrides;
@@ -128,6 +131,19 @@ class PreparedPolicy:
         except Exception as error:  # any error in a rule denies
             return _failed(current, error)
         return denied.verdict if denied is not None else plan.ok
+
+    def is_fixed(
+        self,
+        key: KeyRecord,
+        token_scopes: tuple[str, ...] | None,
+        resource: str,
+        action: str,
+        any_key: bool,
+    ) -> bool:
+        """Whether :meth:`authorize` answers these without evaluating a condition or
+        reading the instance: a ready-made verdict that depends on nothing else."""
+        plan = self._plans.get((key.type, key.scopes, token_scopes, resource, action, any_key))
+        return plan is not None and plan.fixed is not None
 
     def _plan(
         self,
