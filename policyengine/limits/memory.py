@@ -80,26 +80,37 @@ class MemoryLimiter(SteppingLimiter):
             return NO_LIMITS
         at = round(now * MICROS)
         if usage is None and consume:
-            admitted = self._admit(key_id, limits, at)
-            if admitted is not None:
-                return admitted
-            # Denied: the general step below says by which limits and for how long.
+            return self._acquire_rates(key_id, limits, at)
         return self._evaluated(key_id, limits, usage, at, consume)
 
-    def _admit(self, key_id: str, limits: Sequence[RateLimit], at: int) -> LimitOutcome | None:
-        """The common case, rate limits without credits, when the request is admitted:
-        :func:`evaluate`'s answer, without its generality; ``None`` if it is denied."""
+    def _acquire_rates(self, key_id: str, limits: Sequence[RateLimit], at: int) -> LimitOutcome:
+        """The common case, rate limits without credits, in one pass: :func:`evaluate`'s
+        answer without its generality. A limit admits when the wait it would impose is
+        none, so the waits say both whether to admit and, if not, for how long."""
         with self._lock:
             state = self._keys.get(key_id)
             known = state.tats if state is not None else _NO_TATS
+            stored = []
             advanced = []
+            denied: list[str] = []
+            longest = 0
             for limit in limits:
                 interval, capacity = gcra_params(limit.rate)
                 tat = known.get(limit.name, 0)
-                new = (tat if tat > at else at) + interval
-                if new - at > capacity:
-                    return None
-                advanced.append(new)
+                stored.append(tat)
+                ahead = tat - at if tat > at else 0
+                wait = ahead + interval - capacity
+                if wait > 0:
+                    denied.append(limit.name)
+                    if wait > longest:
+                        longest = wait
+                else:
+                    advanced.append(at + ahead + interval)
+            if denied:
+                wait_s = longest / MICROS
+                return LimitOutcome(
+                    False, "RATE_LIMITED", limits, stored, at, None, None, 0, wait_s, tuple(denied)
+                )
             if state is None:
                 state = self._keys[key_id] = _KeyState()
             self._store(state, limits, advanced, None, 1, at)

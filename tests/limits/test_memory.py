@@ -90,10 +90,10 @@ def _seen(outcome: LimitOutcome) -> tuple[object, ...]:
 
 @settings(max_examples=200, deadline=None)
 @given(chosen=limit_sets(), data=st.data())
-def test_the_direct_path_answers_as_the_general_step(
+def test_the_direct_path_answers_as_the_general_step_admitted_or_denied(
     chosen: tuple[tuple[RateLimit, ...], Usage | None], data: st.DataObject
 ) -> None:
-    # The direct path (rate limits, no credits, admitted) must give the outcome and leave
+    # The direct path (rate limits, no credits) must give the outcome and leave
     # the state that the general step through ``evaluate`` gives, request after request.
     limits, _ = chosen
     times = data.draw(request_times(60.0))
