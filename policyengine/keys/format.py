@@ -128,12 +128,15 @@ class KeyFormat:
                 f"malformed API key: {len(text) - len(self.key_prefix(environment))} characters "
                 f"follow the prefix, not {body} (was it truncated or extended?)"
             )
-        for position, char in enumerate(text[len(self.key_prefix(environment)) :]):
-            if char not in _BASE62_SET:
-                return (
-                    f"malformed API key: character {position + 1} after the prefix is not "
-                    "a letter or a digit"
-                )
+        # The pattern says at once whether every character is base62; only when one is
+        # not is it looked for, to say where.
+        if self._exact.fullmatch(text) is None:
+            for position, char in enumerate(text[len(self.key_prefix(environment)) :]):
+                if char not in _BASE62_SET:
+                    return (
+                        f"malformed API key: character {position + 1} after the prefix is "
+                        "not a letter or a digit"
+                    )
         if not _checksum_matches(text):
             return "malformed API key: its checksum does not match (was it mistyped?)"
         return None
