@@ -335,7 +335,9 @@ class Engine:
             return _add_step(decision, "rate", False, decision.reason)
         decision.headers = RateLimitHeaders(outcome)
         if outcome.allowed:
-            return _add_step(decision, "rate", True, "within limits")
+            if decision.trace is not None:
+                decision.trace = (*decision.trace, Step("rate", True, "within limits"))
+            return decision
         if outcome.code == "USAGE_EXCEEDED":
             decision.code, decision.step = Code.USAGE_EXCEEDED, "usage"
             decision.reason = "the key's usage credits are spent"

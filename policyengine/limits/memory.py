@@ -68,6 +68,13 @@ class MemoryLimiter(SteppingLimiter):
         """How many keys have state held for them."""
         return len(self._keys)
 
+    def acquire(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        if usage is None and limits:  # the common case, without the general step's calls
+            return self._acquire_rates(key_id, limits, round(now * MICROS))
+        return self._step(key_id, limits, usage, now, True)
+
     def _step(
         self,
         key_id: str,
