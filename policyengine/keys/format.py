@@ -81,6 +81,7 @@ class KeyFormat:
             )
         self.prefix = prefix
         self.length = len(self.key_prefix("live")) + RANDOM_LENGTH + CHECKSUM_LENGTH
+        self._prefixes = tuple((env, self.key_prefix(env)) for env in ENVIRONMENTS)
         # A key is recognised in running text only where no base62 character touches it,
         # so that the tail of a longer token is not taken for a key.
         body = RANDOM_LENGTH + CHECKSUM_LENGTH
@@ -177,7 +178,7 @@ class KeyFormat:
         return f"{shown}…{text[-4:]}"
 
     def _environment(self, text: str) -> Environment | None:
-        for environment in ENVIRONMENTS:
-            if text.startswith(self.key_prefix(environment)):
+        for environment, prefix in self._prefixes:
+            if text.startswith(prefix):
                 return environment
         return None
