@@ -35,6 +35,7 @@ from policyengine.tokens import decision_code
 from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path
 
 log = logging.getLogger("policyengine")
+_DEBUG = logging.DEBUG
 
 Clock = Callable[[], datetime]
 EMPTY = PolicySet(key_types={})
@@ -207,7 +208,7 @@ class Engine:
         return self._decide(request, explain, False)
 
     def _decide(self, request: Request, explain: bool, wait: bool) -> Decision | None:
-        started = perf_counter()
+        started = perf_counter() if self._record is not None else 0.0
         now = request.time or self._clock()
         prepared = self._prepared
         try:
@@ -222,7 +223,7 @@ class Engine:
                 "the engine could not decide",
                 error=f"{type(error).__name__}: {error}",
             )
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(_DEBUG):
             log.debug(
                 "decision %s %s key=%s step=%s",
                 decision.code,

@@ -120,7 +120,14 @@ class MemoryLimiter(SteppingLimiter):
                 )
             if state is None:
                 state = self._keys[key_id] = _KeyState()
-            self._store(state, limits, advanced, None, 1, at)
+                known = state.tats
+            # What _store does without credits, here to spare the call.
+            expires = state.expires
+            for limit, tat in zip(limits, advanced, strict=False):  # equal lengths
+                known[limit.name] = tat
+                if tat > expires:
+                    expires = tat
+            state.expires = expires
             size = len(self._keys)
             if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
                 self._sweep(at)
