@@ -3,9 +3,10 @@
 What :func:`~policyengine.pipeline.judge` answers for a resolved request depends on the
 request through its method and path (or resource and action), its address and the kind
 of credential; and on the time only through the key's revocation and expiry, unless a
-rule's condition is evaluated (conditions may read anything) or a header is read. Such an
-answer is kept per key record, request and policy set, for the span of time in which the
-key's state cannot change, and each check gets a new :class:`Decision` made from it.
+rule's condition reads the time or a header, or headers name the client's address. Such
+an answer is kept per key record, request and policy set, for the span of time in which
+the key's state cannot change, and each check gets a new :class:`Decision` made from it.
+A condition that reads the time or a header is evaluated on every check.
 
 The record is compared by identity: a record read again from the store, after a change
 or at the lookup cache's refresh, is a new object, so its answers are worked out afresh.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from policyengine.decision import NO_HEADERS, Decision
+from policyengine.decision import NO_HEADERS, Code, Decision
 from policyengine.net import Proxies
 from policyengine.pipeline import Resolved, judge, resolve
 from policyengine.policy.prepared import PreparedPolicy
@@ -115,11 +116,14 @@ def _request_free(
     token_scopes: tuple[str, ...] | None,
 ) -> bool:
     """Whether ``decision`` read nothing of the request but what an answer is kept by:
-    it was decided before the rules, or by a plan that evaluates no condition."""
+    it was decided before the rules, or by a plan whose conditions read only the key and
+    what the answer is kept by. A rule that failed is never kept: it is tried again."""
     if resolved.problem is not None or decision.step not in _AUTHORIZED:
         return True
+    if decision.code is Code.UNAVAILABLE:
+        return False
     ctx = resolved.ctx
-    return prepared.is_fixed(key, token_scopes, ctx.resource, ctx.action, resolved.any_key)
+    return prepared.is_steady(key, token_scopes, ctx.resource, ctx.action, resolved.any_key)
 
 
 def _span(key: KeyRecord, now: datetime) -> tuple[datetime | None, datetime | None]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
+from policyengine.language.ast import paths
 from policyengine.language.compiler import Predicate, compile_predicate
 from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import KeyType, PolicySet, RateLimit, Rule
@@ -40,12 +41,30 @@ class Verdict:
         return self.code is Code.OK
 
 
+#: What a condition may read of a request and still answer alike for every request with
+#: the same key record, method, path, resource, action, address and credential: all but
+#: the time and the headers (and any attribute added later, until it is listed here).
+STEADY_REQUEST_ATTRIBUTES = frozenset(
+    {
+        "request.ip",
+        "request.method",
+        "request.path",
+        "request.action",
+        "request.credential",
+        "resource.type",
+        "resource.id",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
     test: Predicate
     ref: RuleRef
     verdict: Verdict
+    #: Whether its conditions read only the key and :data:`STEADY_REQUEST_ATTRIBUTES`.
+    steady: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +80,9 @@ class Plan:
     ok: Verdict
     #: The answer, when it needs no condition and no instance: most requests.
     fixed: Verdict | None = field(default=None)
+    #: Whether the answer depends on nothing but what :data:`STEADY_REQUEST_ATTRIBUTES`
+    #: and the key say (it always does when it is ``fixed``).
+    steady: bool = False
 
 
 class PreparedPolicy:
@@ -71,6 +93,8 @@ class PreparedPolicy:
         self.routes = RouteTable(policy.routes)
         self.headers = frozenset(policy.headers)
         self._rules = tuple(_compile(rule, coverage) for rule in policy.rules)
+        # Coverage counts every evaluation: no answer of an instrumented set is steady.
+        self._instrumented = coverage is not None
         self._plans: dict[tuple[object, ...], Plan] = {}
         #: Per key version, the limits in force: kept here so that a reload starts afresh.
         self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
@@ -132,7 +156,7 @@ class PreparedPolicy:
             return _failed(current, error)
         return denied.verdict if denied is not None else plan.ok
 
-    def is_fixed(
+    def is_steady(
         self,
         key: KeyRecord,
         token_scopes: tuple[str, ...] | None,
@@ -140,10 +164,10 @@ class PreparedPolicy:
         action: str,
         any_key: bool,
     ) -> bool:
-        """Whether :meth:`authorize` answers these without evaluating a condition or
-        reading the instance: a ready-made verdict that depends on nothing else."""
+        """Whether :meth:`authorize` answers alike for every request with this key record
+        and the same :data:`STEADY_REQUEST_ATTRIBUTES` (false when the plan is unknown)."""
         plan = self._plans.get((key.type, key.scopes, token_scopes, resource, action, any_key))
-        return plan is not None and plan.fixed is not None
+        return plan is not None and plan.steady
 
     def _plan(
         self,
@@ -186,7 +210,10 @@ class PreparedPolicy:
             fixed = ok
         elif not granted and not instances and not allow:
             fixed = no_scope
-        return Plan(granted, instances, allow, deny, no_scope, ok, fixed)
+        steady = fixed is not None or (
+            not self._instrumented and all(r.steady for r in (*allow, *deny))
+        )
+        return Plan(granted, instances, allow, deny, no_scope, ok, fixed, steady)
 
     def grants(
         self,
@@ -304,7 +331,9 @@ def _compile(rule: Rule, coverage: Coverage | None) -> CompiledRule:
     )
     ref = RuleRef(rule.name, rule.location)
     verdict = Verdict(Code(rule.code), "rules", rule.reason, ref)
-    return CompiledRule(rule, test, ref, verdict)
+    read = [p for c in (rule.when, rule.unless) if c is not None for p in paths(c.tree)]
+    steady = all(p.parts[0] == "key" or p.dotted in STEADY_REQUEST_ATTRIBUTES for p in read)
+    return CompiledRule(rule, test, ref, verdict, steady)
 
 
 def _failed(rule: CompiledRule | None, error: Exception) -> Verdict:
