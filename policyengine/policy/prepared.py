@@ -95,6 +95,13 @@ class PreparedPolicy:
         self._rules = tuple(_compile(rule, coverage) for rule in policy.rules)
         # Coverage counts every evaluation: no answer of an instrumented set is steady.
         self._instrumented = coverage is not None
+        # Which rules name each resource ("*" for any), in file order: a plan reads the
+        # rules of its resource, not every rule.
+        self._by_resource: dict[str, list[CompiledRule]] = {}
+        for compiled in self._rules:
+            for name in dict.fromkeys(compiled.rule.resources):
+                self._by_resource.setdefault(name, []).append(compiled)
+        self._order = {id(compiled): index for index, compiled in enumerate(self._rules)}
         self._plans: dict[tuple[object, ...], Plan] = {}
         #: Per key version, the limits in force: kept here so that a reload starts afresh.
         self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
@@ -178,7 +185,7 @@ class PreparedPolicy:
         any_key: bool,
     ) -> Plan:
         key_type = self.key_types.get(key.type)
-        applicable = [r for r in self._rules if r.rule.applies_to(key.type, resource, action)]
+        applicable = self._applicable(key.type, resource, action)
         allow = tuple(r for r in applicable if r.rule.effect == "allow")
         # A deny rule about networks answers for the IP step, which comes before the
         # rules: among matching deny rules it decides, whatever their order.
@@ -214,6 +221,16 @@ class PreparedPolicy:
             not self._instrumented and all(r.steady for r in (*allow, *deny))
         )
         return Plan(granted, instances, allow, deny, no_scope, ok, fixed, steady)
+
+    def _applicable(self, key_type: str, resource: str, action: str) -> list[CompiledRule]:
+        """The rules that apply, in the order they were written."""
+        named = self._by_resource.get(resource, [])
+        anything = self._by_resource.get("*", []) if resource != "*" else []
+        candidates = named or anything
+        if named and anything:  # a rule may name both: each once, in file order
+            unique = {id(compiled): compiled for compiled in (*named, *anything)}
+            candidates = sorted(unique.values(), key=lambda compiled: self._order[id(compiled)])
+        return [r for r in candidates if r.rule.applies_to(key_type, resource, action)]
 
     def grants(
         self,
@@ -264,9 +281,7 @@ class PreparedPolicy:
             steps.append(Step("scope", False, f"no scope grants {target}"))
         matched: list[Rule] = []
         granted = scope is not None or any_key
-        applicable = [
-            c for c in self._rules if c.rule.applies_to(key.type, ctx.resource, ctx.action)
-        ]
+        applicable = self._applicable(key.type, ctx.resource, ctx.action)
         # The same rules as authorize, in the same order: allow rules only when no scope
         # grants, deny rules only once something has granted.
         if not granted:
