@@ -107,8 +107,8 @@ def _report(current: Run, samples: dict[str, Sample], codes: dict[str, Code]) ->
         if code is not Code.OK:
             denials[name] = share
     table.notes.append(
-        "A JWT's signature is verified once and the verified token remembered; a forged or "
-        "expired one is verified again each time it comes."
+        "A JWT's signature is checked once and the token remembered, with its claims if it "
+        "verified (its times are checked on every use) or with the key it failed under if not."
     )
     report.tables.append(table)
 

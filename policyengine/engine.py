@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from policyengine.decision import Code, Decision, Step
 from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
+from policyengine.judged import judged, metered
 from policyengine.keys.events import APP
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
@@ -34,6 +35,7 @@ from policyengine.tokens import decision_code
 from policyengine.tokens.exchange import TokenExchange, open_exchange, signing_keys_path
 
 log = logging.getLogger("policyengine")
+_DEBUG = logging.DEBUG
 
 Clock = Callable[[], datetime]
 EMPTY = PolicySet(key_types={})
@@ -216,7 +218,7 @@ class Engine:
     def _decide(
         self, request: Request, explain: bool, wait: bool, dry_run: bool = False
     ) -> Decision | None:
-        started = perf_counter()
+        started = perf_counter() if self._record is not None else 0.0
         now = request.time or self._clock()
         prepared = self._prepared
         try:
@@ -231,7 +233,7 @@ class Engine:
                 "the engine could not decide",
                 error=f"{type(error).__name__}: {error}",
             )
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(_DEBUG):
             log.debug(
                 "decision %s %s key=%s step=%s",
                 decision.code,
@@ -322,9 +324,21 @@ class Engine:
         wait: bool = True,
         dry_run: bool = False,
     ) -> Decision:
-        now_ts = now.timestamp()
-        resolved = resolve(prepared, request, now_ts, self.proxies, credential_type)
-        decision = judge(prepared, key, resolved, self.environment, now, token_scopes, explain)
+        if explain:
+            resolved = resolve(prepared, request, now.timestamp(), self.proxies, credential_type)
+            decision = judge(prepared, key, resolved, self.environment, now, token_scopes, True)
+            is_metered = metered(resolved)
+        else:
+            decision, is_metered = judged(
+                prepared,
+                key,
+                request,
+                now,
+                self.proxies,
+                self.environment,
+                credential_type,
+                token_scopes,
+            )
         if not decision.allowed:
             return decision
         limits, usage = prepared.limits_for(key)
@@ -333,13 +347,12 @@ class Engine:
         if not wait and not getattr(self.limiter, "in_process", False):
             raise NotCached
         # A dry run, or a route that is not metered, reads the limits and uses none.
-        route = resolved.route
-        consume = not dry_run and (route is None or route.route.metered)
+        consume = not dry_run and is_metered
         try:
             if consume:
-                outcome = self.limiter.acquire(key.lineage, limits, usage, now_ts)
+                outcome = self.limiter.acquire(key.lineage, limits, usage, now.timestamp())
             else:
-                outcome = self.limiter.peek(key.lineage, limits, usage, now_ts)
+                outcome = self.limiter.peek(key.lineage, limits, usage, now.timestamp())
         except StorageError as error:
             if fails_open(limits, usage):
                 log.warning("limiter unavailable; %s is let through unmetered", key.id)
@@ -350,7 +363,9 @@ class Engine:
             return _add_step(decision, "rate", False, decision.reason)
         decision.headers = RateLimitHeaders(outcome)
         if outcome.allowed:
-            return _add_step(decision, "rate", True, "within limits")
+            if decision.trace is not None:
+                decision.trace = (*decision.trace, Step("rate", True, "within limits"))
+            return decision
         if outcome.code == "USAGE_EXCEEDED":
             decision.code, decision.step = Code.USAGE_EXCEEDED, "usage"
             decision.reason = "the key's usage credits are spent"

@@ -31,7 +31,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"policy"}),
     frozenset({"keys", "limits", "tokens"}),
     frozenset({"monitor"}),
-    frozenset({"pipeline", "testrun"}),
+    frozenset({"pipeline", "judged", "testrun"}),
     frozenset({"engine"}),
     frozenset({"integrations", "cli", "__main__", "__init__"}),
 )

@@ -81,6 +81,7 @@ class KeyFormat:
             )
         self.prefix = prefix
         self.length = len(self.key_prefix("live")) + RANDOM_LENGTH + CHECKSUM_LENGTH
+        self._prefixes = tuple((env, self.key_prefix(env)) for env in ENVIRONMENTS)
         # A key is recognised in running text only where no base62 character touches it,
         # so that the tail of a longer token is not taken for a key.
         body = RANDOM_LENGTH + CHECKSUM_LENGTH
@@ -128,12 +129,15 @@ class KeyFormat:
                 f"malformed API key: {len(text) - len(self.key_prefix(environment))} characters "
                 f"follow the prefix, not {body} (was it truncated or extended?)"
             )
-        for position, char in enumerate(text[len(self.key_prefix(environment)) :]):
-            if char not in _BASE62_SET:
-                return (
-                    f"malformed API key: character {position + 1} after the prefix is not "
-                    "a letter or a digit"
-                )
+        # The pattern says at once whether every character is base62; only when one is
+        # not is it looked for, to say where.
+        if self._exact.fullmatch(text) is None:
+            for position, char in enumerate(text[len(self.key_prefix(environment)) :]):
+                if char not in _BASE62_SET:
+                    return (
+                        f"malformed API key: character {position + 1} after the prefix is "
+                        "not a letter or a digit"
+                    )
         if not _checksum_matches(text):
             return "malformed API key: its checksum does not match (was it mistyped?)"
         return None
@@ -174,7 +178,7 @@ class KeyFormat:
         return f"{shown}…{text[-4:]}"
 
     def _environment(self, text: str) -> Environment | None:
-        for environment in ENVIRONMENTS:
-            if text.startswith(self.key_prefix(environment)):
+        for environment, prefix in self._prefixes:
+            if text.startswith(prefix):
                 return environment
         return None

@@ -117,8 +117,8 @@ class KeyLookups:
         else:
             # Only what the cache has not seen is checked offline: a malformed key is
             # never cached, so it is refused here before any store lookup.
-            if entry is None and not self._format.is_well_formed(secret):
-                raise InvalidValue(self._format.problem(secret) or "malformed API key")
+            if entry is None and (problem := self._format.problem(secret)) is not None:
+                raise InvalidValue(problem)
             record = self._stored(key_hash, entry, self._by_hash, wait)
         if record is not None and touch:
             self._last_used.note(record, now if isinstance(now, datetime) else now())

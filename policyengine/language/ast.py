@@ -108,3 +108,16 @@ def children(node: Expr) -> tuple[Expr, ...]:
         case Matches(left=left, right=right):
             return (left, right)
     raise TypeError(f"not a condition node: {node!r}")
+
+
+def paths(node: Expr) -> list[Path]:
+    """Every attribute a condition reads, in no particular order."""
+    found = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Path):
+            found.append(current)
+        else:
+            stack.extend(children(current))
+    return found

@@ -18,7 +18,6 @@ are exact doubles) and the rounding can only make a limit stricter, never looser
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 from policyengine.units import Rate
@@ -49,12 +48,24 @@ class GcraResult(NamedTuple):
     retry_after: int
 
 
-@lru_cache(maxsize=4096)
+#: ``id(rate)`` → the rate and its parameters. Looked up by identity, which costs a tenth
+#: of hashing the rate's fields; the rate is held, so that its id is not reused meanwhile.
+_PARAMS: dict[int, tuple[Rate, Gcra]] = {}
+_MAX_PARAMS = 4096
+
+
 def gcra_params(rate: Rate) -> Gcra:
     """The emission interval and capacity of ``rate``; cached, as rates are few."""
+    found = _PARAMS.get(id(rate))
+    if found is not None and found[0] is rate:
+        return found[1]
     period = round(rate.period * MICROS)
     interval = max(1, -(-period // rate.limit))
-    return Gcra(interval, rate.burst * interval)
+    params = Gcra(interval, rate.burst * interval)
+    if len(_PARAMS) >= _MAX_PARAMS:
+        _PARAMS.clear()
+    _PARAMS[id(rate)] = (rate, params)
+    return params
 
 
 def to_micros(seconds: float) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from policyengine.errors import ConfigError
 from policyengine.limits.base import SteppingLimiter, register_scheme
-from policyengine.limits.gcra import MICROS
+from policyengine.limits.gcra import MICROS, gcra_params
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import Period, current_period
 from policyengine.policy.model import RateLimit
@@ -26,6 +26,7 @@ from policyengine.redaction import redact
 _FOREVER = 1 << 62
 _FIRST_SWEEP = 1024
 _SWEEP_EVERY = 60 * MICROS
+_NO_TATS: dict[str, int] = {}
 
 
 class _KeyState:
@@ -67,6 +68,13 @@ class MemoryLimiter(SteppingLimiter):
         """How many keys have state held for them."""
         return len(self._keys)
 
+    def acquire(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        if usage is None and limits:  # the common case, without the general step's calls
+            return self._acquire_rates(key_id, limits, round(now * MICROS))
+        return self._step(key_id, limits, usage, now, True)
+
     def _step(
         self,
         key_id: str,
@@ -78,6 +86,62 @@ class MemoryLimiter(SteppingLimiter):
         if not limits and usage is None:
             return NO_LIMITS
         at = round(now * MICROS)
+        if usage is None and consume:
+            return self._acquire_rates(key_id, limits, at)
+        return self._evaluated(key_id, limits, usage, at, consume)
+
+    def _acquire_rates(self, key_id: str, limits: Sequence[RateLimit], at: int) -> LimitOutcome:
+        """The common case, rate limits without credits, in one pass: :func:`evaluate`'s
+        answer without its generality. A limit admits when the wait it would impose is
+        none, so the waits say both whether to admit and, if not, for how long."""
+        with self._lock:
+            state = self._keys.get(key_id)
+            known = state.tats if state is not None else _NO_TATS
+            stored = []
+            advanced = []
+            denied: list[str] = []
+            longest = 0
+            for limit in limits:
+                interval, capacity = gcra_params(limit.rate)
+                tat = known.get(limit.name, 0)
+                stored.append(tat)
+                ahead = tat - at if tat > at else 0
+                wait = ahead + interval - capacity
+                if wait > 0:
+                    denied.append(limit.name)
+                    if wait > longest:
+                        longest = wait
+                else:
+                    advanced.append(at + ahead + interval)
+            if denied:
+                wait_s = longest / MICROS
+                return LimitOutcome(
+                    False, "RATE_LIMITED", limits, stored, at, None, None, 0, wait_s, tuple(denied)
+                )
+            if state is None:
+                state = self._keys[key_id] = _KeyState()
+                known = state.tats
+            # What _store does without credits, here to spare the call.
+            expires = state.expires
+            for limit, tat in zip(limits, advanced, strict=False):  # equal lengths
+                known[limit.name] = tat
+                if tat > expires:
+                    expires = tat
+            state.expires = expires
+            size = len(self._keys)
+            if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
+                self._sweep(at)
+        return LimitOutcome(True, None, limits, advanced, at, None, None, 1)
+
+    def _evaluated(
+        self,
+        key_id: str,
+        limits: Sequence[RateLimit],
+        usage: Usage | None,
+        at: int,
+        consume: bool,
+    ) -> LimitOutcome:
+        """One step through :func:`evaluate`, for every case."""
         period = current_period(usage.refill, at) if usage is not None else None
         with self._lock:
             state = self._keys.get(key_id)

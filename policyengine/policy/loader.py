@@ -22,7 +22,7 @@ from policyengine.policy.model import (
 from policyengine.policy.named import unnamed_route_targets
 from policyengine.policy.read_alerts import read_alerts
 from policyengine.policy.read_key_types import read_key_type
-from policyengine.policy.read_rules import read_rule
+from policyengine.policy.read_rules import KnownNames, read_rule
 from policyengine.policy.routes import METHODS, Param, parse_template
 from policyengine.policy.scopes import Scope
 from policyengine.policy.source import Reader
@@ -95,7 +95,10 @@ def load_texts(files: dict[str, str]) -> PolicySet:
             _read_file(reader, root, pending)
     for reader, node, scope in pending.scope_refs:
         _check_scope(reader, node, scope, pending.resources)
-    rules = [r for r in (read_rule(reader, node, pending) for reader, node in pending.rules) if r]
+    known = KnownNames.of(pending)
+    rules = [
+        r for r in (read_rule(reader, node, pending, known) for reader, node in pending.rules) if r
+    ]
     diagnostics.extend(
         unnamed_route_targets(
             pending.routes, pending.resources, pending.declared, pending.key_types.values(), rules

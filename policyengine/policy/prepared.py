@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from policyengine.context import Context
 from policyengine.decision import Code, RuleRef, Step
+from policyengine.language.ast import paths
 from policyengine.language.compiler import Predicate, compile_predicate
 from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import KeyType, PolicySet, RateLimit, Rule
@@ -39,12 +41,30 @@ class Verdict:
         return self.code is Code.OK
 
 
+#: What a condition may read of a request and still answer alike for every request with
+#: the same key record, method, path, resource, action, address and credential: all but
+#: the time and the headers (and any attribute added later, until it is listed here).
+STEADY_REQUEST_ATTRIBUTES = frozenset(
+    {
+        "request.ip",
+        "request.method",
+        "request.path",
+        "request.action",
+        "request.credential",
+        "resource.type",
+        "resource.id",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
     test: Predicate
     ref: RuleRef
     verdict: Verdict
+    #: Whether its conditions read only the key and :data:`STEADY_REQUEST_ATTRIBUTES`.
+    steady: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,9 @@ class Plan:
     ok: Verdict
     #: The answer, when it needs no condition and no instance: most requests.
     fixed: Verdict | None = field(default=None)
+    #: Whether the answer depends on nothing but what :data:`STEADY_REQUEST_ATTRIBUTES`
+    #: and the key say (it always does when it is ``fixed``).
+    steady: bool = False
 
 
 class PreparedPolicy:
@@ -70,9 +93,20 @@ class PreparedPolicy:
         self.routes = RouteTable(policy.routes)
         self.headers = frozenset(policy.headers)
         self._rules = tuple(_compile(rule, coverage) for rule in policy.rules)
+        # Coverage counts every evaluation: no answer of an instrumented set is steady.
+        self._instrumented = coverage is not None
+        # Which rules name each resource ("*" for any), in file order: a plan reads the
+        # rules of its resource, not every rule.
+        self._by_resource: dict[str, list[CompiledRule]] = {}
+        for compiled in self._rules:
+            for name in dict.fromkeys(compiled.rule.resources):
+                self._by_resource.setdefault(name, []).append(compiled)
+        self._order = {id(compiled): index for index, compiled in enumerate(self._rules)}
         self._plans: dict[tuple[object, ...], Plan] = {}
         #: Per key version, the limits in force: kept here so that a reload starts afresh.
         self.limit_sets: dict[tuple[str, int], tuple[tuple[RateLimit, ...], Usage | None]] = {}
+        #: Answers of the steps before the limits, kept by :mod:`policyengine.judged`.
+        self.judgements: dict[tuple[object, ...], Any] = {}
 
     def limits_for(self, key: KeyRecord) -> tuple[tuple[RateLimit, ...], Usage | None]:
         """The limits and credits in force for ``key``: its type's, with its own overrides;
@@ -131,6 +165,19 @@ class PreparedPolicy:
             return denied.verdict
         return allowed_by.verdict if allowed_by is not None else plan.ok
 
+    def is_steady(
+        self,
+        key: KeyRecord,
+        token_scopes: tuple[str, ...] | None,
+        resource: str,
+        action: str,
+        any_key: bool,
+    ) -> bool:
+        """Whether :meth:`authorize` answers alike for every request with this key record
+        and the same :data:`STEADY_REQUEST_ATTRIBUTES` (false when the plan is unknown)."""
+        plan = self._plans.get((key.type, key.scopes, token_scopes, resource, action, any_key))
+        return plan is not None and plan.steady
+
     def _plan(
         self,
         key: KeyRecord,
@@ -140,7 +187,7 @@ class PreparedPolicy:
         any_key: bool,
     ) -> Plan:
         key_type = self.key_types.get(key.type)
-        applicable = [r for r in self._rules if r.rule.applies_to(key.type, resource, action)]
+        applicable = self._applicable(key.type, resource, action)
         allow = tuple(r for r in applicable if r.rule.effect == "allow")
         # A deny rule about networks answers for the IP step, which comes before the
         # rules: among matching deny rules it decides, whatever their order.
@@ -172,7 +219,20 @@ class PreparedPolicy:
             fixed = ok
         elif not granted and not instances and not allow:
             fixed = no_scope
-        return Plan(granted, instances, allow, deny, no_scope, ok, fixed)
+        steady = fixed is not None or (
+            not self._instrumented and all(r.steady for r in (*allow, *deny))
+        )
+        return Plan(granted, instances, allow, deny, no_scope, ok, fixed, steady)
+
+    def _applicable(self, key_type: str, resource: str, action: str) -> list[CompiledRule]:
+        """The rules that apply, in the order they were written."""
+        named = self._by_resource.get(resource, [])
+        anything = self._by_resource.get("*", []) if resource != "*" else []
+        candidates = named or anything
+        if named and anything:  # a rule may name both: each once, in file order
+            unique = {id(compiled): compiled for compiled in (*named, *anything)}
+            candidates = sorted(unique.values(), key=lambda compiled: self._order[id(compiled)])
+        return [r for r in candidates if r.rule.applies_to(key_type, resource, action)]
 
     def grants(
         self,
@@ -223,9 +283,7 @@ class PreparedPolicy:
             steps.append(Step("scope", False, f"no scope grants {target}"))
         matched: list[Rule] = []
         granted = scope is not None or any_key
-        applicable = [
-            c for c in self._rules if c.rule.applies_to(key.type, ctx.resource, ctx.action)
-        ]
+        applicable = self._applicable(key.type, ctx.resource, ctx.action)
         # The same rules as authorize, in the same order: allow rules only when no scope
         # grants, deny rules only once something has granted.
         if not granted:
@@ -307,7 +365,9 @@ def _compile(rule: Rule, coverage: Coverage | None) -> CompiledRule:
         if rule.effect == "allow"
         else Verdict(Code(rule.code), "rules", rule.reason, ref)
     )
-    return CompiledRule(rule, test, ref, verdict)
+    read = [p for c in (rule.when, rule.unless) if c is not None for p in paths(c.tree)]
+    steady = all(p.parts[0] == "key" or p.dotted in STEADY_REQUEST_ATTRIBUTES for p in read)
+    return CompiledRule(rule, test, ref, verdict, steady)
 
 
 def _failed(rule: CompiledRule | None, error: Exception) -> Verdict:

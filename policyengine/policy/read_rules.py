@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import yaml
@@ -30,7 +31,31 @@ RULE_KEYS = (
 RULE_CODES = ("DENIED_BY_POLICY", "IP_NOT_ALLOWED")
 
 
-def read_rule(r: Reader, node: yaml.Node, pending: Collected) -> Rule | None:
+@dataclass(frozen=True)
+class KnownNames:
+    """What rules may name, worked out once for all the rules of a set: as sets, to test
+    a name in constant time, and sorted, for the suggestions of a diagnostic."""
+
+    actions: tuple[frozenset[str], list[str]]
+    resources: tuple[frozenset[str], list[str]]
+    key_types: tuple[frozenset[str], list[str]]
+    headers: frozenset[str]
+
+    @classmethod
+    def of(cls, pending: Collected) -> KnownNames:
+        known = pending.resources
+        actions = frozenset(set().union(*known.values())) if known else frozenset()
+        return cls(
+            (actions, sorted(actions)),
+            (frozenset(known), sorted(known)),
+            (frozenset(pending.key_types), sorted(pending.key_types)),
+            frozenset(pending.headers),
+        )
+
+
+def read_rule(
+    r: Reader, node: yaml.Node, pending: Collected, names: KnownNames | None = None
+) -> Rule | None:
     fields = r.mapping(node, "a rule", RULE_KEYS)
     if fields is None:
         return None
@@ -43,12 +68,11 @@ def read_rule(r: Reader, node: yaml.Node, pending: Collected) -> Rule | None:
     if name is not None and not NAME.fullmatch(name):
         r.error(fields["name"][1], f"rule name '{name}' must be lower case: a-z, 0-9, _ . -")
         name = None
-    known = pending.resources
-    all_actions = sorted(set().union(*known.values())) if known else []
-    actions = _names(r, fields, "actions", all_actions)
-    resources = _names(r, fields, "resources", sorted(known))
-    key_types = _names(r, fields, "key_types", sorted(pending.key_types), wildcard=False)
-    headers = frozenset(pending.headers)
+    names = names or KnownNames.of(pending)
+    actions = _names(r, fields, "actions", names.actions)
+    resources = _names(r, fields, "resources", names.resources)
+    key_types = _names(r, fields, "key_types", names.key_types, wildcard=False)
+    headers = names.headers
     when = _condition(r, fields["when"][1], headers) if "when" in fields else None
     unless = _condition(r, fields["unless"][1], headers) if "unless" in fields else None
     code = "DENIED_BY_POLICY"
@@ -80,7 +104,7 @@ def _names(
     r: Reader,
     fields: dict[str, tuple[yaml.Node, yaml.Node]],
     key: str,
-    known: list[str],
+    known: tuple[frozenset[str], list[str]],
     wildcard: bool = True,
 ) -> tuple[str, ...] | None:
     if key not in fields:
@@ -90,9 +114,9 @@ def _names(
         return None
     ok = True
     for text, item in items:
-        if not (wildcard and text == "*") and text not in known:
+        if not (wildcard and text == "*") and text not in known[0]:
             singular = key[:-1].replace("_", " ")
-            r.error(item, f"unknown {singular} '{text}'" + suggest(text, known))
+            r.error(item, f"unknown {singular} '{text}'" + suggest(text, known[1]))
             ok = False
     return tuple(text for text, _ in items) if ok else None
 

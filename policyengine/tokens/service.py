@@ -16,11 +16,12 @@ import secrets
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import jwt
 from jwt.algorithms import ECAlgorithm
 
-from policyengine.errors import ConfigError, InvalidValue, KeyRequestError, TokenError
+from policyengine.errors import ConfigError, InvalidValue, KeyRequestError
 from policyengine.record import KeyRecord
 from policyengine.tokens.claims import (
     TOKEN_TYPE,
@@ -34,10 +35,12 @@ from policyengine.tokens.compact import decode_part, encode_part, json_object, s
 from policyengine.tokens.errors import TokenInvalid
 from policyengine.tokens.grants import narrow_scopes
 from policyengine.tokens.keyring import Jwks, SigningKeys
-from policyengine.tokens.signing import ALGORITHM, aware, is_low_s, low_s
+from policyengine.tokens.signing import ALGORITHM, SigningKey, aware, is_low_s, low_s
 from policyengine.units import MAX_DURATION_SECONDS, format_duration, parse_duration
 
 _UNKNOWN_KEY = "the token was not signed by a current key of this service"
+_BAD_SIGNATURE = "the token's signature does not verify"
+_Entry = TypeVar("_Entry")
 
 
 class TokenService:
@@ -52,7 +55,9 @@ class TokenService:
         cache_size: int = 4096,
     ) -> None:
         """``cache_size`` verified tokens are remembered, so that a token presented again
-        costs a dictionary lookup and the time checks instead of a signature check."""
+        costs a dictionary lookup and the time checks instead of a signature check; as
+        many tokens whose signature failed are remembered with the key that failed them,
+        so that a forgery sent again is refused without a signature check either."""
         for name, value in (("issuer", issuer), ("audience", audience)):
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"a token service needs an {name}: a non-empty string")
@@ -73,6 +78,8 @@ class TokenService:
         self._algorithm = ECAlgorithm(ECAlgorithm.SHA256)
         self._cache_size = cache_size
         self._verified: dict[str, TokenClaims] = {}
+        #: Token → (kid, the key object its signature failed under).
+        self._forged: dict[str, tuple[str, SigningKey]] = {}
         self._cache_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -149,6 +156,10 @@ class TokenService:
         cached = self._verified.get(token) if isinstance(token, str) else None
         if cached is not None:
             return self._recheck(token, cached, moment)
+        forged = self._forged.get(token) if isinstance(token, str) else None
+        if forged is not None and self._keys.verifying_key(forged[0], moment) is forged[1]:
+            # The same bytes failed under the very same key: they fail again.
+            raise TokenInvalid(_BAD_SIGNATURE)
         parts = split_token(token)
         kid = check_header(parts.header)
         key = self._keys.verifying_key(kid, moment)
@@ -157,10 +168,13 @@ class TokenService:
         if not is_low_s(parts.signature):
             raise TokenInvalid("the token's signature is not in its low-s form (s <= n/2)")
         if not self._algorithm.verify(parts.signing_input, key.public_key, parts.signature):
-            raise TokenInvalid("the token's signature does not verify")
+            self._remember(self._forged, token, (kid, key))
+            raise TokenInvalid(_BAD_SIGNATURE)
         claims = read_claims(json_object(parts.payload, "payload"), kid, self._expected)
+        # Remembered before the time checks: they run on every use, so a token that is
+        # not yet or no longer valid is refused again without a signature check.
+        self._remember(self._verified, token, claims)
         check_time(claims, moment, self._leeway)
-        self._remember(token, claims)
         return claims
 
     def jwks(self, now: datetime) -> Jwks:
@@ -201,24 +215,23 @@ class TokenService:
     def _recheck(self, token: str, claims: TokenClaims, now: datetime) -> TokenClaims:
         # The signature and claims of these exact characters were checked already; what
         # may have changed since is the time and whether their signing key still verifies.
-        try:
-            if self._keys.verifying_key(claims.kid, now) is None:
-                raise TokenInvalid(_UNKNOWN_KEY)
-            check_time(claims, now, self._leeway)
-        except TokenError:
+        # A time check that fails keeps the entry: it depends on ``now`` alone, and a
+        # replay judged at a later time says nothing of the token's validity today.
+        if self._keys.verifying_key(claims.kid, now) is None:
             with self._cache_lock:
                 self._verified.pop(token, None)
-            raise
+            raise TokenInvalid(_UNKNOWN_KEY)
+        check_time(claims, now, self._leeway)
         return claims
 
-    def _remember(self, token: str, claims: TokenClaims) -> None:
+    def _remember(self, cache: dict[str, _Entry], token: str, entry: _Entry) -> None:
         if self._cache_size == 0:
             return
         # Readers look up without the lock (a dict lookup is atomic); every change holds it.
         with self._cache_lock:
-            if len(self._verified) >= self._cache_size:
-                self._verified.pop(next(iter(self._verified)))  # the oldest entry
-            self._verified[token] = claims
+            if len(cache) >= self._cache_size:
+                cache.pop(next(iter(cache)))  # the oldest entry
+            cache[token] = entry
 
 
 def seconds(value: str | float, name: str) -> float:

@@ -119,7 +119,11 @@ def test_an_exception_inside_a_rule_denies(engine: Engine, monkeypatch: pytest.M
     def broken(key: object, req: object) -> bool:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(engine.prepared, "_rules", (replace(rule, test=broken),))
+    failing = replace(rule, test=broken)
+    names = dict.fromkeys(rule.rule.resources)
+    monkeypatch.setattr(engine.prepared, "_rules", (failing,))
+    monkeypatch.setattr(engine.prepared, "_by_resource", {name: [failing] for name in names})
+    monkeypatch.setattr(engine.prepared, "_order", {id(failing): 0})
     decision = engine.check(
         Request(credential=issued.secret, method="POST", path="/v1/events", ip=CLIENT)
     )

@@ -164,3 +164,19 @@ def test_find_keys_ignores_a_key_inside_a_longer_token_and_reports_positions() -
     found = FORMAT.find_keys(f'API_KEY="{key}"')
     assert [(f.text, f.start, f.environment) for f in found] == [(key, 9, "live")]
     assert key not in repr(found)
+
+
+@given(environments, random_parts, st.integers(0, RANDOM_LENGTH + CHECKSUM_LENGTH - 1), st.data())
+def test_a_character_outside_base62_is_named_by_its_position(
+    environment: str, random: str, position: int, data: st.DataObject
+) -> None:
+    key = make_key(environment, random)
+    start = len(FORMAT.key_prefix(environment))  # type: ignore[arg-type]
+    bad = data.draw(st.characters(blacklist_characters=BASE62))
+    text = key[: start + position] + bad + key[start + position + 1 :]
+    assert FORMAT.problem(text) == (
+        f"malformed API key: character {position + 1} after the prefix is not a letter or a digit"
+    )
+    assert not FORMAT.is_well_formed(text)
+    assert FORMAT.problem(key) is None
+    assert FORMAT.is_well_formed(key)

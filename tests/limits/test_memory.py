@@ -1,18 +1,24 @@
-"""What only the in-process backend must show: bounded memory and thread safety."""
+"""What only the in-process backend must show: bounded memory, thread safety, and a
+direct path for the common case that answers as the general one."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError
 from policyengine.limits import MemoryLimiter, open_limiter
+from policyengine.limits.gcra import MICROS
+from policyengine.limits.outcome import LimitOutcome
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import parse_rate
 
 from .conftest import MIDNIGHT
+from .strategies import limit_sets, request_times
 
 MINUTE = (RateLimit("minute", parse_rate("10/minute")),)
 
@@ -67,3 +73,37 @@ def test_memory_url_opens_an_in_process_limiter() -> None:
 def test_a_memory_url_with_an_address_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="memory://"):
         open_limiter("memory://somewhere")
+
+
+def _seen(outcome: LimitOutcome) -> tuple[object, ...]:
+    """Everything an outcome tells its reader."""
+    return (
+        outcome.allowed,
+        outcome.code,
+        outcome.retry_after,
+        outcome.denied_by,
+        outcome.states,
+        outcome.usage,
+        outcome.headroom(),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(chosen=limit_sets(), data=st.data())
+def test_the_direct_path_answers_as_the_general_step_admitted_or_denied(
+    chosen: tuple[tuple[RateLimit, ...], Usage | None], data: st.DataObject
+) -> None:
+    # The direct path (rate limits, no credits) must give the outcome and leave
+    # the state that the general step through ``evaluate`` gives, request after request.
+    limits, _ = chosen
+    times = data.draw(request_times(60.0))
+    direct, general = MemoryLimiter(), MemoryLimiter()
+    start = 1_700_000_000.0
+    for offset in times:
+        at = round((start + offset) * MICROS)
+        got = direct.acquire("key", limits, None, start + offset)
+        expected = general._evaluated("key", limits, None, at, True)
+        assert _seen(got) == _seen(expected)
+        assert direct.peek("key", limits, None, start + offset).headroom() == (
+            general.peek("key", limits, None, start + offset).headroom()
+        )

@@ -131,3 +131,28 @@ def test_adding_a_deny_never_turns_deny_into_allow(policy, extra, key, request) 
     if not permitted(policy, key, request):
         deny = replace(extra, effect="deny")
         assert not permitted(replace(policy, rules=(*policy.rules, deny)), key, request)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    policy=policy_sets(max_rules=8),
+    key_type=st.sampled_from(["fixed", "everything", "own", "unknown"]),
+    resource=st.sampled_from(["events", "tasks", "hooks", "*", "nothing"]),
+    action=st.sampled_from(["read", "write", "delete", "trigger", "*"]),
+    widen=st.lists(st.booleans(), max_size=8),
+)
+def test_a_plan_reads_the_rules_a_scan_of_every_rule_finds(
+    policy: PolicySet, key_type: str, resource: str, action: str, widen: list[bool]
+) -> None:
+    # Plans find their rules through an index by resource; they must be the very rules,
+    # in the very order, that reading every rule finds; a rule may name a resource and "*".
+    rules = tuple(
+        replace(rule, resources=(*rule.resources, "*", "events"))
+        if wide and "*" not in rule.resources
+        else rule
+        for rule, wide in zip(policy.rules, widen + [False] * len(policy.rules), strict=False)
+    )
+    prepared = PreparedPolicy(replace(policy, rules=rules))
+    scanned = [r for r in prepared._rules if r.rule.applies_to(key_type, resource, action)]
+    found = prepared._applicable(key_type, resource, action)
+    assert [id(r) for r in found] == [id(r) for r in scanned]
