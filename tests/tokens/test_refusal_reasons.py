@@ -1,0 +1,116 @@
+"""Each refusal of a token says exactly why, in words an integrator can act on: the reason
+is what the decision carries back to the caller."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from policyengine.decision import Code
+from policyengine.tokens import TokenService
+from policyengine.tokens.compact import (
+    MAX_TOKEN_LENGTH,
+    decode_part,
+    encode_part,
+    json_object,
+    looks_like_jwt,
+)
+from policyengine.tokens.errors import TokenInvalid
+
+from .conftest import NOW, Forge, b64, refused
+
+ISSUED = int(NOW.timestamp())
+
+HEADERS: list[tuple[dict[str, Any], str]] = [
+    ({"alg": None}, "the token names no signing algorithm"),
+    ({"alg": "none"}, "unsigned tokens (alg none) are refused"),
+    ({"alg": " NONE"}, "unsigned tokens (alg none) are refused"),
+    ({"alg": "HS256"}, "the token's signing algorithm is not allowed: only ES256 is"),
+    ({"crit": ["exp"]}, "the token declares critical header extensions; none are supported"),
+    (
+        {"jku": "https://attacker.example/keys"},
+        "the token carries or points to its own key; only this service's keys verify",
+    ),
+    ({"cty": "JWT"}, "the token's header has parameters this service never issues"),
+    ({"typ": None}, "the token has no typ; an access token's is at+jwt"),
+    ({"typ": "JWT"}, "the token is not an access token (its typ must be at+jwt)"),
+    ({"kid": "../../etc/passwd"}, "the token's kid is missing or is not a key id of this service"),
+]
+
+
+@pytest.mark.parametrize(("header", "reason"), HEADERS)
+def test_a_refused_header_says_why(
+    forge: Forge, service: TokenService, header: dict[str, Any], reason: str
+) -> None:
+    assert str(refused(service, forge(header=header), Code.TOKEN_INVALID)) == reason
+
+
+CLAIMS: list[tuple[dict[str, Any], str]] = [
+    ({"sub": None}, "the token has no 'sub' claim"),
+    ({"sub": 7}, "the token's 'sub' claim is not a non-empty string"),
+    ({"jti": ""}, "the token's 'jti' claim is not a non-empty string"),
+    ({"iss": "https://other.example"}, "the token was issued by someone else (wrong iss)"),
+    ({"aud": "https://other.example"}, "the token is meant for another audience (wrong aud)"),
+    ({"env": "prod"}, "the token's 'env' claim is not an environment"),
+    ({"exp": ISSUED + 3601}, "the token's lifetime is not one this service issues"),
+    ({"iat": "yesterday"}, "the token's 'iat' claim is not a number of seconds"),
+    ({"nbf": 1e300}, "the token's 'nbf' claim is out of range"),
+    ({"scope": "events:read  tasks:read"}, "the token's 'scope' claim is not a list of scopes"),
+    ({"nbf": ISSUED + 60}, "the token is not valid yet (nbf is in the future)"),
+    (
+        {"iat": ISSUED + 60, "nbf": ISSUED, "exp": ISSUED + 600},
+        "the token claims to be issued in the future (iat)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("claims", "reason"), CLAIMS)
+def test_refused_claims_say_why(
+    forge: Forge, service: TokenService, claims: dict[str, Any], reason: str
+) -> None:
+    assert str(refused(service, forge(claims=claims), Code.TOKEN_INVALID)) == reason
+
+
+def test_an_expired_token_says_when_it_expired(forge: Forge, service: TokenService) -> None:
+    error = refused(service, forge(), Code.TOKEN_EXPIRED, at=NOW + timedelta(hours=1))
+    assert str(error) == "the token expired at 2026-11-26T12:15:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("raw_claims", "reason"),
+    [
+        ("e30xa", "the token's payload is not valid base64url"),
+        ("e31", "the token's payload is not canonical base64url"),
+        (b64("[1, 2]"), "the token's payload is not a JSON object"),
+        (b64('{"iat": NaN}'), "the token's payload is not a well-formed JSON object"),
+        (b64('{"iat": 1, "iat": 2}'), "the token's payload is not a well-formed JSON object"),
+    ],
+)
+def test_a_payload_that_is_not_a_json_object_in_canonical_base64url_says_so(
+    forge: Forge, service: TokenService, raw_claims: str, reason: str
+) -> None:
+    token = forge(raw_claims=raw_claims)
+    assert str(refused(service, token, Code.TOKEN_INVALID)) == reason
+
+
+def test_a_part_that_ends_in_any_base64url_character_round_trips() -> None:
+    for data in (b"\x00\x00\x17", b"\xff\xff\xff", b"\x00\x00=", b"ab", b"a"):
+        text = encode_part(data)
+        assert "=" not in text
+        assert decode_part(text, "payload") == data
+    assert encode_part(b"\x00\x00\x17") == "AAAX"
+
+
+def test_infinity_is_not_json_either() -> None:
+    with pytest.raises(TokenInvalid):
+        json_object(b'{"exp": Infinity}', "payload")
+
+
+def test_a_dotted_credential_of_the_longest_token_length_is_read_as_a_token() -> None:
+    dotted = "a" * (MAX_TOKEN_LENGTH - 4) + ".b.c"
+    assert len(dotted) == MAX_TOKEN_LENGTH
+    assert looks_like_jwt(dotted)
+    assert looks_like_jwt(dotted + "c")
+    assert not looks_like_jwt("a" * (MAX_TOKEN_LENGTH - 3) + ".b")
