@@ -116,9 +116,7 @@ def prepare(group: str) -> Path:
     return folder
 
 
-def run(group: str, mutmut: str) -> dict[str, str]:
-    folder = prepare(group)
-    subprocess.run([mutmut, "run"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+def results(folder: Path, mutmut: str) -> dict[str, str]:
     listing = subprocess.run(
         [mutmut, "results", "--all", "true"],
         cwd=folder,
@@ -126,11 +124,26 @@ def run(group: str, mutmut: str) -> dict[str, str]:
         capture_output=True,
         text=True,
     ).stdout
-    results = {}
+    found = {}
     for line in listing.splitlines():
         if match := RESULT.match(line):
-            results[match["name"]] = match["status"]
-    return results
+            found[match["name"]] = match["status"]
+    return found
+
+
+def run(group: str, mutmut: str) -> dict[str, str]:
+    folder = prepare(group)
+    cached = (folder / "mutants").exists()
+    subprocess.run([mutmut, "run"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    found = results(folder, mutmut)
+    # mutmut keeps a mutant's verdict while its function is unchanged; a survivor of an
+    # earlier run is tried again, since the tests may have changed to kill it.
+    survivors = [name for name, status in found.items() if status != "killed"]
+    if cached and survivors:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        subprocess.run([mutmut, "run", *survivors], cwd=folder, check=True, **quiet)
+        found = results(folder, mutmut)
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
