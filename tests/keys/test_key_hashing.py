@@ -192,3 +192,11 @@ def test_a_store_keeps_its_secret_file_from_one_opening_to_the_next(tmp_path: Pa
     assert path.exists()
     again = resolve_hasher(None, secret_file=path, persistent=True, holds_keys=lambda: True)
     assert again.hash(KEY) == first.hash(KEY)
+
+
+@pytest.mark.parametrize("length", [32, 63, 64, 65])
+def test_a_secret_at_the_hmac_block_size_hashes_as_hmac_sha256(length: int) -> None:
+    """HMAC hashes a key longer than the 64-byte block first, and pads one up to it: the
+    edge is exactly the length of a secret file's 64 hex digits."""
+    secret = bytes(range(length))
+    assert KeyHasher(secret).hash(KEY) == hmac.new(secret, KEY.encode(), hashlib.sha256).hexdigest()
