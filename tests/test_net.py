@@ -61,6 +61,34 @@ def test_a_network_spans_exactly_its_addresses(network) -> None:
     assert last - first + 1 == network.num_addresses
 
 
+MAPPED = 0xFFFF << 32
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("10.0.0.0/8", "10.0.0.0", "10.255.255.255"),
+        ("198.51.100.7/32", "198.51.100.7", "198.51.100.7"),
+        ("198.51.100.7", "198.51.100.7", "198.51.100.7"),
+        ("0.0.0.0/0", "0.0.0.0", "255.255.255.255"),
+        ("2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("::/0", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+    ],
+)
+def test_a_network_runs_from_its_first_to_its_last_address(
+    text: str, first: str, last: str
+) -> None:
+    """The edges the property above reaches only by chance, written out."""
+    assert parse_network(text) == (parse_ip(first), parse_ip(last))
+    networks = NetworkSet([text])
+    assert parse_ip(first) in networks
+    assert parse_ip(last) in networks
+    if parse_ip(first) not in (0, MAPPED):
+        assert parse_ip(first) - 1 not in networks
+    if parse_ip(last) not in (2**128 - 1, MAPPED | 0xFFFFFFFF):
+        assert parse_ip(last) + 1 not in networks
+
+
 @pytest.mark.parametrize(
     "text", ["10.0.0.1/8", "300.0.0.0/8", "10.0.0.0/33", "2001:db8::/129", "fe80::1%eth0", "", "x"]
 )
