@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SECRET, Clock, edited_policies
+from conftest import POLICIES, SECRET, Clock, edited_policies
 
 from policyengine.decision import Code, RuleRef, Step
 from policyengine.engine import Engine
@@ -85,8 +85,52 @@ def test_tokens_from_another_engine_are_invalid(engine: Engine) -> None:
 
 def test_a_test_key_cannot_get_a_token_in_the_live_environment(engine: Engine) -> None:
     issued = engine.keys.create(type="read-only", label="t", environment="test")
-    with pytest.raises(KeyRequestError, match="test key"):
+    with pytest.raises(KeyRequestError) as refused:
         engine.tokens.issue(issued.secret)
+    assert str(refused.value) == "a test key cannot be exchanged in the live environment"
+
+
+def test_only_a_key_of_ours_is_exchanged_for_a_token(engine: Engine) -> None:
+    unknown = engine.keys.key_format.generate("live")
+    with pytest.raises(KeyRequestError) as refused:
+        engine.tokens.issue(unknown)
+    assert str(refused.value) == "no such key"
+    with pytest.raises(KeyRequestError) as malformed:
+        engine.tokens.issue("tdoc_live_short")
+    assert str(malformed.value) == (
+        "malformed API key: 5 characters follow the prefix, not 36 (was it truncated or extended?)"
+    )
+
+
+def test_exchanging_a_key_for_a_token_is_not_a_use_of_the_key(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    engine.tokens.issue(issued.secret)
+    engine.flush()
+    record = engine.keys.get(issued.key.id)
+    assert record is not None
+    assert record.last_used_at is None
+
+
+def test_signing_keys_live_beside_an_sqlite_store_and_outlive_the_engine(
+    tmp_path: Path, clock: Clock
+) -> None:
+    store = f"sqlite:///{tmp_path / 'keys.db'}"
+    options = {"environment": "live", "store": store, "secret": SECRET, "clock": clock}
+    with Engine.from_directory(POLICIES, **options) as first:
+        issued = first.keys.create(type="read-only", label="r", environment="live")
+        token = first.tokens.issue(issued.secret)
+    assert (tmp_path / "keys.db.signing-keys.json").is_file()
+    with Engine.from_directory(POLICIES, **options) as second:
+        assert call(second, token) is Code.OK
+
+
+def test_signing_keys_go_where_they_are_told(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "signing.json"
+    with Engine.from_directory(
+        POLICIES, store="memory://", secret=SECRET, clock=clock, signing_keys=path
+    ) as engine:
+        engine.tokens.jwks()
+    assert path.is_file()
 
 
 def test_a_tokens_high_s_twin_is_invalid(engine: Engine) -> None:
