@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -60,7 +59,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "pipeline": (
-        ["policyengine/pipeline.py", "policyengine/engine.py"],
+        ["policyengine/pipeline.py"],
+        [
+            "tests/engine/test_check.py",
+            "tests/engine/test_paths.py",
+            "tests/engine/test_fail_closed.py",
+            "tests/engine/test_proxies.py",
+            "tests/engine/test_tokens.py",
+            "tests/engine/test_token_narrowing.py",
+        ],
+    ),
+    "engine": (
+        ["policyengine/engine.py"],
         [
             "tests/engine",
             "--deselect=tests/engine/test_reload.py::test_four_processes_sharing_redis_admit_exactly_the_limit",
@@ -108,11 +118,8 @@ def prepare(group: str) -> Path:
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
     )
-    target = folder / "pyproject.toml"
-    if not target.exists() or target.read_text(encoding="utf-8") != config:
-        target.write_text(config, encoding="utf-8")
-        # A changed config or source means fresh mutants: mutmut keys them by name.
-        shutil.rmtree(folder / "mutants", ignore_errors=True)
+    # mutmut itself forgets the verdicts a changed test selection or source invalidates.
+    (folder / "pyproject.toml").write_text(config, encoding="utf-8")
     return folder
 
 

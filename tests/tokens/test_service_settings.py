@@ -121,3 +121,14 @@ def test_a_verified_token_is_refused_once_its_signing_key_no_longer_verifies(
     for _ in range(2):  # and again, once it has left the cache of verified tokens
         error = refused(service, token, Code.TOKEN_INVALID, late)
         assert str(error) == "the token was not signed by a current key of this service"
+
+
+@pytest.mark.parametrize("cache_size", [0, 1, 2])
+def test_tokens_verify_again_and_again_whatever_the_cache_holds(
+    keys: SigningKeys, cache_size: int
+) -> None:
+    service = TokenService(keys, ISSUER, AUDIENCE, cache_size=cache_size)
+    tokens = [service.issue(key_record(), GRANTED, None, "15m", NOW) for _ in range(3)]
+    for _ in range(2):
+        for token in tokens:
+            assert service.verify(token, NOW).key_id == key_record().id
