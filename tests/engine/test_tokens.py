@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,25 @@ def test_a_rule_can_tell_a_token_from_its_key(tmp_path: Path, clock: Clock) -> N
             Code.DENIED_BY_POLICY,
             "events-with-keys-only",
         )
+
+
+def test_a_key_is_exchanged_while_it_lives_by_the_engines_clock(
+    engine: Engine, clock: Clock
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live", expires_in="1h")
+    token = engine.tokens.issue(issued.secret, ttl="1h")
+    claims = engine.tokens.verify(token, clock())
+    assert claims.expires_at == clock() + timedelta(hours=1)
+    assert len(claims.jti) == 22
+    clock.advance(3601)
+    with pytest.raises(KeyRequestError) as refused:
+        engine.tokens.issue(issued.secret)
+    assert str(refused.value) == "the key is expired"
+
+
+def test_a_tokens_claims_are_compact_json(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    payload = engine.tokens.issue(issued.secret).split(".")[1]
+    text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert ", " not in text
+    assert '": ' not in text
