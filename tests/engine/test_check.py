@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
-from policyengine.decision import Code
+from policyengine.decision import Code, Decision, KeyRef, RuleRef
 from policyengine.engine import Engine
+from policyengine.policy.loader import load_texts
 from policyengine.request import Request
 
 OFFICE = "203.0.113.0/24"
@@ -295,3 +298,111 @@ def test_a_revoked_key_on_an_unknown_path_is_revoked(engine: Engine) -> None:
     engine.keys.revoke(issued.key.id)
     assert engine.check(get(issued.secret, "/v2/unknown")).code is Code.REVOKED
     assert engine.check(get(issued.secret, ip="garbage")).code is Code.REVOKED
+
+
+REPORTS = """\
+version: 1
+headers: [user-agent]
+routes:
+  GET /v1/reports: reports:read
+  POST /v1/reports/{id}/export: reports/{id}:export
+key_types:
+  analyst:
+    description: Reads and exports reports
+    scopes: ["reports:*"]
+rules:
+  - name: no-exports-from-scripts
+    effect: deny
+    actions: [export]
+    when: request.headers["user-agent"] matches "curl/*"
+    reason: Reports are exported from the dashboard
+  - name: api-keys-only
+    effect: deny
+    actions: [read]
+    when: request.credential != "key"
+    reason: Reports are read with API keys
+"""
+
+
+@pytest.fixture
+def reports(clock: Clock) -> Iterator[tuple[Engine, str]]:
+    policy = load_texts({"reports.yaml": REPORTS})
+    options = {"environment": "live", "store": "memory://", "secret": SECRET, "clock": clock}
+    with Engine(policy, **options) as engine:
+        issued = engine.keys.create(type="analyst", label="a", environment="live")
+        yield engine, issued.secret
+
+
+def test_a_rule_reads_a_declared_header_whatever_its_case(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+
+    def export(headers: dict[str, str]) -> Decision:
+        return engine.check(
+            Request(credential=secret, method="POST", path="/v1/reports/r1/export", headers=headers)
+        )
+
+    denied = export({"User-Agent": "curl/8.5.0", "Accept": "*/*"})
+    assert (denied.code, denied.rule and denied.rule.name) == (
+        Code.DENIED_BY_POLICY,
+        "no-exports-from-scripts",
+    )
+    assert export({"user-agent": "Mozilla/5.0"}).allowed
+    assert export({"accept": "*/*"}).allowed
+
+
+def test_an_api_key_is_a_key_to_the_rules(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+    assert engine.check(Request(credential=secret, method="GET", path="/v1/reports")).allowed
+
+
+def test_a_resource_without_an_action_is_decided_by_the_route(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+    asked = Request(credential=secret, method="GET", path="/v1/reports", resource="reports")
+    assert engine.check(asked).allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/v1/" + "a" * 94 + "//", "/v1/" + "a" * 94 + "//"),
+        ("/v1/" + "a" * 94 + "//b", "/v1/" + "a" * 94 + "//…"),
+    ],
+)
+def test_a_refused_path_is_shown_up_to_100_characters(
+    engine: Engine, path: str, shown: str
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    decision = engine.check(Request(credential=issued.secret, method="GET", path=path, ip=CLIENT))
+    assert (decision.code, decision.step, decision.rule) == (
+        Code.DENIED_BY_POLICY,
+        "scope",
+        RuleRef("path"),
+    )
+    assert decision.reason == f"the path {shown!r} is refused: it has an empty segment ('//')"
+
+
+def test_a_malformed_client_address_is_denied_at_the_ip_step(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    decision = engine.check(
+        Request(credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113")
+    )
+    assert (decision.code, decision.step, decision.rule, decision.reason) == (
+        Code.IP_NOT_ALLOWED,
+        "ip",
+        RuleRef("ip"),
+        "the client address is malformed: invalid IP address '203.0.113'",
+    )
+
+
+def test_a_decision_names_the_key_its_type_environment_and_current_expiry(
+    engine: Engine, clock: Clock
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live", expires_in="1h")
+    asked = Request(credential=issued.secret, method="GET", path="/v1/events", ip=CLIENT)
+    assert engine.check(asked).key == KeyRef(
+        issued.key.id, "read-only", "live", clock() + timedelta(hours=1)
+    )
+    engine.keys.update(issued.key.id, expires_in="2h")
+    assert engine.check(asked).key == KeyRef(
+        issued.key.id, "read-only", "live", clock() + timedelta(hours=2)
+    )
