@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from policyengine.decision import Code
+from policyengine.errors import InvalidValue
 from policyengine.tokens import TokenService
 from policyengine.tokens.compact import (
     MAX_TOKEN_LENGTH,
@@ -16,6 +17,7 @@ from policyengine.tokens.compact import (
     encode_part,
     json_object,
     looks_like_jwt,
+    split_token,
 )
 from policyengine.tokens.errors import TokenInvalid
 
@@ -114,3 +116,46 @@ def test_a_dotted_credential_of_the_longest_token_length_is_read_as_a_token() ->
     assert looks_like_jwt(dotted)
     assert looks_like_jwt(dotted + "c")
     assert not looks_like_jwt("a" * (MAX_TOKEN_LENGTH - 3) + ".b")
+
+
+@pytest.mark.parametrize(
+    ("raw_header", "reason"),
+    [
+        ("e30xa", "the token's header is not valid base64url"),
+        ("e31", "the token's header is not canonical base64url"),
+        (b64("[1]"), "the token's header is not a JSON object"),
+    ],
+)
+def test_a_header_that_is_not_a_json_object_in_canonical_base64url_says_so(
+    forge: Forge, service: TokenService, raw_header: str, reason: str
+) -> None:
+    assert str(refused(service, forge(raw_header=raw_header), Code.TOKEN_INVALID)) == reason
+
+
+def test_a_signature_that_is_not_canonical_base64url_says_so(
+    forge: Forge, service: TokenService
+) -> None:
+    signing_input = forge().rsplit(".", 1)[0]
+    error = refused(service, f"{signing_input}.e31", Code.TOKEN_INVALID)
+    assert str(error) == "the token's signature is not canonical base64url"
+
+
+def test_a_token_of_the_longest_length_is_read_and_one_character_more_is_not() -> None:
+    longest = "a" * (MAX_TOKEN_LENGTH - 4) + ".b.c"
+    with pytest.raises(TokenInvalid) as read:
+        split_token(longest)
+    assert str(read.value) == "the token's header is not a well-formed JSON object"
+    with pytest.raises(TokenInvalid) as refused_at_once:
+        split_token("a" + longest)
+    assert str(refused_at_once.value) == f"the token is longer than {MAX_TOKEN_LENGTH} characters"
+    with pytest.raises(TokenInvalid) as not_three:
+        split_token("a.b")
+    assert str(not_three.value) == "the token is not three base64url parts separated by dots"
+
+
+def test_a_clock_without_a_timezone_is_refused(service: TokenService, token: str) -> None:
+    with pytest.raises(InvalidValue) as refused_clock:
+        service.verify(token, NOW.replace(tzinfo=None))
+    assert str(refused_clock.value) == (
+        "the instant must be a timezone-aware datetime, such as datetime.now(UTC)"
+    )
