@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
-from policyengine.decision import Code, Decision, KeyRef, RuleRef
+from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
 from policyengine.engine import Engine
 from policyengine.policy.loader import load_texts
 from policyengine.request import Request
@@ -405,4 +405,27 @@ def test_a_decision_names_the_key_its_type_environment_and_current_expiry(
     engine.keys.update(issued.key.id, expires_in="2h")
     assert engine.check(asked).key == KeyRef(
         issued.key.id, "read-only", "live", clock() + timedelta(hours=2)
+    )
+
+
+def test_an_explained_denial_of_the_keys_state_or_environment_says_where_it_stopped(
+    engine: Engine,
+) -> None:
+    revoked = engine.keys.create(type="read-only", label="r", environment="live")
+    engine.keys.revoke(revoked.key.id)
+    test_key = engine.keys.create(type="read-only", label="t", environment="test")
+
+    def explained(secret: str) -> Decision:
+        asked = Request(credential=secret, method="GET", path="/v1/events", ip=CLIENT)
+        return engine.check(asked, explain=True)
+
+    denied = explained(revoked.secret)
+    assert (denied.code, denied.reason) == (Code.REVOKED, "the key is revoked")
+    assert denied.trace == (Step("state", False, "the key is revoked"),)
+    wrong = explained(test_key.secret)
+    reason = "a test key cannot be used in the live environment"
+    assert (wrong.code, wrong.reason) == (Code.WRONG_ENVIRONMENT, reason)
+    assert wrong.trace == (
+        Step("state", True, "the key is active"),
+        Step("environment", False, reason),
     )
