@@ -116,6 +116,8 @@ def test_a_dotted_credential_of_the_longest_token_length_is_read_as_a_token() ->
     assert looks_like_jwt(dotted)
     assert looks_like_jwt(dotted + "c")
     assert not looks_like_jwt("a" * (MAX_TOKEN_LENGTH - 3) + ".b")
+    assert not looks_like_jwt("a" * (MAX_TOKEN_LENGTH - 3) + "..c")
+    assert looks_like_jwt("a" * (MAX_TOKEN_LENGTH - 2) + "..c")
 
 
 @pytest.mark.parametrize(

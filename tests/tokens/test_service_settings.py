@@ -49,6 +49,14 @@ def test_a_setting_the_service_cannot_honour_is_a_config_error_naming_it(
     assert str(refused_setting.value).startswith(reason)
 
 
+def test_by_default_tokens_live_an_hour_with_five_seconds_of_leeway(keys: SigningKeys) -> None:
+    service = TokenService(keys, ISSUER, AUDIENCE)
+    assert (service.max_ttl, service.retire_after) == (
+        timedelta(hours=1),
+        timedelta(hours=1, seconds=5),
+    )
+
+
 def test_the_longest_durations_are_allowed_to_the_second(keys: SigningKeys) -> None:
     service = TokenService(keys, ISSUER, AUDIENCE, max_ttl=1, leeway_seconds=MAX_DURATION_SECONDS)
     assert service.max_ttl == timedelta(seconds=1)

@@ -3,14 +3,19 @@ member or setting at fault, and dates hold to their exact edges."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from policyengine.errors import ConfigError, KeyRequestError
+from policyengine.tokens.keyfile import FileKeyStore
 from policyengine.tokens.keyring import SigningKeys
 from policyengine.tokens.signing import SigningKey
 
@@ -132,3 +137,37 @@ def test_a_key_published_ahead_signs_only_from_then() -> None:
     assert (new.created_at, new.signs_from) == (NOW, NOW + timedelta(minutes=5))
     assert keys.signer(NOW + timedelta(minutes=4)).kid == first.kid
     assert keys.signer(NOW + timedelta(minutes=5)).kid == new.kid
+
+
+def test_a_new_key_set_signs_from_the_moment_it_is_told() -> None:
+    keys = SigningKeys(now=NOW)
+    first = keys.signer(NOW)
+    assert (first.created_at, first.signs_from) == (NOW, NOW)
+
+
+def test_a_key_set_keeps_eight_keys_by_default() -> None:
+    keys = SigningKeys(now=NOW)
+    for _ in range(10):
+        keys.rotate(NOW, retire_after=timedelta(days=1))
+    assert len(keys.jwks(NOW)["keys"]) == 8
+
+
+def test_a_key_file_holding_one_kid_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    SigningKeys(FileKeyStore(path), now=NOW)
+    document = json.loads(path.read_text())
+    document["keys"].append(document["keys"][0])
+    path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(document))
+    with pytest.raises(ConfigError) as refused:
+        SigningKeys(FileKeyStore(path), now=NOW)
+    assert str(refused.value) == "the signing key store holds two keys with one kid"
+
+
+def test_a_signing_key_off_the_p256_curve_is_refused() -> None:
+    key = SigningKey.generate(NOW)
+    with pytest.raises(ValueError, match="curve") as refused:
+        SigningKey(key.kid, ec.generate_private_key(ec.SECP384R1()), NOW, NOW)
+    assert str(refused.value) == "a signing key is an elliptic curve key on P-256"
