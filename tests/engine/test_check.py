@@ -429,3 +429,35 @@ def test_an_explained_denial_of_the_keys_state_or_environment_says_where_it_stop
         Step("state", True, "the key is active"),
         Step("environment", False, reason),
     )
+
+
+@pytest.mark.parametrize(
+    ("ip", "shown"),
+    [("203.0.113.9", "203.0.113.9"), ("::", "::"), (None, "an unknown address")],
+)
+def test_an_address_outside_the_keys_networks_is_denied_at_the_ip_step_naming_it(
+    engine: Engine, ip: str | None, shown: str
+) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="r", environment="live", allowed_ips=["198.51.100.0/24"]
+    )
+    asked = Request(credential=issued.secret, method="GET", path="/v1/events", ip=ip)
+    denied = engine.check(asked, explain=True)
+    reason = f"{shown} is outside the networks this key is restricted to"
+    assert (denied.code, denied.step, denied.rule, denied.reason) == (
+        Code.IP_NOT_ALLOWED,
+        "ip",
+        RuleRef("ip"),
+        reason,
+    )
+    assert denied.key is not None
+    assert denied.key.id == issued.key.id
+    assert denied.trace == (
+        Step("state", True, "the key is active"),
+        Step("environment", True, "live key in the live environment"),
+        Step("ip", False, reason),
+    )
+    inside = Request(credential=issued.secret, method="GET", path="/v1/events", ip="198.51.100.7")
+    trace = engine.check(inside, explain=True).trace
+    assert trace is not None
+    assert trace[2] == Step("ip", True, "within the key's networks")
