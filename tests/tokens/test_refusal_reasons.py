@@ -3,6 +3,7 @@ is what the decision carries back to the caller."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from policyengine.tokens.compact import (
     split_token,
 )
 from policyengine.tokens.errors import TokenInvalid
+from policyengine.tokens.signing import P256_ORDER
 
 from .conftest import NOW, Forge, b64, refused
 
@@ -161,3 +163,12 @@ def test_a_clock_without_a_timezone_is_refused(service: TokenService, token: str
     assert str(refused_clock.value) == (
         "the instant must be a timezone-aware datetime, such as datetime.now(UTC)"
     )
+
+
+def test_a_high_s_signature_is_refused_saying_so(service: TokenService, token: str) -> None:
+    signing_input, signature = token.rsplit(".", 1)
+    raw = base64.urlsafe_b64decode(signature + "==")
+    high = raw[:32] + (P256_ORDER - int.from_bytes(raw[32:], "big")).to_bytes(32, "big")
+    twin = f"{signing_input}.{encode_part(high)}"
+    error = refused(service, twin, Code.TOKEN_INVALID)
+    assert str(error) == "the token's signature is not in its low-s form (s <= n/2)"

@@ -171,3 +171,17 @@ def test_a_signing_key_off_the_p256_curve_is_refused() -> None:
     with pytest.raises(ValueError, match="curve") as refused:
         SigningKey(key.kid, ec.generate_private_key(ec.SECP384R1()), NOW, NOW)
     assert str(refused.value) == "a signing key is an elliptic curve key on P-256"
+
+
+def test_a_key_file_emptied_under_a_running_key_set_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    keys = SigningKeys(FileKeyStore(path), now=NOW)
+    document = json.loads(path.read_text())
+    document["keys"] = []
+    path.unlink()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps(document))
+    with pytest.raises(ConfigError) as refused:
+        keys.refresh()
+    assert str(refused.value) == "the signing key store holds no keys"
