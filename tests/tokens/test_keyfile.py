@@ -14,7 +14,7 @@ import pytest
 
 from policyengine.decision import Code
 from policyengine.errors import ConfigError
-from policyengine.tokens import FileKeyStore, SigningKeys, TokenService
+from policyengine.tokens import FileKeyStore, SigningKeys, TokenService, keyfile
 
 from .conftest import AUDIENCE, GRANTED, ISSUER, NOW, b64, key_record, parts, refused
 
@@ -239,3 +239,16 @@ def write_private(path: Path, content: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
+
+
+def test_a_key_file_that_cannot_be_written_says_which_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    keys = SigningKeys(FileKeyStore(path), now=NOW)
+    # A temporary file already where the next write would put its own: the write fails.
+    monkeypatch.setattr(keyfile.secrets, "token_hex", lambda _: "0" * 16)
+    (tmp_path / ".keys.json.0000000000000000.tmp").write_text("")
+    with pytest.raises(ConfigError) as caught:
+        keys.rotate(NOW, **RETIRE)
+    assert str(caught.value) == f"cannot write {path}: File exists"
