@@ -461,3 +461,30 @@ def test_an_address_outside_the_keys_networks_is_denied_at_the_ip_step_naming_it
     trace = engine.check(inside, explain=True).trace
     assert trace is not None
     assert trace[2] == Step("ip", True, "within the key's networks")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reason"),
+    [
+        ("get", "/v1/nothing", "no route in the policies matches GET /v1/nothing"),
+        (None, None, "the request names neither a method and path nor a resource and action"),
+        ("GET", None, "the request names neither a method and path nor a resource and action"),
+        (
+            None,
+            "/v1/events",
+            "the request names neither a method and path nor a resource and action",
+        ),
+    ],
+)
+def test_a_request_no_route_matches_is_denied_at_the_scope_step(
+    engine: Engine, method: str | None, path: str | None, reason: str
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    asked = Request(credential=issued.secret, method=method, path=path, ip=CLIENT)
+    denied = engine.check(asked)
+    assert (denied.code, denied.step, denied.rule, denied.reason) == (
+        Code.DENIED_BY_POLICY,
+        "scope",
+        RuleRef("routes"),
+        reason,
+    )
