@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
-from policyengine.decision import Code
+from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
 from policyengine.engine import Engine
+from policyengine.policy.loader import load_texts
 from policyengine.request import Request
 
 OFFICE = "203.0.113.0/24"
@@ -295,3 +298,193 @@ def test_a_revoked_key_on_an_unknown_path_is_revoked(engine: Engine) -> None:
     engine.keys.revoke(issued.key.id)
     assert engine.check(get(issued.secret, "/v2/unknown")).code is Code.REVOKED
     assert engine.check(get(issued.secret, ip="garbage")).code is Code.REVOKED
+
+
+REPORTS = """\
+version: 1
+headers: [user-agent]
+routes:
+  GET /v1/reports: reports:read
+  POST /v1/reports/{id}/export: reports/{id}:export
+key_types:
+  analyst:
+    description: Reads and exports reports
+    scopes: ["reports:*"]
+rules:
+  - name: no-exports-from-scripts
+    effect: deny
+    actions: [export]
+    when: request.headers["user-agent"] matches "curl/*"
+    reason: Reports are exported from the dashboard
+  - name: api-keys-only
+    effect: deny
+    actions: [read]
+    when: request.credential != "key"
+    reason: Reports are read with API keys
+"""
+
+
+@pytest.fixture
+def reports(clock: Clock) -> Iterator[tuple[Engine, str]]:
+    policy = load_texts({"reports.yaml": REPORTS})
+    options = {"environment": "live", "store": "memory://", "secret": SECRET, "clock": clock}
+    with Engine(policy, **options) as engine:
+        issued = engine.keys.create(type="analyst", label="a", environment="live")
+        yield engine, issued.secret
+
+
+def test_a_rule_reads_a_declared_header_whatever_its_case(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+
+    def export(headers: dict[str, str]) -> Decision:
+        return engine.check(
+            Request(credential=secret, method="POST", path="/v1/reports/r1/export", headers=headers)
+        )
+
+    denied = export({"User-Agent": "curl/8.5.0", "Accept": "*/*"})
+    assert (denied.code, denied.rule and denied.rule.name) == (
+        Code.DENIED_BY_POLICY,
+        "no-exports-from-scripts",
+    )
+    assert export({"user-agent": "Mozilla/5.0"}).allowed
+    assert export({"accept": "*/*"}).allowed
+
+
+def test_an_api_key_is_a_key_to_the_rules(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+    assert engine.check(Request(credential=secret, method="GET", path="/v1/reports")).allowed
+
+
+def test_a_resource_without_an_action_is_decided_by_the_route(reports: tuple[Engine, str]) -> None:
+    engine, secret = reports
+    asked = Request(credential=secret, method="GET", path="/v1/reports", resource="reports")
+    assert engine.check(asked).allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/v1/" + "a" * 94 + "//", "/v1/" + "a" * 94 + "//"),
+        ("/v1/" + "a" * 94 + "//b", "/v1/" + "a" * 94 + "//…"),
+    ],
+)
+def test_a_refused_path_is_shown_up_to_100_characters(
+    engine: Engine, path: str, shown: str
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    decision = engine.check(Request(credential=issued.secret, method="GET", path=path, ip=CLIENT))
+    assert (decision.code, decision.step, decision.rule) == (
+        Code.DENIED_BY_POLICY,
+        "scope",
+        RuleRef("path"),
+    )
+    assert decision.reason == f"the path {shown!r} is refused: it has an empty segment ('//')"
+
+
+def test_a_malformed_client_address_is_denied_at_the_ip_step(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    decision = engine.check(
+        Request(credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113")
+    )
+    assert (decision.code, decision.step, decision.rule, decision.reason) == (
+        Code.IP_NOT_ALLOWED,
+        "ip",
+        RuleRef("ip"),
+        "the client address is malformed: invalid IP address '203.0.113'",
+    )
+
+
+def test_a_decision_names_the_key_its_type_environment_and_current_expiry(
+    engine: Engine, clock: Clock
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live", expires_in="1h")
+    asked = Request(credential=issued.secret, method="GET", path="/v1/events", ip=CLIENT)
+    assert engine.check(asked).key == KeyRef(
+        issued.key.id, "read-only", "live", clock() + timedelta(hours=1)
+    )
+    engine.keys.update(issued.key.id, expires_in="2h")
+    assert engine.check(asked).key == KeyRef(
+        issued.key.id, "read-only", "live", clock() + timedelta(hours=2)
+    )
+
+
+def test_an_explained_denial_of_the_keys_state_or_environment_says_where_it_stopped(
+    engine: Engine,
+) -> None:
+    revoked = engine.keys.create(type="read-only", label="r", environment="live")
+    engine.keys.revoke(revoked.key.id)
+    test_key = engine.keys.create(type="read-only", label="t", environment="test")
+
+    def explained(secret: str) -> Decision:
+        asked = Request(credential=secret, method="GET", path="/v1/events", ip=CLIENT)
+        return engine.check(asked, explain=True)
+
+    denied = explained(revoked.secret)
+    assert (denied.code, denied.reason) == (Code.REVOKED, "the key is revoked")
+    assert denied.trace == (Step("state", False, "the key is revoked"),)
+    wrong = explained(test_key.secret)
+    reason = "a test key cannot be used in the live environment"
+    assert (wrong.code, wrong.reason) == (Code.WRONG_ENVIRONMENT, reason)
+    assert wrong.trace == (
+        Step("state", True, "the key is active"),
+        Step("environment", False, reason),
+    )
+
+
+@pytest.mark.parametrize(
+    ("ip", "shown"),
+    [("203.0.113.9", "203.0.113.9"), ("::", "::"), (None, "an unknown address")],
+)
+def test_an_address_outside_the_keys_networks_is_denied_at_the_ip_step_naming_it(
+    engine: Engine, ip: str | None, shown: str
+) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="r", environment="live", allowed_ips=["198.51.100.0/24"]
+    )
+    asked = Request(credential=issued.secret, method="GET", path="/v1/events", ip=ip)
+    denied = engine.check(asked, explain=True)
+    reason = f"{shown} is outside the networks this key is restricted to"
+    assert (denied.code, denied.step, denied.rule, denied.reason) == (
+        Code.IP_NOT_ALLOWED,
+        "ip",
+        RuleRef("ip"),
+        reason,
+    )
+    assert denied.key is not None
+    assert denied.key.id == issued.key.id
+    assert denied.trace == (
+        Step("state", True, "the key is active"),
+        Step("environment", True, "live key in the live environment"),
+        Step("ip", False, reason),
+    )
+    inside = Request(credential=issued.secret, method="GET", path="/v1/events", ip="198.51.100.7")
+    trace = engine.check(inside, explain=True).trace
+    assert trace is not None
+    assert trace[2] == Step("ip", True, "within the key's networks")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "reason"),
+    [
+        ("get", "/v1/nothing", "no route in the policies matches GET /v1/nothing"),
+        (None, None, "the request names neither a method and path nor a resource and action"),
+        ("GET", None, "the request names neither a method and path nor a resource and action"),
+        (
+            None,
+            "/v1/events",
+            "the request names neither a method and path nor a resource and action",
+        ),
+    ],
+)
+def test_a_request_no_route_matches_is_denied_at_the_scope_step(
+    engine: Engine, method: str | None, path: str | None, reason: str
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    asked = Request(credential=issued.secret, method=method, path=path, ip=CLIENT)
+    denied = engine.check(asked)
+    assert (denied.code, denied.step, denied.rule, denied.reason) == (
+        Code.DENIED_BY_POLICY,
+        "scope",
+        RuleRef("routes"),
+        reason,
+    )

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from conftest import POLICIES, SECRET, Clock, edited_policies
 
-from policyengine.decision import Code
+from policyengine.decision import Code, Step
 from policyengine.engine import Engine
 from policyengine.errors import StorageError
 from policyengine.keys.hashing import KeyHasher
@@ -181,3 +182,88 @@ def test_no_secret_and_no_authorization_value_reaches_the_logs(
     for secret in secrets:
         assert secret not in text
     assert "Bearer" not in text
+
+
+def test_a_limiter_that_fails_denies_at_the_rate_step_with_what_failed(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+
+    def down(*_: object, **__: object) -> None:
+        raise StorageError("redis is down")
+
+    monkeypatch.setattr(engine.limiter, "acquire", down)
+    decision = engine.check(get(issued.secret), explain=True)
+    assert (decision.allowed, decision.code, decision.step, decision.rule) == (
+        False,
+        Code.UNAVAILABLE,
+        "rate",
+        None,
+    )
+    assert (decision.reason, decision.error) == ("the rate limiter is unavailable", "redis is down")
+    assert decision.trace is not None
+    assert decision.trace[-1] == Step("rate", False, "the rate limiter is unavailable")
+
+
+def test_a_limit_that_fails_open_says_so_in_the_trace_and_the_log(
+    clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    policies = edited_policies(
+        tmp_path,
+        "key_types.yaml",
+        "rate_limit: 600/minute",
+        "rate_limit: {limit: 600, per: minute, on_error: allow}",
+    )
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+
+        def down(*_: object, **__: object) -> None:
+            raise StorageError("redis is down")
+
+        monkeypatch.setattr(engine.limiter, "acquire", down)
+        caplog.set_level("WARNING", logger="policyengine")
+        decision = engine.check(get(issued.secret), explain=True)
+    assert decision.allowed
+    assert decision.trace is not None
+    assert decision.trace[-1] == Step("rate", True, "limiter unavailable; fail open")
+    assert f"limiter unavailable; {issued.key.id} is let through unmetered" in caplog.messages
+
+
+def test_a_key_over_its_rate_is_denied_at_the_rate_step_naming_the_limit(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    for _ in range(600):
+        assert engine.check(get(issued.secret)).allowed
+    decision = engine.check(get(issued.secret), explain=True)
+    assert (decision.code, decision.step, decision.reason) == (
+        Code.RATE_LIMITED,
+        "rate",
+        "over the rate limit (default)",
+    )
+    assert decision.trace is not None
+    assert decision.trace[-1] == Step("rate", False, "over the rate limit (default)")
+    assert decision.headers["Retry-After"] == "1"
+
+
+def test_a_key_out_of_credits_is_denied_at_the_usage_step(clock: Clock, tmp_path: Path) -> None:
+    policies = edited_policies(
+        tmp_path,
+        "key_types.yaml",
+        "rate_limit: 600/minute",
+        "rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}",
+    )
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+        assert engine.check(get(issued.secret)).allowed
+        assert engine.check(get(issued.secret), explain=True).trace[-1] == Step(  # type: ignore[index]
+            "rate", True, "within limits"
+        )
+        decision = engine.check(get(issued.secret))
+    assert (decision.code, decision.step, decision.reason) == (
+        Code.USAGE_EXCEEDED,
+        "usage",
+        "the key's usage credits are spent",
+    )

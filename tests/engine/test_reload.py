@@ -13,7 +13,8 @@ from engine_hammer import hammer
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
-from policyengine.errors import PolicyError
+from policyengine.errors import InvalidValue, PolicyError
+from policyengine.policy.loader import load_directory
 from policyengine.request import Request
 
 
@@ -111,3 +112,39 @@ def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) ->
     finally:
         for key in client.scan_iter(f"*{issued.key.id}*"):
             client.delete(key)
+
+
+def test_a_reload_is_audited_with_who_from_where_and_what_it_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = copy_policies(tmp_path, "first")
+    second = copy_policies(tmp_path, "second")
+    (second / "rules.yaml").write_text(
+        (second / "rules.yaml").read_text().replace("Any key may read", "Every key may read")
+    )
+    monitor = f"sqlite:///{tmp_path / 'monitor.db'}"
+    with Engine.from_directory(
+        first, store="memory://", secret=SECRET, monitor=monitor, handle_signals=False
+    ) as engine:
+        before = engine.prepared.digest
+        caplog.set_level("INFO", logger="policyengine")
+        engine.reload(second, actor="cli:carol")
+        engine.reload()
+        engine.flush()
+        after = engine.prepared.digest
+        entries = [e for e in engine.monitor.audit.export() if e.event == "policy.reloaded"]
+    assert after != before
+    assert [(e.actor, e.subject, e.details["source"], e.details["previous"]) for e in entries] == [
+        ("cli:carol", after, str(second), before),
+        ("app", after, str(second), after),
+    ]
+    assert f"policy set {after[:12]} loaded from {second}" in caplog.messages
+
+
+def test_an_engine_built_from_a_policy_set_reloads_only_from_a_named_directory() -> None:
+    with Engine(load_directory(POLICIES), store="memory://", secret=SECRET) as engine:
+        with pytest.raises(InvalidValue) as refused:
+            engine.reload()
+        assert str(refused.value) == "this engine was not loaded from a directory; name one"
+        engine.reload(POLICIES)
+        assert engine.directory == POLICIES

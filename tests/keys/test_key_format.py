@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policyengine.errors import ConfigError, InvalidValue
+from policyengine.errors import ConfigError, InvalidValue, PolicyError
 from policyengine.keys.format import (
     BASE62,
     CHECKSUM_LENGTH,
@@ -16,6 +16,7 @@ from policyengine.keys.format import (
     KeyFormat,
     checksum,
 )
+from policyengine.policy.loader import load_texts
 
 FORMAT = KeyFormat("tdoc")
 environments = st.sampled_from(("live", "test"))
@@ -90,11 +91,28 @@ def test_swapping_two_neighbouring_characters_is_caught(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "it is empty"),
-        ("ghp_0123456789abcdefghijklmnopqrstuvwxyz", "should start with tdoc_live_ or tdoc_test_"),
-        ("tdoc_live_abc", "3 characters follow the prefix, not 36 (was it truncated"),
-        ("tdoc_live_" + "a" * 35 + "!", "is not a letter or a digit"),
-        ("tdoc_live_" + "a" * 36, "checksum does not match"),
+        ("", "not an API key: it is empty"),
+        (
+            "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+            "not an API key of ours: it should start with tdoc_live_ or tdoc_test_",
+        ),
+        (
+            "tdoc_live_abc",
+            "malformed API key: 3 characters follow the prefix, not 36 "
+            "(was it truncated or extended?)",
+        ),
+        (
+            "tdoc_live_" + "a" * 35 + "!",
+            "malformed API key: character 36 after the prefix is not a letter or a digit",
+        ),
+        (
+            "tdoc_live_a!" + "a" * 34,
+            "malformed API key: character 2 after the prefix is not a letter or a digit",
+        ),
+        (
+            "tdoc_live_" + "a" * 36,
+            "malformed API key: its checksum does not match (was it mistyped?)",
+        ),
     ],
 )
 def test_a_malformed_key_gets_a_clear_message_that_does_not_repeat_it(
@@ -102,7 +120,7 @@ def test_a_malformed_key_gets_a_clear_message_that_does_not_repeat_it(
 ) -> None:
     with pytest.raises(InvalidValue) as raised:
         FORMAT.parse(text)
-    assert message in str(raised.value)
+    assert str(raised.value) == message
     if text:
         assert text not in str(raised.value)
 
@@ -124,13 +142,54 @@ def test_prefix_is_configurable_and_keys_of_another_prefix_are_refused() -> None
 
 @pytest.mark.parametrize("prefix", ["", "T", "Tdoc", "td_oc", "1abc", "a" * 17])
 def test_an_unusable_prefix_is_a_configuration_error(prefix: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as refused:
         KeyFormat(prefix)
+    assert str(refused.value) == (
+        f"invalid key prefix {prefix!r}: use 2 to 16 lower-case letters and digits, "
+        "starting with a letter, such as 'tdoc'"
+    )
+
+
+def test_an_unknown_environment_makes_no_key() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        FORMAT.generate("prod")  # type: ignore[arg-type]
+    assert str(refused.value) == "invalid environment 'prod': use 'test' or 'live'"
+
+
+POLICY = """\
+version: 1
+key_prefix: acme
+routes:
+  GET /v1/things: things:read
+key_types:
+  reader:
+    description: Reads things
+    scopes: ["things:read"]
+"""
+
+
+def test_a_policy_set_that_names_another_prefix_is_refused_where_it_was_read() -> None:
+    acme = load_texts({"a.yaml": POLICY})
+    KeyFormat("acme").require_prefix_of(acme, "policies")
+    with pytest.raises(PolicyError) as refused:
+        KeyFormat("tdoc").require_prefix_of(acme, "policies")
+    assert [str(d) for d in refused.value.diagnostics] == [
+        "policies: key_prefix is now 'acme', not 'tdoc': a running engine keeps its prefix, "
+        "or its keys would stop working; restart it to change the prefix"
+    ]
+
+
+def test_a_policy_set_that_names_no_prefix_means_the_default_one() -> None:
+    unnamed = load_texts({"a.yaml": POLICY.replace("key_prefix: acme\n", "")})
+    KeyFormat().require_prefix_of(unnamed, "policies")
+    with pytest.raises(PolicyError, match="key_prefix is now 'api', not 'tdoc'"):
+        FORMAT.require_prefix_of(unnamed, "policies")
 
 
 def test_mask_shows_only_the_prefix_and_the_last_four_characters() -> None:
     key = FORMAT.generate("live")
     assert FORMAT.mask(key) == f"tdoc_live_…{key[-4:]}"
+    assert FORMAT.mask("ghp_secretvalue1234") == "…1234"
     assert key[len("tdoc_live_") : -4] not in FORMAT.mask(key)
 
 
@@ -180,3 +239,10 @@ def test_a_character_outside_base62_is_named_by_its_position(
     assert not FORMAT.is_well_formed(text)
     assert FORMAT.problem(key) is None
     assert FORMAT.is_well_formed(key)
+
+
+def test_a_new_format_finds_keys_of_its_own_prefix_only() -> None:
+    acme = KeyFormat("acme")
+    key = acme.generate("test")
+    text = f"acme={key} tdoc={FORMAT.generate('live')}"
+    assert [(f.text, f.environment) for f in acme.find_keys(text)] == [(key, "test")]

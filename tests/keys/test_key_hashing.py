@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -118,3 +119,84 @@ def test_a_lost_secret_file_beside_a_store_with_keys_is_not_silently_replaced(
 @given(st.binary(min_size=32, max_size=200), st.text(max_size=100))
 def test_the_hash_is_hmac_sha256(secret: bytes, key: str) -> None:
     assert KeyHasher(secret).hash(key) == hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_short_secret_is_refused_with_the_command_that_makes_a_good_one() -> None:
+    with pytest.raises(ConfigError) as refused:
+        KeyHasher("s" * 31)
+    assert str(refused.value) == (
+        "the key hashing secret is 31 bytes long; it needs at least 32 (generate one with: "
+        "python -c 'import secrets; print(secrets.token_hex(32))')"
+    )
+
+
+def test_the_repr_names_the_class_and_hides_the_secret() -> None:
+    assert repr(KeyHasher(SECRET)) == "KeyHasher(<secret>)"
+
+
+def test_only_a_made_up_secret_is_ephemeral(tmp_path: Path) -> None:
+    assert KeyHasher(SECRET).ephemeral is False
+    assert KeyHasher.generate().ephemeral is True
+    assert KeyHasher.from_file(tmp_path / "keys.db.secret").ephemeral is False
+
+
+def test_a_derived_key_is_the_hmac_of_a_label_no_api_key_can_be() -> None:
+    audit = KeyHasher(SECRET).derive("audit")
+    label = b"\0policyengine derived key\0audit"
+    assert audit == hmac.new(SECRET.encode(), label, hashlib.sha256).digest()
+    assert audit != KeyHasher(SECRET).derive("webhooks")
+
+
+def test_a_new_secret_file_holds_64_hex_digits_ready_to_copy(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db.secret"
+    hasher = KeyHasher.from_file(path)
+    text = path.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}\n", text)
+    assert hasher.hash(KEY) == KeyHasher(text.strip()).hash(KEY)
+
+
+def test_a_secret_file_that_cannot_be_created_says_where_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "keys.db.secret"
+    with pytest.raises(ConfigError) as refused:
+        KeyHasher.from_file(path)
+    assert str(refused.value) == (
+        f"cannot create the key hashing secret {path}: No such file or directory"
+    )
+
+
+def test_a_secret_file_that_is_a_symlink_is_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("s" * 64)
+    os.chmod(target, 0o600)
+    path = tmp_path / "keys.db.secret"
+    path.symlink_to(target)
+    with pytest.raises(ConfigError) as refused:
+        KeyHasher.from_file(path)
+    assert str(refused.value) == (
+        f"cannot read the key hashing secret {path}: Too many levels of symbolic links"
+    )
+
+
+def test_a_refused_secret_file_is_named_as_the_key_hashing_secret(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db.secret"
+    path.write_text("x" * 64)
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError) as refused:
+        KeyHasher.from_file(path)
+    assert str(refused.value).startswith(f"the key hashing secret {path} is open to other users")
+
+
+def test_a_store_keeps_its_secret_file_from_one_opening_to_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "keys.db.secret"
+    first = resolve_hasher(None, secret_file=path, persistent=True)
+    assert path.exists()
+    again = resolve_hasher(None, secret_file=path, persistent=True, holds_keys=lambda: True)
+    assert again.hash(KEY) == first.hash(KEY)
+
+
+@pytest.mark.parametrize("length", [32, 63, 64, 65])
+def test_a_secret_at_the_hmac_block_size_hashes_as_hmac_sha256(length: int) -> None:
+    """HMAC hashes a key longer than the 64-byte block first, and pads one up to it: the
+    edge is exactly the length of a secret file's 64 hex digits."""
+    secret = bytes(range(length))
+    assert KeyHasher(secret).hash(KEY) == hmac.new(secret, KEY.encode(), hashlib.sha256).hexdigest()

@@ -74,3 +74,22 @@ def test_at_most_burst_plus_rate_times_t_over_any_interval(rate: Rate, times: li
     for i, first in enumerate(admitted):
         for j in range(i, len(admitted)):
             assert j - i + 1 <= rate.burst + per_micro * (admitted[j] - first)
+
+
+def test_an_admission_that_fills_the_bucket_exactly_is_admitted_and_one_microsecond_more_is_not() -> (
+    None
+):
+    """The edge the property above meets only by chance: TAT pushed to exactly
+    ``now + capacity``."""
+    params = gcra_params(make_rate(10, 1.0, 3))  # T = 100 000 µs, capacity 300 000 µs
+    now = 7 * MICROS
+    last_place = now + params.capacity - params.interval
+    assert admit(last_place, now, params) == now + params.capacity
+    assert admit(last_place + 1, now, params) is None
+    full = gcra(last_place, now, params, True)
+    assert (full.allowed, full.remaining, full.reset, full.retry_after) == (
+        True,
+        0,
+        params.capacity,
+        params.interval,
+    )

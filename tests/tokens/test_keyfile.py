@@ -14,7 +14,7 @@ import pytest
 
 from policyengine.decision import Code
 from policyengine.errors import ConfigError
-from policyengine.tokens import FileKeyStore, SigningKeys, TokenService
+from policyengine.tokens import FileKeyStore, SigningKeys, TokenService, keyfile
 
 from .conftest import AUDIENCE, GRANTED, ISSUER, NOW, b64, key_record, parts, refused
 
@@ -104,8 +104,12 @@ def test_a_key_file_open_to_other_users_is_refused(tmp_path: Path, permissions: 
     path = tmp_path / "keys.json"
     open_service(path)
     path.chmod(permissions)
-    with pytest.raises(ConfigError, match="chmod 600"):
+    with pytest.raises(ConfigError) as caught:
         open_service(path)
+    assert str(caught.value) == (
+        f"the signing key file {path} is open to other users (mode {permissions:o}); "
+        f"run: chmod 600 {path}"
+    )
 
 
 def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
@@ -113,8 +117,9 @@ def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
     open_service(real)
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    with pytest.raises(ConfigError, match="symbolic link"):
+    with pytest.raises(ConfigError) as caught:
         open_service(link)
+    assert str(caught.value) == f"cannot read {link}: it is a symbolic link; name the file itself"
 
 
 def test_a_missing_directory_is_refused(tmp_path: Path) -> None:
@@ -123,21 +128,65 @@ def test_a_missing_directory_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "reason"),
     [
-        b"not json",
-        b"[]",
-        b'{"format": "something-else", "version": 1, "keys": []}',
-        b'{"format": "policyengine.signing-keys", "version": 2, "keys": []}',
-        b'{"format": "policyengine.signing-keys", "version": 1, "keys": {}}',
-        b'{"format": "policyengine.signing-keys", "version": 1, "keys": [{"kid": "x"}]}',
+        (b"not json", "the signing key file {path} is not valid JSON"),
+        (b"[]", "{path} is not a policyengine signing key file"),
+        (
+            b'{"format": "something-else", "version": 1, "keys": []}',
+            "{path} is not a policyengine signing key file",
+        ),
+        (
+            b'{"format": "policyengine.signing-keys", "version": 2, "keys": []}',
+            "the signing key file {path} has a format version this policyengine does not "
+            "read (it reads version 1)",
+        ),
+        (
+            b'{"format": "policyengine.signing-keys", "version": 1, "keys": {}}',
+            "the signing key file {path} has no list of 'keys'",
+        ),
+        (
+            b'{"format": "policyengine.signing-keys", "version": 1, "keys": [{"kid": "x"}]}',
+            "the signing key file {path}, key 1: 'jwk' must be a private EC key on P-256",
+        ),
+        (
+            b" " * (1024 * 1024 + 1),
+            "the signing key file {path} is larger than 1048576 bytes; it is not a "
+            "policyengine signing key file",
+        ),
+        (b" " * (1024 * 1024), "the signing key file {path} is not valid JSON"),
     ],
 )
-def test_a_file_that_is_not_a_key_file_is_refused(tmp_path: Path, content: bytes) -> None:
+def test_a_file_that_is_not_a_key_file_is_refused_saying_why(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
     path = tmp_path / "keys.json"
     write_private(path, content)
-    with pytest.raises(ConfigError, match=str(path)):
+    with pytest.raises(ConfigError) as caught:
         open_service(path)
+    assert str(caught.value) == reason.format(path=path)
+
+
+def test_the_second_bad_key_of_a_file_is_named_by_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    open_service(path)
+    document = json.loads(path.read_text())
+    document["keys"].append({"kid": "x"})
+    path.unlink()
+    write_private(path, json.dumps(document).encode())
+    with pytest.raises(ConfigError) as caught:
+        open_service(path)
+    assert str(caught.value) == (
+        f"the signing key file {path}, key 2: 'jwk' must be a private EC key on P-256"
+    )
+
+
+def test_a_key_file_is_indented_json_a_person_can_read(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    open_service(path)
+    text = path.read_text()
+    assert text.startswith('{\n  "format": "policyengine.signing-keys",\n')
+    assert text.endswith("}\n")
 
 
 def test_errors_about_a_key_never_quote_its_private_part(tmp_path: Path) -> None:
@@ -161,8 +210,9 @@ def test_a_ring_whose_newest_key_is_retired_is_refused(tmp_path: Path) -> None:
     document["keys"][-1]["retires_at"] = NOW.isoformat()
     path.unlink()
     write_private(path, json.dumps(document).encode())
-    with pytest.raises(ConfigError, match="retired"):
+    with pytest.raises(ConfigError) as caught:
         open_service(path)
+    assert str(caught.value) == "the newest signing key in the store is marked as retired"
 
 
 def test_a_kid_in_a_token_is_never_used_as_a_path(
@@ -189,3 +239,16 @@ def write_private(path: Path, content: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(content)
+
+
+def test_a_key_file_that_cannot_be_written_says_which_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keys.json"
+    keys = SigningKeys(FileKeyStore(path), now=NOW)
+    # A temporary file already where the next write would put its own: the write fails.
+    monkeypatch.setattr(keyfile.secrets, "token_hex", lambda _: "0" * 16)
+    (tmp_path / ".keys.json.0000000000000000.tmp").write_text("")
+    with pytest.raises(ConfigError) as caught:
+        keys.rotate(NOW, **RETIRE)
+    assert str(caught.value) == f"cannot write {path}: File exists"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,17 @@ def test_without_pyjwt_routing_works_and_tokens_say_what_to_install(
     assert package.looks_like_jwt("eyJ.eyJ.sig")
     with pytest.raises(ConfigError, match=r"pip install 'policyengine\[jwt\]'"):
         _ = package.TokenService
+
+
+def test_a_name_the_package_does_not_have_is_an_attribute_error_naming_it() -> None:
+    with pytest.raises(AttributeError) as missing:
+        tokens.nothing_here  # noqa: B018
+    assert str(missing.value) == "module 'policyengine.tokens' has no attribute 'nothing_here'"
+
+
+def test_an_empty_memory_store_holds_an_empty_ring_and_a_file_store_names_its_file(
+    tmp_path: Path,
+) -> None:
+    assert tokens.MemoryKeyStore().load() == ()
+    path = tmp_path / "keys.json"
+    assert repr(tokens.FileKeyStore(path)) == f"FileKeyStore({str(path)!r})"
