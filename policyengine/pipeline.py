@@ -48,11 +48,17 @@ _KEY_REFS: dict[str, KeyRef] = {}
 
 
 def key_ref(key: KeyRecord) -> KeyRef:
-    # A key's id, type and environment never change and its expiry seldom does, so its
+    # A key's type and environment never change and its expiry seldom does, so its
     # reference is made once per expiry (compared by identity: a record read again from
-    # the store makes a new one, no more often than the lookup cache expires).
+    # the store makes a new one, no more often than the lookup cache expires). The table
+    # is the process's: a record of another store under the same id is told apart too.
     ref = _KEY_REFS.get(key.id)
-    if ref is None or ref.expires_at is not key.expires_at:
+    if (
+        ref is None
+        or ref.expires_at is not key.expires_at
+        or ref.type != key.type
+        or ref.environment != key.environment
+    ):
         if len(_KEY_REFS) >= 65536:
             _KEY_REFS.clear()
         ref = _KEY_REFS[key.id] = KeyRef(key.id, key.type, key.environment, key.expires_at)

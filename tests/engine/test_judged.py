@@ -202,3 +202,14 @@ def test_the_answers_kept_are_bounded() -> None:
     for n in range(MAX_JUDGED + 10):
         decided(prepared, key, Request("k", "GET", f"/v1/x{n}"), BASE, Proxies(), "live", "key")
     assert len(prepared.judgements) <= MAX_JUDGED
+
+
+def test_a_decision_names_the_type_of_the_record_it_judged_whatever_came_before() -> None:
+    # Two stores in one process may hold records under one id; each decision is its own.
+    prepared = _prepared()
+    request = Request("k", "GET", "/v1/events", ip="10.1.2.3")
+    for type_ in ("everything", "own", "everything"):
+        key = _key(type=type_, scopes=("events:read",) if type_ == "own" else ())
+        decision = decided(prepared, key, request, BASE, Proxies(), "live", "key")
+        assert decision.key is not None
+        assert decision.key.type == type_
