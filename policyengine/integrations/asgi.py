@@ -76,10 +76,16 @@ class PolicyMiddleware:
             return
         scope.setdefault("state", {})[STATE_KEY] = decision
         extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
+        # The id that finds this decision again (``X-Request-ID``), unless the application
+        # answers one of its own.
+        given_id = (b"x-request-id", rid.encode())
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and extra:
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                has_id = any(name.lower() == b"x-request-id" for name, _ in headers)
+                added = extra if has_id else [*extra, given_id]
+                message = {**message, "headers": [*headers, *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

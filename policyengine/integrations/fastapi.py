@@ -77,6 +77,8 @@ class Authorize:
             raise PolicyDenied(decision, rid, self.realm)
         request.state.policyengine_decision = decision
         response.headers.update(decision.headers)
+        # The id that finds this decision again, as a denial carries it.
+        response.headers.setdefault("X-Request-ID", rid)
         return decision
 
 

@@ -77,6 +77,34 @@ def test_an_allowed_request_reaches_the_route_with_rate_limit_headers(
     assert response.headers["RateLimit"] == '"default";r=4;t=12'
 
 
+def test_an_allowed_response_carries_the_request_id_its_decision_is_recorded_under(
+    client: TestClient, engine: Engine
+) -> None:
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    given = client.get("/v1/events", headers={**bearer(issued.secret), "X-Request-ID": "req-7"})
+    made = client.get("/v1/events", headers=bearer(issued.secret))
+    assert given.status_code == made.status_code == 200
+    assert given.headers.get_list("X-Request-ID") == ["req-7"]
+    (made_id,) = made.headers.get_list("X-Request-ID")
+    engine.flush()
+    recorded = [getattr(a, "request_id", None) for a in engine.monitor.activity(issued.key.id)]
+    assert {"req-7", made_id} <= set(recorded)
+
+
+def test_an_application_that_answers_its_own_request_id_keeps_it(engine: Engine) -> None:
+    async def own(request: StarletteRequest) -> JSONResponse:
+        return JSONResponse({}, headers={"X-Request-ID": "app-1"})
+
+    from starlette.applications import Starlette
+
+    app = PolicyMiddleware(Starlette(routes=[Route("/v1/events", own)]), engine)
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    with TestClient(app, client=("203.0.113.9", 50000)) as client:
+        response = client.get("/v1/events", headers=bearer(issued.secret))
+    assert response.status_code == 200
+    assert response.headers.get_list("X-Request-ID") == ["app-1"]
+
+
 def test_no_credential_is_401_with_a_bearer_challenge(client: TestClient) -> None:
     response = client.get("/v1/events", headers={"X-Request-ID": "req-123"})
     assert response.status_code == 401
