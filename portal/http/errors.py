@@ -37,6 +37,7 @@ log = logging.getLogger("portal")
 class ApiError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "BAD_REQUEST"
+    headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, message: str, details: Sequence[Mapping[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -58,6 +59,10 @@ class Forbidden(ApiError):
     resource's, which the key may not read (a hook's deliveries of key events)."""
 
     status, code = 403, "INSUFFICIENT_SCOPE"
+    # The challenge the engine's own scope refusals carry (RFC 6750), in the guard's realm.
+    headers: ClassVar[Mapping[str, str]] = {
+        "WWW-Authenticate": 'Bearer realm="api", error="insufficient_scope"'
+    }
 
 
 class Conflict(ApiError):
@@ -121,7 +126,9 @@ def install(app: FastAPI, union_tags: frozenset[str] = frozenset()) -> None:
 
     async def api_error(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError)
-        return error_response(request, error.status, error.code, error.message, error.details)
+        return error_response(
+            request, error.status, error.code, error.message, error.details, error.headers
+        )
 
     async def invalid(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError | ValidationError)

@@ -146,6 +146,8 @@ def test_a_hook_hears_only_what_the_key_that_registers_it_may_read(
     error = response.json()["error"]
     assert error["code"] == "INSUFFICIENT_SCOPE"
     assert needs in error["message"]
+    # The same challenge as the engine's own scope refusals.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope"'
     assert client.get("/v1/hooks", headers=bearer(keys.admin)).json()["data"] == []
 
 
