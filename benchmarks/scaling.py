@@ -23,6 +23,7 @@ from benchmarks.harness import Run
 from benchmarks.report import Table, micro, timed, times
 from benchmarks.timing import interleaved, once_each, ratio
 from policyengine import Code, Engine, Request
+from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, ENTRY_BYTES, CacheSettings
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.store import KeyStore, StoredKey, open_store
@@ -98,7 +99,8 @@ def keys(current: Run) -> None:
         for engine, _ in engines.values():
             engine.close()
     table = Table(
-        "Keys in use (SQLite store, default settings: 5 s lookup cache of 10,000 entries)",
+        f"Keys in use (SQLite store, default settings: {CacheSettings().ttl:g} s lookup cache "
+        f"of {DEFAULT_CACHE_MEMORY // ENTRY_BYTES:,} entries)",
         ("keys", "time per check", f"÷ {counts[0]} keys", "lookup-cache hits"),
     )
     base = samples[str(counts[0])]
