@@ -207,7 +207,11 @@ class PreparedPolicy:
         no_scope = Verdict(
             Code.INSUFFICIENT_SCOPE,
             "scope",
-            f"no scope of this {key.type} key grants {target}"
+            (
+                f"no scope of this token (narrowed from a {key.type} key) grants {target}"
+                if token_scopes is not None
+                else f"no scope of this {key.type} key grants {target}"
+            )
             if key_type is not None
             else f"the key type '{key.type}' is not in the policies",
             RuleRef("scope"),

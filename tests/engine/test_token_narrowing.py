@@ -41,3 +41,18 @@ def test_a_scope_the_key_type_lost_is_lost_by_its_tokens(engine: Engine, tmp_pat
     engine.reload(edited_policies(tmp_path, "key_types.yaml", ', "hooks:read"]', "]"))
     assert code(engine, token, "GET", "/v1/hooks") is Code.INSUFFICIENT_SCOPE
     assert code(engine, token, "GET", "/v1/events") is Code.OK
+
+
+def test_a_token_refused_a_scope_its_key_has_says_it_is_the_token(engine: Engine) -> None:
+    issued = engine.keys.create(type="write", label="w", environment="live", allowed_ips=[CLIENT])
+    token = engine.tokens.issue(issued.secret, scopes=["events:read"], ttl="15m")
+    asked = Request(credential=token, method="DELETE", path="/v1/events/evt_1", ip=CLIENT)
+    denied = engine.check(asked)
+    assert denied.code is Code.INSUFFICIENT_SCOPE
+    assert (
+        denied.reason == "no scope of this token (narrowed from a write key) grants events:delete"
+    )
+    by_key = engine.check(
+        Request(credential=issued.secret, method="GET", path="/v1/keys", ip=CLIENT)
+    )
+    assert by_key.reason == "no scope of this write key grants keys:read"
