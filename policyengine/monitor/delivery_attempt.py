@@ -101,7 +101,8 @@ class Sender:
         if 200 <= response.status < 300:
             return _Result(response.status, None)
         if 300 <= response.status < 400:
-            where = f" to {response.location[:200]}" if response.location else ""
+            # A Location may carry a token of its own (?token=…): the log keeps none.
+            where = f" to {redact(response.location)[:200]}" if response.location else ""
             return _Result(response.status, f"HTTP {response.status}: redirect{where} not followed")
         return _Result(response.status, f"HTTP {response.status}")
 

@@ -200,6 +200,24 @@ def test_a_redirect_is_reported_and_not_followed(make_queue: QueueFactory) -> No
     )
 
 
+def test_a_redirect_is_logged_without_the_secrets_its_location_carries(
+    make_queue: QueueFactory,
+) -> None:
+    location = "https://login.example.com/next?token=s3cr3t-value&step=2"
+    with running_receiver(Answer(307, location=location)) as receiver:
+        queue = make_queue(start=False)
+        sent = queue.enqueue("hook_1", receiver.url(), "key.revoked", {})
+        queue.run_due()
+    after = queue.get(sent.id)
+    assert after is not None
+    error = after.attempts[0].error or ""
+    assert "s3cr3t-value" not in error
+    assert (
+        error
+        == "HTTP 307: redirect to https://login.example.com/next?token=***&step=2 not followed"
+    )
+
+
 def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(
     make_queue: QueueFactory,
 ) -> None:
