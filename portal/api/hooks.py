@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from policyengine.monitor.delivery_log import Delivery as QueuedDelivery
+from policyengine.redaction import redact
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.scopes import require_reading
 from portal.http.errors import NotFound
@@ -22,9 +23,16 @@ def no_hook(hook_id: str) -> NotFound:
     return NotFound(f"there is no hook {hook_id}")
 
 
+def shown(hook: Hook) -> Hook:
+    """A hook as it is read back: its URL's credentials and secret-named query values
+    (``?token=…``) hidden, as in the logs; the whole URL is answered once, at creation."""
+    return hook.model_copy(update={"url": redact(hook.url)})
+
+
 @router.get("", summary="List hooks")
 def list_hooks(services: ServicesDep, limit: Limit = 20, cursor: Cursor = None) -> Page[Hook]:
-    return services.hooks.list(limit, cursor)
+    page = services.hooks.list(limit, cursor)
+    return page.model_copy(update={"data": [shown(hook) for hook in page.data]})
 
 
 @router.post("", status_code=201, summary="Register a hook")
@@ -50,7 +58,7 @@ def get_hook(id: str, services: ServicesDep) -> Hook:
     hook = services.hooks.get(id)
     if hook is None:
         raise no_hook(id)
-    return hook
+    return shown(hook)
 
 
 @router.delete("/{id}", status_code=204, summary="Delete a hook")

@@ -185,3 +185,18 @@ def test_a_hook_that_hears_keys_is_deleted_only_by_a_key_that_could_register_it(
     assert "keys:read" in refused.json()["error"]["message"]
     assert client.get(f"/v1/hooks/{hook['id']}", headers=bearer(keys.reader)).status_code == 200
     assert client.delete(f"/v1/hooks/{hook['id']}", headers=bearer(keys.admin)).status_code == 204
+
+
+def test_a_hooks_url_is_whole_once_and_read_back_without_its_secrets(
+    client: TestClient, keys: Keys
+) -> None:
+    url = "https://hooks.example.com/tdoc?token=s3cr3t-value&team=ops"
+    made = client.post("/v1/hooks", json={**HOOK, "url": url}, headers=bearer(keys.writer))
+    assert made.status_code == 201, made.text
+    assert made.json()["hook"]["url"] == url
+    hook_id = made.json()["hook"]["id"]
+    hidden = "https://hooks.example.com/tdoc?token=***&team=ops"
+    one = client.get(f"/v1/hooks/{hook_id}", headers=bearer(keys.reader)).json()
+    listed = client.get("/v1/hooks", headers=bearer(keys.reader)).json()["data"]
+    assert one["url"] == hidden
+    assert [hook["url"] for hook in listed] == [hidden]
