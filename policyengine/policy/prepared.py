@@ -204,18 +204,16 @@ class PreparedPolicy:
         )
         target = f"{resource}:{action}"
         ok = Verdict(Code.OK, "done", f"{target} is granted", _granted_by(key, key_type, any_key))
-        no_scope = Verdict(
-            Code.INSUFFICIENT_SCOPE,
-            "scope",
-            (
-                f"no scope of this token (narrowed from a {key.type} key) grants {target}"
-                if token_scopes is not None
-                else f"no scope of this {key.type} key grants {target}"
-            )
-            if key_type is not None
-            else f"the key type '{key.type}' is not in the policies",
-            RuleRef("scope"),
-        )
+        if key_type is None:
+            why = f"the key type '{key.type}' is not in the policies"
+        elif token_scopes is not None and any(
+            _grant(s, resource, action) for s in self.grants(key, key_type, None)
+        ):
+            # The key could, its token may not: say which one lacks the scope.
+            why = f"no scope of this token grants {target} (its {key.type} key's would)"
+        else:
+            why = f"no scope of this {key.type} key grants {target}"
+        no_scope = Verdict(Code.INSUFFICIENT_SCOPE, "scope", why, RuleRef("scope"))
         fixed = None
         if key_type is None:
             fixed = no_scope
