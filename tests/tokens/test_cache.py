@@ -151,3 +151,15 @@ def test_two_refusals_of_one_cached_token_at_once_both_say_its_key_is_gone(
     outer = refused(service, token, Code.TOKEN_INVALID)
     expected = "the token was not signed by a current key of this service"
     assert [str(error) for error in inner] == [str(outer)] == [expected]
+
+
+def test_a_remembered_forgery_under_a_retiring_key_is_judged_at_the_time_given(
+    service: TokenService, token: str
+) -> None:
+    forged = _tampered(token)
+    service.rotate(NOW)  # the key that signed ``token`` now verifies until it retires
+    first = refused(service, forged, Code.TOKEN_INVALID)
+    again = refused(service, forged, Code.TOKEN_INVALID)
+    assert str(again) == str(first) == "the token's signature does not verify"
+    retired = refused(service, forged, Code.TOKEN_INVALID, at=NOW + timedelta(hours=2))
+    assert str(retired) == "the token was not signed by a current key of this service"
