@@ -3,7 +3,9 @@ token, a refused path's shown form, and a resource named without an action."""
 
 from __future__ import annotations
 
-from policyengine.decision import Code
+from conftest import Clock, behind_proxies
+
+from policyengine.decision import Code, Step
 from policyengine.engine import Engine
 from policyengine.request import Request, path_problem
 
@@ -76,3 +78,41 @@ def test_a_resource_without_an_action_is_judged_by_the_route(engine: Engine) -> 
         expected.rule,
     )
     assert decision.trace == expected.trace
+
+
+def test_a_key_of_another_environment_is_named_in_its_refusal(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="t", environment="test")
+    request = Request(credential=issued.secret, method="GET", path="/v1/events", ip=CLIENT)
+    decision = engine.check(request, explain=True, dry_run=True)
+    assert decision.code is Code.WRONG_ENVIRONMENT
+    assert decision.reason == "a test key cannot be used in the live environment"
+    assert decision.key is not None
+    assert decision.key.id == issued.key.id
+    assert decision.trace is not None
+    assert decision.trace[-1] == Step("environment", False, decision.reason)
+
+
+def test_a_malformed_forwarded_address_is_refused_at_the_ip_step_with_the_key(
+    clock: Clock,
+) -> None:
+    with behind_proxies(clock) as engine:
+        secret = _key(engine)
+        request = Request(
+            credential=secret,
+            method="GET",
+            path="/v1/events",
+            ip="10.0.0.1",
+            headers={"X-Forwarded-For": "not-an-address"},
+        )
+        plain = engine.check(request, dry_run=True)
+        decision = engine.check(request, explain=True, dry_run=True)
+    assert decision.code is plain.code is Code.IP_NOT_ALLOWED
+    assert decision.reason == plain.reason
+    assert decision.reason.startswith("the client address is malformed: ")
+    assert decision.step == "ip"
+    assert decision.key is not None
+    assert plain.key is not None
+    assert decision.key.id == plain.key.id
+    assert decision.trace is not None
+    assert [step.step for step in decision.trace] == ["state", "environment", "ip"]
+    assert decision.trace[-1] == Step("ip", False, decision.reason)
