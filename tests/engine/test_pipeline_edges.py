@@ -41,10 +41,16 @@ def test_an_explained_token_decision_keeps_the_tokens_narrower_scopes(engine: En
 
 
 def _refused_reason(engine: Engine, path: str) -> str:
-    request = Request(credential=_key(engine), method="GET", path=path, ip=CLIENT)
-    decision = engine.check(request, dry_run=True)
+    secret = _key(engine)
+    request = Request(credential=secret, method="GET", path=path, ip=CLIENT)
+    decision = engine.check(request, explain=True, dry_run=True)
     assert decision.code is Code.DENIED_BY_POLICY
     assert decision.step == "scope"
+    assert decision.key is not None
+    assert decision.key.id == engine.keys.lookup(secret).id  # type: ignore[union-attr]
+    assert decision.trace is not None
+    assert [step.step for step in decision.trace] == ["state", "environment", "ip", "scope"]
+    assert decision.trace[-1] == Step("scope", False, decision.reason)
     return decision.reason
 
 
