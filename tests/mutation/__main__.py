@@ -67,6 +67,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/engine/test_proxies.py",
             "tests/engine/test_tokens.py",
             "tests/engine/test_token_narrowing.py",
+            "tests/engine/test_pipeline_edges.py",
         ],
     ),
     "engine": (

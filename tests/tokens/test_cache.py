@@ -125,3 +125,41 @@ def test_cached_answers_are_the_answers_of_a_service_without_caches(
             keys.refresh()
         token = tokens[which]
         assert _outcome(cached, token, minutes) == _outcome(plain, token, minutes)
+
+
+def test_two_refusals_of_one_cached_token_at_once_both_say_its_key_is_gone(
+    service: TokenService, keys: SigningKeys, token: str
+) -> None:
+    accepted = service.verify(token, NOW)
+    old_kid = keys.signer(NOW).kid
+    service.rotate(NOW)
+    keys.retire(old_kid, NOW)
+    # Another thread refuses the same cached token between this one's key check and its
+    # dropping of the entry: both refusals must be the token's, not a cache error.
+    inner: list[TokenError] = []
+    real = keys.verifying_key
+    raced = [False]
+
+    def racing(kid: str, now: Any) -> Any:
+        key = real(kid, now)
+        if kid == accepted.kid and not raced[0]:
+            raced[0] = True
+            inner.append(refused(service, token, Code.TOKEN_INVALID))
+        return key
+
+    keys.verifying_key = racing  # type: ignore[method-assign]
+    outer = refused(service, token, Code.TOKEN_INVALID)
+    expected = "the token was not signed by a current key of this service"
+    assert [str(error) for error in inner] == [str(outer)] == [expected]
+
+
+def test_a_remembered_forgery_under_a_retiring_key_is_judged_at_the_time_given(
+    service: TokenService, token: str
+) -> None:
+    forged = _tampered(token)
+    service.rotate(NOW)  # the key that signed ``token`` now verifies until it retires
+    first = refused(service, forged, Code.TOKEN_INVALID)
+    again = refused(service, forged, Code.TOKEN_INVALID)
+    assert str(again) == str(first) == "the token's signature does not verify"
+    retired = refused(service, forged, Code.TOKEN_INVALID, at=NOW + timedelta(hours=2))
+    assert str(retired) == "the token was not signed by a current key of this service"

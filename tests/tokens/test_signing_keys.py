@@ -18,6 +18,7 @@ from policyengine.errors import ConfigError, KeyRequestError
 from policyengine.tokens.keyfile import FileKeyStore
 from policyengine.tokens.keyring import SigningKeys
 from policyengine.tokens.signing import SigningKey
+from policyengine.tokens.store import MemoryKeyStore
 
 from .conftest import NOW
 
@@ -185,3 +186,20 @@ def test_a_key_file_emptied_under_a_running_key_set_is_refused(tmp_path: Path) -
     with pytest.raises(ConfigError) as refused:
         keys.refresh()
     assert str(refused.value) == "the signing key store holds no keys"
+
+
+def test_a_retirement_in_another_process_reaches_this_one_after_one_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("policyengine.tokens.keyring.time.monotonic", lambda: clock[0])
+    store = MemoryKeyStore()
+    here = SigningKeys(store, now=NOW)  # the default refresh_interval
+    elsewhere = SigningKeys(store, now=NOW)
+    old = here.signer(NOW)
+    elsewhere.rotate(NOW, retire_after=timedelta(0))
+    elsewhere.retire(old.kid, NOW)
+    clock[0] += 0.999
+    assert here.verifying_key(old.kid, NOW) is old
+    clock[0] += 0.001
+    assert here.verifying_key(old.kid, NOW) is None
