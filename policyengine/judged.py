@@ -16,6 +16,7 @@ A policy reload makes a new prepared policy set, which starts with no answers.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from policyengine.decision import NO_HEADERS, Code, Decision
 from policyengine.net import Proxies
@@ -50,7 +51,6 @@ def judged(
             prepared, key, request, now, proxies, environment, credential_type, token_scopes
         )
         return decision, metered(resolved)
-    answers = prepared.judgements
     asked = (
         id(key),
         environment,
@@ -62,21 +62,19 @@ def judged(
         credential_type,
         token_scopes,
     )
-    kept = answers.get(asked)
-    if (
-        kept is not None
-        and kept[0] is key
-        and (kept[1] is None or kept[1] <= now)
-        and (kept[2] is None or now < kept[2])
-    ):
-        return Decision(*kept[3]), kept[4]
+    kept = recall(prepared.judgements, asked, key, now.timestamp())
+    if kept is not None:
+        return Decision(*kept[ANSWER]), kept[METERED]
     decision, resolved = _judged(
         prepared, key, request, now, proxies, environment, credential_type, token_scopes
     )
+    is_metered = metered(resolved)
     if _request_free(prepared, key, resolved, decision, token_scopes):
+        answers = prepared.judgements
         if len(answers) >= MAX_JUDGED:
             answers.clear()
         since, until = _span(key, now)
+        limits, usage = prepared.limits_for(key)
         answers[asked] = (
             key,
             since,
@@ -92,9 +90,34 @@ def judged(
                 None,
                 decision.error,
             ),
-            metered(resolved),
+            is_metered,
+            limits,
+            usage,
         )
-    return decision, metered(resolved)
+    return decision, is_metered
+
+
+#: A kept answer: the key record, the instants (seconds since the epoch) between which
+#: its state holds, the fields of the :class:`Decision`, whether the route is metered, and
+#: the key's limits and credits under the policy set the answer was kept in.
+Kept = tuple[Any, ...]
+ANSWER, METERED, LIMITS, USAGE = 3, 4, 5, 6
+
+
+def recall(
+    answers: dict[tuple[object, ...], Kept], asked: tuple[object, ...], key: KeyRecord, at: float
+) -> Kept | None:
+    """The answer kept for ``asked`` if it holds for ``key`` at ``at`` (seconds since the
+    epoch)."""
+    kept = answers.get(asked)
+    if (
+        kept is not None
+        and kept[0] is key
+        and (kept[1] is None or kept[1] <= at)
+        and (kept[2] is None or at < kept[2])
+    ):
+        return kept
+    return None
 
 
 def metered(resolved: Resolved) -> bool:
@@ -134,9 +157,9 @@ def _request_free(
     return prepared.is_steady(key, token_scopes, ctx.resource, ctx.action, resolved.any_key)
 
 
-def _span(key: KeyRecord, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """The instants between which the key's state is what it is at ``now``: its state
-    changes only when it is revoked or expires."""
+def _span(key: KeyRecord, now: datetime) -> tuple[float | None, float | None]:
+    """The instants (seconds since the epoch) between which the key's state is what it
+    is at ``now``: its state changes only when it is revoked or expires."""
     since = until = None
     for moment in (key.revoked_at, key.expires_at):
         if moment is None:
@@ -145,4 +168,7 @@ def _span(key: KeyRecord, now: datetime) -> tuple[datetime | None, datetime | No
             since = moment if since is None or moment > since else since
         else:
             until = moment if until is None or moment < until else until
-    return since, until
+    return (
+        None if since is None else since.timestamp(),
+        None if until is None else until.timestamp(),
+    )

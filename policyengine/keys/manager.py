@@ -326,6 +326,11 @@ class KeyManager:
         """
         return self._lookups.lookup(secret, now or self._now, touch, wait)
 
+    @property
+    def lookups(self) -> KeyLookups:
+        """The lookups behind :meth:`lookup`, for a caller on the hot path."""
+        return self._lookups
+
     def lookup_id(self, key_id: str, *, wait: bool = True) -> KeyRecord | None:
         """The record of a key by its id, or ``None``: the hot path for tokens, which name
         their key. Cached like :meth:`lookup`; a change here is visible at once."""

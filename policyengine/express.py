@@ -1,0 +1,133 @@
+"""The common check in one call: a key in the lookup cache, the answer kept for it, and
+its limits.
+
+Most requests repeat one already judged: the same key, route and address, under the same
+policy set, while the key's state cannot change. For those, what the full path does is
+done here without its layers: the key is looked up in the cache, the answer the full path
+kept for it (:mod:`policyengine.judged`) is recalled, and the limiter is asked. Anything
+not at hand — a key to read from the store, an answer not kept, a replay, a dry run, an
+explanation, a token — answers ``None`` before any effect but the key's last use (which,
+noted twice in a minute, is noted once), and the engine takes the full path, which keeps
+what the next check here will find.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+from policyengine.decision import Code, Decision
+from policyengine.errors import InvalidValue
+from policyengine.judged import ANSWER, LIMITS, METERED, USAGE, recall
+from policyengine.keys.lookup import NotCached
+from policyengine.metering import apply_limits
+from policyengine.pipeline import deny
+from policyengine.request import Request
+
+if TYPE_CHECKING:
+    from policyengine.engine import Engine
+
+log = logging.getLogger("policyengine")
+DEBUG = logging.DEBUG
+
+#: ``check(request, wait)``: the decision, or ``None`` when the full path must decide.
+Express = Callable[[Request, bool], "Decision | None"]
+
+
+def failed(error: Exception) -> Decision:
+    """The decision on a check that raised: any failure denies."""
+    log.warning("check failed: %s: %s", type(error).__name__, error)
+    return deny(
+        Code.UNAVAILABLE,
+        "engine",
+        "the engine could not decide",
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
+def logged(decision: Decision) -> None:
+    log.debug(
+        "decision %s %s key=%s step=%s",
+        decision.code,
+        decision.status,
+        decision.key.id if decision.key else "-",
+        decision.step,
+    )
+
+
+def unknown_key() -> Decision:
+    return deny(Code.NOT_FOUND, "key", "no such key")
+
+
+def malformed_key(error: InvalidValue) -> Decision:
+    return deny(Code.MALFORMED_CREDENTIAL, "credential", str(error))
+
+
+def express(engine: Engine) -> Express:
+    """The common check of ``engine``. ``wait`` is false for
+    :meth:`~policyengine.engine.Engine.try_check`, which must not wait for the network."""
+    lookup = engine.keys.lookups.lookup
+    limiter = engine.limiter
+    acquire = limiter.acquire
+    in_process = getattr(limiter, "in_process", False)
+    environment = engine.environment
+    proxied = bool(engine.proxies)
+    clock = engine._clock
+    length = engine.keys.key_format.length
+
+    def check(request: Request, wait: bool) -> Decision | None:
+        credential = request.credential
+        if request.time is not None or credential is None or len(credential) != length:
+            return None
+        # Read once: a reload swaps the policy set, and close() stops the recording.
+        prepared, record = engine._prepared, engine._record
+        if request.headers and (prepared.headers or proxied):
+            return None
+        started = perf_counter() if record is not None else 0.0
+        try:
+            now = clock()
+            key = lookup(credential, now, True, False)
+        except NotCached:
+            return None
+        except InvalidValue as error:
+            decision = malformed_key(error)
+        except Exception as error:
+            decision = failed(error)
+        else:
+            if key is None:
+                decision = unknown_key()
+            else:
+                asked = (
+                    id(key),
+                    environment,
+                    request.method,
+                    request.path,
+                    request.resource,
+                    request.action,
+                    request.ip,
+                    "key",
+                    None,
+                )
+                at = now.timestamp()
+                kept = recall(prepared.judgements, asked, key, at)
+                if kept is None:
+                    return None
+                decision = Decision(*kept[ANSWER])
+                limits, usage = kept[LIMITS], kept[USAGE]
+                if decision.allowed and (limits or usage is not None):
+                    # An unmetered route only peeks: the full path does that.
+                    if not kept[METERED] or not (wait or in_process):
+                        return None
+                    try:
+                        decision = apply_limits(decision, key, limits, usage, acquire, at)
+                    except Exception as error:
+                        decision = failed(error)
+        if log.isEnabledFor(DEBUG):
+            logged(decision)
+        if record is not None:
+            record(started, now, request, decision, prepared)
+        return decision
+
+    return check
