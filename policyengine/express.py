@@ -19,10 +19,11 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from policyengine.decision import Code, Decision
-from policyengine.errors import InvalidValue
-from policyengine.judged import ANSWER, LIMITS, METERED, USAGE, recall
+from policyengine.errors import InvalidValue, StorageError
+from policyengine.judged import ANSWER, LIMITS, METERED, USAGE
 from policyengine.keys.lookup import NotCached
-from policyengine.metering import apply_limits
+from policyengine.limits import RateLimitHeaders
+from policyengine.metering import limiter_failed, over_limits
 from policyengine.pipeline import deny
 from policyengine.request import Request
 
@@ -111,8 +112,9 @@ def express(engine: Engine) -> Express:
                     None,
                 )
                 at = now.timestamp()
-                kept = recall(prepared.judgements, asked, key, at)
-                if kept is None:
+                # recall(), inline: this is most checks.
+                kept = prepared.judgements.get(asked)
+                if kept is None or kept[0] is not key or not kept[1] <= at < kept[2]:
                     return None
                 decision = Decision(*kept[ANSWER])
                 limits, usage = kept[LIMITS], kept[USAGE]
@@ -120,10 +122,17 @@ def express(engine: Engine) -> Express:
                     # An unmetered route only peeks: the full path does that.
                     if not kept[METERED] or not (wait or in_process):
                         return None
+                    # apply_limits(), inline but for its failures.
                     try:
-                        decision = apply_limits(decision, key, limits, usage, acquire, at)
+                        outcome = acquire(key.lineage, limits, usage, at)
+                    except StorageError as error:
+                        decision = limiter_failed(decision, key, limits, usage, error)
                     except Exception as error:
                         decision = failed(error)
+                    else:
+                        decision.headers = RateLimitHeaders(outcome)
+                        if not outcome.allowed:
+                            decision = over_limits(decision, outcome)
         if log.isEnabledFor(DEBUG):
             logged(decision)
         if record is not None:

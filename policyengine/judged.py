@@ -15,6 +15,7 @@ A policy reload makes a new prepared policy set, which starts with no answers.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -98,8 +99,9 @@ def judged(
 
 
 #: A kept answer: the key record, the instants (seconds since the epoch) between which
-#: its state holds, the fields of the :class:`Decision`, whether the route is metered, and
-#: the key's limits and credits under the policy set the answer was kept in.
+#: its state holds (``since <= at < until``), the fields of the :class:`Decision`, whether
+#: the route is metered, and the key's limits and credits under the policy set the answer
+#: was kept in.
 Kept = tuple[Any, ...]
 ANSWER, METERED, LIMITS, USAGE = 3, 4, 5, 6
 
@@ -110,12 +112,7 @@ def recall(
     """The answer kept for ``asked`` if it holds for ``key`` at ``at`` (seconds since the
     epoch)."""
     kept = answers.get(asked)
-    if (
-        kept is not None
-        and kept[0] is key
-        and (kept[1] is None or kept[1] <= at)
-        and (kept[2] is None or at < kept[2])
-    ):
+    if kept is not None and kept[0] is key and kept[1] <= at < kept[2]:
         return kept
     return None
 
@@ -157,9 +154,10 @@ def _request_free(
     return prepared.is_steady(key, token_scopes, ctx.resource, ctx.action, resolved.any_key)
 
 
-def _span(key: KeyRecord, now: datetime) -> tuple[float | None, float | None]:
-    """The instants (seconds since the epoch) between which the key's state is what it
-    is at ``now``: its state changes only when it is revoked or expires."""
+def _span(key: KeyRecord, now: datetime) -> tuple[float, float]:
+    """The instants (seconds since the epoch, infinite for none) between which the key's
+    state is what it is at ``now``: its state changes only when it is revoked or
+    expires."""
     since = until = None
     for moment in (key.revoked_at, key.expires_at):
         if moment is None:
@@ -169,6 +167,6 @@ def _span(key: KeyRecord, now: datetime) -> tuple[float | None, float | None]:
         else:
             until = moment if until is None or moment < until else until
     return (
-        None if since is None else since.timestamp(),
-        None if until is None else until.timestamp(),
+        -math.inf if since is None else since.timestamp(),
+        math.inf if until is None else until.timestamp(),
     )

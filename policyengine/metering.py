@@ -36,18 +36,35 @@ def apply_limits(
     try:
         outcome = take(key.lineage, limits, usage, at)
     except StorageError as error:
-        if fails_open(limits, usage):
-            log.warning("limiter unavailable; %s is let through unmetered", key.id)
-            return add_step(decision, "rate", True, "limiter unavailable; fail open")
-        decision.allowed, decision.code, decision.step = False, Code.UNAVAILABLE, "rate"
-        decision.reason, decision.rule = "the rate limiter is unavailable", None
-        decision.error = str(error)
-        return add_step(decision, "rate", False, decision.reason)
+        return limiter_failed(decision, key, limits, usage, error)
     decision.headers = RateLimitHeaders(outcome)
     if outcome.allowed:
         if decision.trace is not None:
             decision.trace = (*decision.trace, Step("rate", True, "within limits"))
         return decision
+    return over_limits(decision, outcome)
+
+
+def limiter_failed(
+    decision: Decision,
+    key: KeyRecord,
+    limits: Sequence[RateLimit],
+    usage: Usage | None,
+    error: StorageError,
+) -> Decision:
+    """``decision`` when the limiter could not answer: let through unmetered if every
+    limit says so, else unavailable."""
+    if fails_open(limits, usage):
+        log.warning("limiter unavailable; %s is let through unmetered", key.id)
+        return add_step(decision, "rate", True, "limiter unavailable; fail open")
+    decision.allowed, decision.code, decision.step = False, Code.UNAVAILABLE, "rate"
+    decision.reason, decision.rule = "the rate limiter is unavailable", None
+    decision.error = str(error)
+    return add_step(decision, "rate", False, decision.reason)
+
+
+def over_limits(decision: Decision, outcome: LimitOutcome) -> Decision:
+    """``decision`` denied by the limiter's ``outcome``: the credits, or a rate limit."""
     if outcome.code == "USAGE_EXCEEDED":
         decision.code, decision.step = Code.USAGE_EXCEEDED, "usage"
         decision.reason = "the key's usage credits are spent"
