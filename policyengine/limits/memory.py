@@ -79,6 +79,28 @@ class MemoryLimiter(SteppingLimiter):
         at = round(now * MICROS)
         planned = PLANS.get(id(limits))
         plan = planned[1] if planned is not None and planned[0] is limits else gcra_plan(limits)
+        if len(plan) == 1:  # most keys have one limit: the same, without the lists
+            ((name, interval, capacity),) = plan
+            with self._lock:
+                state = self._keys.get(key_id)
+                tat = state.tats.get(name, 0) if state is not None else 0
+                ahead = tat - at if tat > at else 0
+                wait = ahead + interval - capacity
+                if wait > 0:
+                    return LimitOutcome(
+                        False, "RATE_LIMITED", limits, (tat,), at, None, None, 0,
+                        wait / MICROS, (name,),
+                    )  # fmt: skip
+                if state is None:
+                    state = self._keys[key_id] = _KeyState()
+                tat = at + ahead + interval
+                state.tats[name] = tat
+                if tat > state.expires:
+                    state.expires = tat
+                size = len(self._keys)
+                if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
+                    self._sweep(at)
+            return LimitOutcome(True, None, limits, (tat,), at, None, None, 1)
         with self._lock:
             state = self._keys.get(key_id)
             known = state.tats if state is not None else _NO_TATS
