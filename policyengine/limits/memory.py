@@ -71,8 +71,10 @@ class MemoryLimiter(SteppingLimiter):
     def acquire(
         self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
     ) -> LimitOutcome:
-        if usage is not None or not limits:
-            return self._step(key_id, limits, usage, now, True)
+        if usage is not None:
+            return self._evaluated(key_id, limits, usage, round(now * MICROS), True)
+        if not limits:
+            return NO_LIMITS
         # The common case, rate limits without credits, in one pass: what evaluate()
         # answers, without its generality. A limit admits when the wait it would impose
         # is none, so the waits say both whether to admit and, if not, for how long.
