@@ -21,7 +21,7 @@ from typing import Any
 from benchmarks.fixtures import INSIDE, POLICIES, SECRET, expect, issue, request, write_policies
 from benchmarks.harness import Run
 from benchmarks.report import Table, micro, timed, times
-from benchmarks.timing import interleaved, once_each, ratio
+from benchmarks.timing import CPU, interleaved, once_each, ratio
 from policyengine import Code, Engine, Request
 from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, ENTRY_BYTES, CacheSettings
 from policyengine.keys.hashing import KeyHasher
@@ -93,7 +93,7 @@ def keys(current: Run) -> None:
     try:
         warm = min(3 * max(counts), 40_000)
         samples = interleaved(
-            cases, current.budget, warmup_calls=warm, before_rounds=reset_counters
+            cases, current.budget, warmup_calls=warm, before_rounds=reset_counters, clock=CPU
         )
     finally:
         for engine, _ in engines.values():
@@ -175,7 +175,7 @@ def _rules_report(current: Run, compiled: dict[int, Engine], compile_times: dict
         asked = request(issue(engine))
         expect(engine, asked, Code.OK, f"{count} rules")
         cases[str(count)] = partial(engine.check, asked)
-    samples = interleaved(cases, current.budget)
+    samples = interleaved(cases, current.budget, clock=CPU)
     first, warm = {}, {}
     for count in (counts[0], counts[-1]):
         first[count], warm[count] = _plan_builds(
