@@ -100,6 +100,7 @@ def express(engine: Engine) -> Express:
             if key is None:
                 decision = unknown_key()
             else:
+                # The key judged() keeps a key's answers by, inline like recall() below.
                 asked = (
                     id(key),
                     environment,
