@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any, cast
 
 from policyengine.decision import Code, Decision
@@ -92,6 +92,10 @@ class Engine:
         self.environment = environment
         self.directory = Path(directory) if directory is not None else None
         self._clock = clock or _utc_now
+        #: The clock in seconds since the epoch; the default one makes no datetime.
+        self._seconds: Callable[[], float] = (
+            time if clock is None else lambda: self._clock().timestamp()
+        )
         self._prepared = PreparedPolicy(policy or EMPTY)
         self._reload_lock = threading.Lock()
         self.proxies = Proxies(trusted_proxies, forwarded_header)

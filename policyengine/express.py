@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -69,13 +70,14 @@ def malformed_key(error: InvalidValue) -> Decision:
 def express(engine: Engine) -> Express:
     """The common check of ``engine``. ``wait`` is false for
     :meth:`~policyengine.engine.Engine.try_check`, which must not wait for the network."""
-    lookup = engine.keys.lookups.lookup
+    lookups = engine.keys.lookups
+    lookup, note = lookups.lookup, lookups.last_used.note
     limiter = engine.limiter
     acquire = limiter.acquire
     in_process = getattr(limiter, "in_process", False)
     environment = engine.environment
     proxied = bool(engine.proxies)
-    clock = engine._clock
+    clock, seconds = engine._clock, engine._seconds
     length = engine.keys.key_format.length
 
     def check(request: Request, wait: bool) -> Decision | None:
@@ -88,8 +90,8 @@ def express(engine: Engine) -> Express:
             return None
         started = perf_counter() if record is not None else 0.0
         try:
-            now = clock()
-            key = lookup(credential, now, True, False)
+            at = seconds()
+            key = lookup(credential, clock, False, False)
         except NotCached:
             return None
         except InvalidValue as error:
@@ -100,6 +102,8 @@ def express(engine: Engine) -> Express:
             if key is None:
                 decision = unknown_key()
             else:
+                # Noting a use twice in a minute is noting it once: the full path may follow.
+                note(key, at)
                 # The key judged() keeps a key's answers by, inline like recall() below.
                 asked = (
                     id(key),
@@ -112,7 +116,6 @@ def express(engine: Engine) -> Express:
                     "key",
                     None,
                 )
-                at = now.timestamp()
                 # recall(), inline: this is most checks.
                 kept = prepared.judgements.get(asked)
                 if kept is None or kept[0] is not key or not kept[1] <= at < kept[2]:
@@ -137,7 +140,7 @@ def express(engine: Engine) -> Express:
         if log.isEnabledFor(DEBUG):
             logged(decision)
         if record is not None:
-            record(started, now, request, decision, prepared)
+            record(started, datetime.fromtimestamp(at, UTC), request, decision, prepared)
         return decision
 
     return check

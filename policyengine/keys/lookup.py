@@ -8,9 +8,10 @@ key was used" is noted in memory and written in batches, at minute granularity.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from policyengine.errors import InvalidValue, StorageError
@@ -35,18 +36,17 @@ class LastUsed:
         self._pending: dict[str, datetime] = {}
         # The minute each key was last noted in, so that its next use that minute is free.
         self._noted: dict[str, datetime] = {}
-        # The current minute and the next, kept so that most notes compare, not compute.
-        self._minute: tuple[datetime, datetime] = (
-            datetime.max.replace(tzinfo=UTC),
-            datetime.min.replace(tzinfo=UTC),
-        )
+        # The current minute's start and end in seconds since the epoch, and its start as
+        # a time, kept so that most notes compare two numbers and compute nothing.
+        self._minute: tuple[float, float, datetime] = (math.inf, -math.inf, datetime.min)
 
-    def note(self, record: KeyRecord, now: datetime) -> None:
-        start, end = self._minute
-        if not start <= now < end:
-            start = minute_of(now)
-            self._minute = (start, start + timedelta(minutes=1))
-        minute = start
+    def note(self, record: KeyRecord, at: float) -> None:
+        """``record`` was used at ``at``, in seconds since the epoch."""
+        start, end, minute = self._minute
+        if not start <= at < end:
+            start = at - at % 60  # exact: a whole minute of seconds since the epoch
+            minute = datetime.fromtimestamp(start, UTC)
+            self._minute = (start, start + 60, minute)
         if self._noted.get(record.id) == minute:
             return
         if record.last_used_at is not None and record.last_used_at >= minute:
@@ -121,8 +121,14 @@ class KeyLookups:
                 raise InvalidValue(problem)
             record = self._stored(key_hash, entry, self._by_hash, wait)
         if record is not None and touch:
-            self._last_used.note(record, now if isinstance(now, datetime) else now())
+            moment = now if isinstance(now, datetime) else now()
+            self._last_used.note(record, moment.timestamp())
         return record
+
+    @property
+    def last_used(self) -> LastUsed:
+        """Where :meth:`lookup` notes a use, for a caller that looks up without noting."""
+        return self._last_used
 
     def lookup_id(self, key_id: str, wait: bool = True) -> KeyRecord | None:
         """The record of the key with this id, through the same cache as :meth:`lookup`
