@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError, StorageError
 from policyengine.limits import Limiter, MemoryLimiter, open_limiter
-from policyengine.limits.redis import RedisLimiter
+from policyengine.limits.redis import ACQUIRE, ACQUIRE_SHA, RedisLimiter
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
@@ -105,6 +105,8 @@ def test_the_script_is_loaded_again_after_redis_forgets_it(
     redis_limiter: Limiter, raw: redis.Redis
 ) -> None:
     limits = (RateLimit("default", make_rate(10, 1.0, 2)),)
+    # The script is called by the name Redis files it under.
+    assert raw.script_load(ACQUIRE) == ACQUIRE_SHA.decode()
     assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
     raw.script_flush()
     assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
