@@ -201,7 +201,7 @@ def run(current: Run) -> None:
             server.wait(timeout=10)
     samples = {mode: Sample(tuple(values)) for mode, values in rates.items()}
     measured_cpu = all(len(cpu[mode]) == len(rates[mode]) for mode in MODES)
-    columns = ("application", "requests per second", "÷ unprotected")
+    columns: tuple[str, ...] = ("application", "requests per second", "÷ unprotected")
     if measured_cpu:
         columns += ("server CPU per request", "unprotected ÷ this")
     table = Table(
