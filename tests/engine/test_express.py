@@ -4,18 +4,20 @@ without, asked the same things in the same order, give the same decisions."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from conftest import POLICIES, SECRET, Clock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyengine import Decision, Engine, Request
-from policyengine.errors import KeyConflict
+from policyengine.errors import KeyConflict, StorageError
 from policyengine.express import express
 from policyengine.limits import MemoryLimiter
 from policyengine.policy.loader import load_directory
@@ -80,9 +82,8 @@ def twins(clock: Clock, **options: Any) -> Iterator[tuple[Twin, Twin]]:
                 clock=clock,
                 maintenance_interval=None,
                 trusted_proxies=["203.0.113.0/24"],
-                monitor="off",
                 handle_signals=False,
-                **options,
+                **{"monitor": "off", **options},
             )
             made.append(engine)
         pair = []
@@ -276,3 +277,147 @@ def test_every_request_is_decided_as_by_the_full_path_through_a_key_s_life() -> 
             twin.engine.keys.enable(twin.key_id("writer"))
         clock.advance(86400)  # a new day of credits
         _sweep(fast, full, "a day later")
+
+
+class OutageLimiter(MemoryLimiter):
+    """A memory limiter whose storage can be made to fail."""
+
+    down = False
+
+    def acquire(self, key_id: str, limits: Any, usage: Any, now: float) -> Any:
+        if self.down:
+            raise StorageError("rate-limit store failed: connection refused")
+        return super().acquire(key_id, limits, usage, now)
+
+
+def test_a_limiter_outage_on_the_short_path_fails_closed_with_the_reason() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        limiter = OutageLimiter()
+        engine.limiter = limiter
+        engine._express = express(engine)
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        assert engine.check(asked).allowed
+        limiter.down = True
+        refused = engine._express(asked, True)
+        assert refused is not None
+        assert (refused.allowed, refused.code, refused.step) == (False, "UNAVAILABLE", "rate")
+        assert refused.reason == "the rate limiter is unavailable"
+        assert refused.error == "rate-limit store failed: connection refused"
+        assert refused.rule is None
+        assert refused.key is not None
+        assert refused.key.type == "read-only"
+
+
+def test_try_check_of_a_repeated_request_is_answered_at_once_with_limits_in_memory() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        assert engine.check(asked).allowed
+        answered = engine._express(asked, False)
+        assert answered is not None
+        assert answered.allowed
+
+
+def test_check_takes_the_short_path_with_a_limiter_across_the_network() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        engine.limiter = RemoteLimiter()
+        engine._express = express(engine)
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        assert engine.check(asked).allowed
+        answered = engine._express(asked, True)
+        assert answered is not None
+        assert answered.allowed
+
+
+def test_a_key_is_refused_at_the_very_instant_it_expires() -> None:
+    clock = Clock()
+    with twins(clock, cache_ttl=600) as (fast, full):
+        for twin in (fast, full):
+            asked = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
+            assert twin.engine.check(asked).allowed
+        clock.advance(90)  # the brief key expires 90 s after it was made: now
+        for twin in (fast, full):
+            asked = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
+            assert twin.engine.check(asked).code == "EXPIRED"
+
+
+def test_refusals_of_the_short_path_say_what_the_full_path_says() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, full):
+        unknown = fast.secret("unknown")
+        for twin in (fast, full):
+            engine = twin.engine
+            asked = Request(unknown, "GET", "/v1/events", ip="203.0.113.9")
+            engine.check(asked)  # the store says no such key; the cache remembers it
+            refused = engine.check(asked)
+            assert (refused.code, refused.step, refused.reason) == (
+                "NOT_FOUND",
+                "key",
+                "no such key",
+            )
+            assert refused.rule is not None
+            assert refused.rule.name == "key"
+            assert refused.key is None
+            malformed = Request(twin.secret("malformed"), "GET", "/v1/events")
+            refused = engine.check(malformed)
+            assert (refused.code, refused.step) == ("MALFORMED_CREDENTIAL", "credential")
+            assert (
+                refused.reason
+                == "malformed API key: its checksum does not match (was it mistyped?)"
+            )
+            assert refused.rule is not None
+            assert refused.rule.name == "credential"
+
+
+def test_a_credential_the_engine_cannot_read_fails_closed() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, full):
+        length = fast.engine.keys.key_format.length
+        for twin in (fast, full):
+            # A lone surrogate cannot be encoded to be hashed: the check fails, and denies.
+            asked = Request("\ud800" * length, "GET", "/v1/events", ip="203.0.113.9")
+            refused = twin.engine.check(asked)
+            assert (refused.allowed, refused.code, refused.step) == (False, "UNAVAILABLE", "engine")
+            assert refused.reason == "the engine could not decide"
+            assert refused.error is not None
+            assert refused.error.startswith("UnicodeEncodeError: ")
+
+
+def test_the_short_path_logs_each_decision_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        engine.check(asked)
+        key_id = fast.key_id("reader")
+        with caplog.at_level(logging.DEBUG, logger="policyengine"):
+            assert engine._express(asked, True) is not None
+        assert [r.getMessage() for r in caplog.records if r.name == "policyengine"] == [
+            f"decision OK 200 key={key_id} step=done"
+        ]
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="policyengine"):
+            engine.check(Request(None, "GET", "/v1/events"))
+        assert [r.getMessage() for r in caplog.records if r.name == "policyengine"] == [
+            "decision MISSING_CREDENTIAL 401 key=- step=credential"
+        ]
+
+
+def test_a_check_on_the_short_path_is_recorded_with_its_own_latency() -> None:
+    clock = Clock()
+    with twins(clock, monitor="memory://") as (fast, _):
+        engine = fast.engine
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        engine.check(asked)
+        assert engine._express(asked, True) is not None
+        engine.flush()
+        records = engine.monitor.decisions(fast.key_id("reader")).items
+        assert len(records) == 2
+        for record in records:
+            assert 0 < record.latency < 1.0  # seconds: the check's, not the clock's reading
+            assert record.at == clock.now
