@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policyengine import Decision, Engine, Request
+from policyengine.decision import Step
 from policyengine.errors import KeyConflict, StorageError
 from policyengine.express import express
 from policyengine.limits import MemoryLimiter
@@ -421,3 +422,34 @@ def test_a_check_on_the_short_path_is_recorded_with_its_own_latency() -> None:
         for record in records:
             assert 0 < record.latency < 1.0  # seconds: the check's, not the clock's reading
             assert record.at == clock.now
+
+
+def test_a_key_over_its_limits_is_told_which_and_why() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        tight = Request(fast.secret("tight"), "GET", "/v1/events", ip="203.0.113.9")
+        for _ in range(2):
+            assert engine.check(tight).allowed
+        for explain in (False, False, True):  # the second on the short path
+            refused = engine.check(tight, explain=explain)
+            assert (refused.code, refused.step) == ("RATE_LIMITED", "rate")
+            assert refused.reason == "over the rate limit (default)"
+            assert refused.rule is None
+            if explain:
+                assert refused.trace is not None
+                assert refused.trace[-1] == Step("rate", False, "over the rate limit (default)")
+            else:
+                assert refused.trace is None
+        credits = Request(fast.secret("credits"), "GET", "/v1/events", ip="203.0.113.9")
+        for _ in range(3):
+            assert engine.check(credits).allowed
+        for explain in (False, False, True):
+            refused = engine.check(credits, explain=explain)
+            assert (refused.code, refused.step) == ("USAGE_EXCEEDED", "usage")
+            assert refused.reason == "the key's usage credits are spent"
+            if explain:
+                assert refused.trace is not None
+                assert refused.trace[-1] == Step(
+                    "usage", False, "the key's usage credits are spent"
+                )
