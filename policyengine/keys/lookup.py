@@ -159,6 +159,9 @@ class KeyLookups:
 
     @staticmethod
     def _sync(watch: StoreWatch, wait: bool) -> None:
+        # The stamp is one read of a local file, no query: an event loop may make it.
+        if watch.unchanged():
+            return
         if not wait:
             raise NotCached
         watch.sync()
@@ -179,6 +182,8 @@ class KeyLookups:
         if wanted in watch.prefixes:
             return True
         self._require_well_formed(secret)
+        if watch.surely_absent(wanted):
+            return False
         if not wait:
             raise NotCached
         return watch.holds(wanted)

@@ -63,12 +63,29 @@ class StoreWatch:
         """How many keys the watch knows of."""
         return len(self.prefixes)
 
+    def unchanged(self) -> bool:
+        """Whether nothing at all was committed since the last look, by one read of the
+        store's stamp and no query; if so the next look is put off another interval."""
+        stamp = self._stamp
+        if stamp is None or self._store.stamp() != stamp:
+            return False
+        self.due = self._timer() + self._interval
+        return True
+
+    def surely_absent(self, wanted: int) -> bool:
+        """Whether no key whose hash has this :func:`prefix` is in the store, as far as the
+        keys known and the store's stamp tell, without a query."""
+        if wanted in self.prefixes:
+            return False
+        stamp = self._stamp
+        return stamp is not None and self._store.stamp() == stamp
+
     def holds(self, wanted: int) -> bool:
         """Whether a key whose hash has this :func:`prefix` may be in the store; ``False``
         only if the store, asked now, has changed since in no way that adds one."""
         if wanted in self.prefixes:
             return True
-        if self._stamp is not None and self._store.stamp() == self._stamp:
+        if self.surely_absent(wanted):
             return False  # nothing was committed since the last look
         self.sync(strict=True)
         return wanted in self.prefixes

@@ -240,19 +240,26 @@ def test_an_unreadable_store_serves_cached_keys_for_the_ttl_then_fails_closed(
     assert server.lookup(secret) is not None
 
 
-def test_a_lookup_that_may_not_wait_does_not_ask_the_store(opened, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_lookup_that_may_not_wait_asks_the_store_nothing(opened, clock: Clock) -> None:  # type: ignore[no-untyped-def]
     server = opened()
     admin = opened()
     secret = create(admin)
+    unknown = unknown_keys(1)[0]
     assert server.lookup(secret) is not None
+    assert server.lookup(unknown) is None
+    clock.advance(seconds=0.1)  # a look at the store is due, but nothing was committed
     assert server.lookup(secret, wait=False) is not None
-    clock.advance(seconds=0.1)  # a look at the store is due
+    assert server.lookup(unknown, wait=False) is None
+    fresh = create(admin, "fresh")  # now something was: only a query can say what
+    with pytest.raises(NotCached):
+        server.lookup(unknown, wait=False)
+    with pytest.raises(NotCached):
+        server.lookup(fresh, wait=False)
+    clock.advance(seconds=0.1)
     with pytest.raises(NotCached):
         server.lookup(secret, wait=False)
-    assert server.lookup(secret) is not None
-    fresh = create(admin, "fresh")
-    with pytest.raises(NotCached):  # not known here: only the store can say
-        server.lookup(fresh, wait=False)
+    assert server.lookup(fresh) is not None
+    assert server.lookup(secret, wait=False) is not None
 
 
 def test_the_cache_is_filled_ahead_of_lookups_newest_keys_first(
