@@ -3,14 +3,18 @@ refused from memory, and other connections' changes seen at the next look."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from policyengine.errors import InvalidValue, StorageError
+from policyengine.errors import InvalidValue, KeyRequestError, StorageError
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.lookup import NotCached
@@ -309,3 +313,60 @@ def test_two_threads_see_every_key_created_meanwhile(opened, clock: Clock) -> No
         thread.join()
     assert missing == []
     assert len(made) == 40
+
+
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(("create", "revoke", "disable", "enable", "rename", "look")),
+        st.integers(0, 5),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(operations)
+def test_the_cache_always_agrees_with_the_store_at_the_next_look(
+    steps: list[tuple[str, int]],
+) -> None:
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "keys.db"
+
+        def open_manager() -> KeyManager:
+            return KeyManager(
+                SqliteStore(path),
+                policy_set,
+                hasher=KeyHasher(SECRET),
+                clock=clock,
+                maintenance_interval=None,
+            )
+
+        with open_manager() as server, open_manager() as admin:
+            secrets = [create(admin, "first")]
+            for operation, index in steps:
+                secret = secrets[index % len(secrets)]
+                key_id = admin.lookup(secret, touch=False).id  # type: ignore[union-attr]
+                now = clock.now
+                with contextlib.suppress(KeyRequestError):
+                    if operation == "create":
+                        secrets.append(create(admin, f"key {len(secrets)}"))
+                    elif operation == "revoke":
+                        admin.revoke(key_id)
+                    elif operation == "disable":
+                        admin.disable(key_id)
+                    elif operation == "enable":
+                        admin.enable(key_id)
+                    elif operation == "rename":
+                        admin.update(key_id, label=f"renamed {index}")
+                    else:
+                        server.lookup(secret)  # cached as it is now
+                clock.advance(seconds=0.1)
+                for each in secrets:
+                    seen = server.lookup(each, touch=False)
+                    stored = admin.get(admin.lookup(each, touch=False).id)  # type: ignore[union-attr]
+                    assert seen is not None
+                    assert (seen.state(now), seen.label) == (stored.state(now), stored.label)
+            for unknown in unknown_keys(5):
+                assert server.lookup(unknown) is None
