@@ -126,7 +126,11 @@ class KeyLookups:
         entry = cache.found(key_hash)
         if entry is not None and moment - entry[1] < cache.refresh_after:
             record: KeyRecord | None = entry[0]
-        elif entry is None and not self._may_exist(watch, secret, key_hash, wait):
+        elif entry is None and (
+            cache.is_absent(key_hash)
+            if watch is None
+            else not self._held(watch, secret, key_hash, wait)
+        ):
             return None
         else:
             # Only what the cache has not seen is checked offline: a malformed key is
@@ -165,15 +169,6 @@ class KeyLookups:
         if not wait:
             raise NotCached
         watch.sync()
-
-    def _may_exist(
-        self, watch: StoreWatch | None, secret: str, key_hash: bytes, wait: bool
-    ) -> bool:
-        """Whether the store may hold this hash, which the cache has not; if not, the key
-        is refused from memory."""
-        if watch is not None and not self._held(watch, secret, key_hash, wait):
-            return False
-        return not self.cache.is_absent(key_hash)
 
     def _held(self, watch: StoreWatch, secret: str, key_hash: bytes, wait: bool) -> bool:
         """Whether the watched store may hold this hash; a malformed key, which no store
