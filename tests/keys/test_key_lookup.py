@@ -14,26 +14,17 @@ from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.memory import MemoryStore
-from policyengine.keys.store import StoredKey
 
 from .conftest import ManagerFactory
-from .support import SECRET, Clock, policy_set
+from .support import SECRET, Clock, CountsLookups, policy_set
 
 
-class CountingStore(MemoryStore):
+class CountingStore(CountsLookups, MemoryStore):
     """A memory store that counts what reaches it, and can be made to fail."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.hash_lookups = 0
         self.touches: list[dict[str, datetime]] = []
-        self.down = False
-
-    def get_by_hash(self, key_hash: str) -> StoredKey | None:
-        self.hash_lookups += 1
-        if self.down:
-            raise StorageError("the store is down")
-        return super().get_by_hash(key_hash)
 
     def touch(self, used: Mapping[str, datetime]) -> None:
         if self.down:

@@ -20,25 +20,14 @@ from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.sqlite import CHANGES, SqliteStore
-from policyengine.keys.store import StoredKey
 
-from .support import SECRET, Clock, policy_set
+from .support import SECRET, Clock, CountsLookups, policy_set
 
 
-class CountingSqlite(SqliteStore):
+class CountingSqlite(CountsLookups, SqliteStore):
     """An SQLite store that counts the reads that reach it, and can be made to fail."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.hash_lookups = 0
-        self.versions = 0
-        self.down = False
-
-    def get_by_hash(self, key_hash: str) -> StoredKey | None:
-        self.hash_lookups += 1
-        if self.down:
-            raise StorageError("the store is down")
-        return super().get_by_hash(key_hash)
+    versions = 0
 
     def version(self) -> int:
         self.versions += 1
@@ -125,13 +114,20 @@ def test_a_key_created_by_another_connection_a_moment_ago_is_found(opened, clock
     assert state(server, fresh, clock) == "active"  # no time passes: found at once
 
 
-def test_a_revocation_by_another_connection_is_seen_at_the_next_look(opened, clock: Clock) -> None:
-    server = opened(cache_ttl=3600.0)
+def revoked_elsewhere(opened, **options: object) -> tuple[KeyManager, KeyManager, str]:  # type: ignore[no-untyped-def]
+    """A server that has cached a key, an admin on another connection, and the key's
+    secret, which the admin has just revoked."""
+    server = opened(**options)
     admin = opened()
     secret = create(admin)
     record = server.lookup(secret)
     assert record is not None
     admin.revoke(record.id)
+    return server, admin, secret
+
+
+def test_a_revocation_by_another_connection_is_seen_at_the_next_look(opened, clock: Clock) -> None:
+    server, _, secret = revoked_elsewhere(opened, cache_ttl=3600.0)
     # The store is asked what changed at most every cache_check_interval (0.1 s).
     clock.advance(seconds=0.1)
     assert state(server, secret, clock) == "revoked"
@@ -140,12 +136,7 @@ def test_a_revocation_by_another_connection_is_seen_at_the_next_look(opened, clo
 def test_with_no_check_interval_a_revocation_is_seen_by_the_very_next_lookup(
     opened, clock: Clock
 ) -> None:
-    server = opened(cache_check_interval=0)
-    admin = opened()
-    secret = create(admin)
-    record = server.lookup(secret)
-    assert record is not None
-    admin.revoke(record.id)
+    server, admin, secret = revoked_elsewhere(opened, cache_check_interval=0)
     assert state(server, secret, clock) == "revoked"
     other = create(admin, "second")
     other_id = server.lookup(other).id  # type: ignore[union-attr]
@@ -203,12 +194,7 @@ def test_only_the_changed_key_is_read_again(path: Path, opened, clock: Clock) ->
 
 
 def test_a_change_log_read_past_its_end_starts_afresh(path: Path, opened, clock: Clock) -> None:
-    server = opened(cache_check_interval=0)
-    admin = opened()
-    secret = create(admin)
-    record = server.lookup(secret)
-    assert record is not None
-    admin.revoke(record.id)
+    server, _, secret = revoked_elsewhere(opened, cache_check_interval=0)
     # The log is cut back (as it is past KEPT_CHANGES entries) before the server reads it.
     with sqlite3.connect(path) as connection:
         connection.execute(f"DELETE FROM {CHANGES}")
