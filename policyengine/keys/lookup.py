@@ -120,11 +120,13 @@ class KeyLookups:
         key_hash = self._hasher.digest(secret)
         cache = self.cache
         watch = self.watch
-        moment = cache.timer()
-        if watch is not None and moment >= watch.due:
+        if watch is not None and cache.timer() >= watch.due:
             self._sync(watch, wait)
         entry = cache.found(key_hash)
-        if entry is not None and moment - entry[1] < cache.refresh_after:
+        # Over a watched store an entry is in force until the watch drops it.
+        if entry is not None and (
+            watch is not None or cache.timer() - entry[1] < cache.refresh_after
+        ):
             record: KeyRecord | None = entry[0]
         elif entry is None and (
             cache.is_absent(key_hash)
@@ -135,8 +137,8 @@ class KeyLookups:
         else:
             # Only what the cache has not seen is checked offline: a malformed key is
             # never cached, so it is refused here before any store lookup.
-            if entry is None:
-                self._require_well_formed(secret)
+            if entry is None and (problem := self._format.problem(secret)) is not None:
+                raise InvalidValue(problem)
             record = self._stored(key_hash, entry, self._by_hash, wait)
         if record is not None and touch:
             moment = now if isinstance(now, datetime) else now()
@@ -153,11 +155,12 @@ class KeyLookups:
         (and so dropped from it by the same invalidations)."""
         cache = self.cache
         watch = self.watch
-        moment = cache.timer()
-        if watch is not None and moment >= watch.due:
+        if watch is not None and cache.timer() >= watch.due:
             self._sync(watch, wait)
         entry = cache.found_id(key_id)
-        if entry is not None and moment - entry[1] < cache.refresh_after:
+        if entry is not None and (
+            watch is not None or cache.timer() - entry[1] < cache.refresh_after
+        ):
             return entry[0]
         return self._stored(key_id, entry, self._store.get, wait)
 
@@ -176,16 +179,13 @@ class KeyLookups:
         wanted = prefix(key_hash)
         if wanted in watch.prefixes:
             return True
-        self._require_well_formed(secret)
+        if (problem := self._format.problem(secret)) is not None:
+            raise InvalidValue(problem)
         if watch.surely_absent(wanted):
             return False
         if not wait:
             raise NotCached
         return watch.holds(wanted)
-
-    def _require_well_formed(self, secret: str) -> None:
-        if (problem := self._format.problem(secret)) is not None:
-            raise InvalidValue(problem)
 
     def added(self, key_hash: str) -> None:
         """Tell the watch about a key this process has just written."""
