@@ -96,6 +96,7 @@ class KeyLookups:
         self._store = store
         self._hasher = hasher
         self._format = key_format
+        self._in_process = bool(getattr(store, "in_process", False))
         watched = settings.ttl > 0 and isinstance(store, WatchedStore)
         self.cache = settings.cache(timer, watched)
         self._last_used = LastUsed()
@@ -202,6 +203,8 @@ class KeyLookups:
         """What the store says of ``key``, cached; or, for an entry due for a refresh that
         another lookup is refreshing (or that fails to refresh), the entry still in force."""
         cache = self.cache
+        # A store in this process's memory never keeps a caller waiting: it is asked.
+        wait = wait or self._in_process
         if entry is not None and cache.timer() - entry[1] < cache.ttl:
             if not wait:
                 if cache.refreshing(key):

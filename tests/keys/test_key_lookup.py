@@ -20,7 +20,10 @@ from .support import SECRET, Clock, CountsLookups, policy_set
 
 
 class CountingStore(CountsLookups, MemoryStore):
-    """A memory store that counts what reaches it, and can be made to fail."""
+    """A memory store that counts what reaches it, and can be made to fail: a stand-in for
+    a database, which may keep its caller waiting."""
+
+    in_process = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -237,4 +240,16 @@ def test_a_failing_event_sink_does_not_undo_or_hide_the_change(
     manager.revoke(issued.key.id)
     assert manager.get(issued.key.id).state(clock.now) == "revoked"
     assert "the key event sink failed on a revoked event" in caplog.text
+    manager.close()
+
+
+def test_a_store_in_memory_is_asked_even_by_a_lookup_that_may_not_wait(clock: Clock) -> None:
+    # It answers from a dictionary: an event loop loses nothing by asking it.
+    manager = KeyManager(
+        MemoryStore(), policy_set, hasher=KeyHasher(SECRET), clock=clock, maintenance_interval=None
+    )
+    secret = create(manager)
+    manager._lookups.cache.clear()
+    assert manager.lookup(secret, wait=False) is not None
+    assert manager.lookup(KeyFormat("tdoc").generate("live"), wait=False) is None
     manager.close()
