@@ -44,7 +44,8 @@ CHECK_INTERVAL = 0.1
 class CacheSettings:
     """The key manager's ``cache_*`` options. The cache holds ``size`` keys if given, else
     as many as ``memory`` bytes hold at :data:`ENTRY_BYTES` each; "no such key" answers
-    are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``).
+    are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``, and not
+    at all over a store in this process's memory, ``in_process``).
 
     Over a watched store (``watched``) an entry is kept until its key changes, and the
     store is asked whether it changed every ``check_interval`` seconds at most; ``ttl``
@@ -58,15 +59,17 @@ class CacheSettings:
     negative_size: int = 10_000
     check_interval: float = CHECK_INTERVAL
 
-    def cache(self, timer: Callable[[], float], watched: bool = False) -> LookupCache:
+    def cache(
+        self, timer: Callable[[], float], watched: bool = False, in_process: bool = False
+    ) -> LookupCache:
         """The cache these settings describe; :class:`ConfigError` if they cannot work."""
         ttl = _seconds("cache_ttl", self.ttl)
         _seconds("cache_check_interval", self.check_interval)
-        negative_ttl = (
-            min(ttl, NEGATIVE_TTL)
-            if self.negative_ttl is None
-            else _seconds("negative_cache_ttl", self.negative_ttl)
-        )
+        if self.negative_ttl is not None:
+            negative_ttl = _seconds("negative_cache_ttl", self.negative_ttl)
+        else:
+            # A store in this process answers "no such key" as fast as the cache would.
+            negative_ttl = 0.0 if in_process else min(ttl, NEGATIVE_TTL)
         memory = self.memory
         if isinstance(memory, bool) or not isinstance(memory, int) or memory < ENTRY_BYTES:
             raise ConfigError(f"cache_memory must be a number of bytes, at least {ENTRY_BYTES}")
@@ -163,6 +166,8 @@ class LookupCache:
     def put(self, key: CacheKey, record: KeyRecord | None, generation: int) -> None:
         # A change committed while the store was being read has already invalidated the
         # cache; what that read returned may predate it, so it is not cached.
+        if record is None and self.negative_ttl <= 0:
+            return
         with self._lock:
             if generation != self._generation:
                 return

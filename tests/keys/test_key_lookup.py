@@ -252,4 +252,6 @@ def test_a_store_in_memory_is_asked_even_by_a_lookup_that_may_not_wait(clock: Cl
     manager._lookups.cache.clear()
     assert manager.lookup(secret, wait=False) is not None
     assert manager.lookup(KeyFormat("tdoc").generate("live"), wait=False) is None
+    # Nor is "no such key" remembered apart: the store says it as fast.
+    assert manager._lookups.cache.absent_count == 0
     manager.close()
