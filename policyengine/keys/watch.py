@@ -91,8 +91,11 @@ class StoreWatch:
         return wanted in self.prefixes
 
     def added(self, key_hash: str) -> None:
-        """A key this process's own connection just wrote, which the version does not show."""
-        self.prefixes.add(prefix(bytes.fromhex(key_hash)))
+        """A key this process's own connection just wrote, which the version does not show.
+        Under the lock: a reading of every hash made before the write must not replace
+        the set after it."""
+        with self._lock:
+            self.prefixes.add(prefix(bytes.fromhex(key_hash)))
 
     def sync(self, strict: bool = False) -> None:
         """Catch up with what other connections changed. A store that cannot be asked is
