@@ -20,14 +20,17 @@ from datetime import datetime
 from typing import Any
 
 from policyengine.decision import NO_HEADERS, Code, Decision
+from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, ENTRY_BYTES
 from policyengine.net import Proxies
 from policyengine.pipeline import Resolved, judge, resolve
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.record import KeyRecord
 from policyengine.request import Request
 
-#: Answers kept at most per policy set; past it the table starts again.
-MAX_JUDGED = 16384
+#: Answers kept at most per policy set, past which the table starts again: one for each
+#: key the lookup cache holds by default, so that a deployment with as many keys in use
+#: keeps an answer for each (about 0.5 KB apiece).
+MAX_JUDGED = DEFAULT_CACHE_MEMORY // ENTRY_BYTES
 
 # The steps whose answers come from the scope and rule step (or from its failure).
 _AUTHORIZED = frozenset({"done", "scope", "rules"})
