@@ -97,3 +97,9 @@ def test_a_route_any_key_may_call_is_explained_as_such() -> None:
         Step("scope", True, "any valid key may call this route"),
         Step("rules", True, "deny rule night (<memory>:1) did not match"),
     ]
+
+
+def test_a_request_for_a_whole_collection_names_no_instance() -> None:
+    request = {**REQUEST, "request.method": "PUT", "request.action": "write"}
+    _, steps, _, _ = PreparedPolicy(POLICY).explain(key("fixed"), context(request))
+    assert steps[0] == Step("scope", False, "no scope grants events:write")
