@@ -3,8 +3,10 @@ requests to ask about."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from policyengine.errors import Location
@@ -13,6 +15,15 @@ from policyengine.language.parser import parse
 from policyengine.policy.model import Condition, KeyType, PolicySet, Rule
 from policyengine.policy.scopes import parse_scope
 from policyengine.record import KeyRecord
+
+
+def examples(count: int) -> int:
+    """``count`` Hypothesis examples, or under the ``mutation`` profile no more than it
+    asks: a property run once per mutant must take seconds, not a minute."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "mutation":
+        return min(count, settings().max_examples)
+    return count
+
 
 RESOURCES = {
     "events": frozenset({"read", "write", "delete"}),

@@ -89,11 +89,6 @@ def gcra_plan(limits: Sequence[RateLimit]) -> tuple[tuple[str, int, int], ...]:
     return plan
 
 
-def to_micros(seconds: float) -> int:
-    """A caller's time in seconds as the whole microseconds the algorithm counts."""
-    return round(seconds * MICROS)
-
-
 def admit(tat: int, now: int, params: Gcra) -> int | None:
     """The TAT after admitting a request at ``now``, or ``None`` if the limit denies it."""
     interval, capacity = params

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.memory import MemoryStore
+from policyengine.record import KeyRecord
 
 from .conftest import ManagerFactory
 from .support import SECRET, Clock, CountsLookups, policy_set
@@ -28,6 +29,11 @@ class CountingStore(CountsLookups, MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.touches: list[dict[str, datetime]] = []
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        if self.down:
+            raise StorageError("the store is down")
+        return super().get(key_id)
 
     def touch(self, used: Mapping[str, datetime]) -> None:
         if self.down:
@@ -60,13 +66,25 @@ def create(manager: KeyManager) -> str:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "Bearer x", "tdoc_live_short", KeyFormat("tdoc").generate("live")[:-1] + "!"]
+    ("text", "problem"),
+    [
+        ("", "not an API key: it is empty"),
+        (None, "not an API key: it is empty"),
+        (12345, "not an API key: it is empty"),
+        ("Bearer x", "not an API key of ours: it should start with tdoc_live_ or tdoc_test_"),
+        ("tdoc_live_short", "malformed API key: 5 characters follow the prefix, not 36"),
+        (
+            KeyFormat("tdoc").generate("live")[:-1] + "!",
+            "malformed API key: character 36 after the prefix is not a letter or a digit",
+        ),
+    ],
 )
 def test_a_malformed_secret_is_refused_without_touching_the_store(
-    counted: KeyManager, counting: CountingStore, text: str
+    counted: KeyManager, counting: CountingStore, text: object, problem: str
 ) -> None:
-    with pytest.raises(InvalidValue):
-        counted.lookup(text)
+    with pytest.raises(InvalidValue) as refused:
+        counted.lookup(text)  # type: ignore[arg-type]
+    assert str(refused.value).startswith(problem)
     assert counting.hash_lookups == 0
 
 
@@ -112,6 +130,76 @@ def test_last_use_is_written_in_batches_at_minute_granularity(
     assert counted.get(record.id).last_used_at == minute  # type: ignore[union-attr]
     counted.flush()
     assert len(counting.touches) == 1  # nothing new to write
+
+
+def test_last_use_is_the_minute_of_the_use_to_the_microsecond(
+    counted: KeyManager, clock: Clock
+) -> None:
+    secret = create(counted)
+    clock.now = clock.now.replace(second=10, microsecond=250_000)
+    record = counted.lookup(secret)
+    counted.flush()
+    assert counted.get(record.id).last_used_at == clock.now.replace(second=0, microsecond=0)  # type: ignore[union-attr]
+
+
+def test_a_use_at_the_first_instant_of_a_minute_counts_for_that_minute(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    secret = create(counted)
+    clock.now = clock.now.replace(second=30)
+    record = counted.lookup(secret)
+    clock.now = clock.now.replace(minute=clock.now.minute + 1, second=0)
+    counted.lookup(secret)
+    counted.flush()
+    assert counting.touches == [{record.id: clock.now}]  # type: ignore[union-attr]
+
+
+def test_last_use_never_goes_back_to_an_earlier_minute(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    # Two requests read the clock either side of a minute and are noted out of order.
+    secret = create(counted)
+    later = clock.now.replace(minute=1, second=0)
+    record = counted.lookup(secret, now=later)
+    counted.lookup(secret, now=later - timedelta(milliseconds=1))
+    counted.flush()
+    assert counting.touches == [{record.id: later}]  # type: ignore[union-attr]
+    assert counted.get(record.id).last_used_at == later  # type: ignore[union-attr]
+
+
+def test_a_key_used_again_in_a_minute_already_written_is_not_written_again(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    secret = create(counted)
+    clock.now = clock.now.replace(second=10)
+    record = counted.lookup(secret)
+    counted.flush()
+    clock.advance(seconds=2)  # the cached record still says it was never used
+    counted.lookup(secret)
+    counted.flush()
+    minute = clock.now.replace(second=0)
+    assert counting.touches == [{record.id: minute}]  # type: ignore[union-attr]
+    clock.advance(minutes=1)
+    counted.lookup(secret)
+    counted.flush()
+    assert counting.touches == [{record.id: minute}, {record.id: minute + timedelta(minutes=1)}]  # type: ignore[union-attr]
+
+
+def test_a_use_another_process_has_written_for_this_minute_is_not_written_again(
+    counted: KeyManager, counting: CountingStore, clock: Clock
+) -> None:
+    other = KeyManager(
+        counting, policy_set, hasher=KeyHasher(SECRET), clock=clock, maintenance_interval=None
+    )
+    secret = create(counted)
+    clock.now = clock.now.replace(second=10)
+    record = counted.lookup(secret)
+    counted.flush()
+    clock.advance(seconds=20)
+    assert other.lookup(secret).last_used_at == clock.now.replace(second=0)  # type: ignore[union-attr]
+    other.flush()
+    assert counting.touches == [{record.id: clock.now.replace(second=0)}]  # type: ignore[union-attr]
+    other.close()
 
 
 def test_last_use_survives_a_failed_write(

@@ -3,6 +3,8 @@ and keys in steady use whose entries come due."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +13,9 @@ from policyengine.errors import ConfigError, StorageError
 from policyengine.keys.cache import ENTRY_BYTES
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
+from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
+from policyengine.keys.store import StoredKey
 
 from .support import SECRET, Clock, policy_set
 from .test_key_lookup import CountingStore
@@ -152,3 +156,113 @@ def test_the_cache_is_sized_by_a_memory_budget_unless_a_number_of_keys_is_given(
         manager_over(counting, clock, cache_memory=10)
     with pytest.raises(ConfigError, match="negative_cache_size"):
         manager_over(counting, clock, negative_cache_size=0)
+
+
+def test_a_failed_refresh_serves_the_cached_key_until_it_expires_and_says_so(
+    counting: CountingStore, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = manager_over(counting, clock, cache_ttl=5.0)
+    secret = secrets_of(manager, 1)[0]
+    record = manager.lookup(secret)
+    assert record is not None
+    clock.advance(seconds=4.5)  # due for a refresh, within the TTL
+    counting.down = True
+    with caplog.at_level(logging.WARNING, logger="policyengine.keys"):
+        assert manager.lookup(secret) == record
+        assert manager.lookup_id(record.id) == record
+    assert (
+        caplog.messages
+        == ["could not refresh a cached key (the store is down); it is served until it expires"] * 2
+    )
+    clock.advance(seconds=0.5)  # the TTL is over: nothing stale is served
+    with pytest.raises(StorageError):
+        manager.lookup(secret)
+    with pytest.raises(StorageError):
+        manager.lookup_id(record.id)
+    manager.close()
+
+
+def test_a_key_in_steady_use_sees_a_change_made_elsewhere_at_each_refresh(
+    counting: CountingStore, clock: Clock
+) -> None:
+    server = manager_over(counting, clock, cache_ttl=5.0)
+    elsewhere = manager_over(counting, clock)  # another process sharing the store
+    issued = elsewhere.create(type="read-only", label="shared", environment="live")
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    clock.advance(seconds=4)  # the first refresh
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    elsewhere.disable(issued.key.id)
+    clock.advance(seconds=3.9)
+    assert server.lookup(issued.secret).state(clock.now) == "active"  # type: ignore[union-attr]
+    clock.advance(seconds=0.1)  # the second refresh, 80% of the TTL after the first
+    assert server.lookup(issued.secret).state(clock.now) == "disabled"  # type: ignore[union-attr]
+    server.close()
+    elsewhere.close()
+
+
+def test_a_key_looked_up_by_id_sees_a_change_made_elsewhere_at_its_refresh(
+    counting: CountingStore, clock: Clock
+) -> None:
+    server = manager_over(counting, clock, cache_ttl=5.0)
+    elsewhere = manager_over(counting, clock)
+    issued = elsewhere.create(type="read-only", label="shared", environment="live")
+    assert server.lookup_id(issued.key.id) == elsewhere.get(issued.key.id)
+    assert server.lookup_id("k_" + "0" * 24) is None
+    elsewhere.disable(issued.key.id)
+    clock.advance(seconds=3.9)
+    assert server.lookup_id(issued.key.id).state(clock.now) == "active"  # type: ignore[union-attr]
+    clock.advance(seconds=0.1)
+    assert server.lookup_id(issued.key.id).state(clock.now) == "disabled"  # type: ignore[union-attr]
+    server.close()
+    elsewhere.close()
+
+
+class SlowStore(CountingStore):
+    """A store whose reads by hash wait, once armed, until the test lets them go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.reading = threading.Event()
+        self.release = threading.Event()
+
+    def get_by_hash(self, key_hash: str) -> StoredKey | None:
+        if self.armed:
+            self.reading.set()
+            assert self.release.wait(5), "the test never let the read go"
+        return super().get_by_hash(key_hash)
+
+
+def test_while_one_lookup_refreshes_a_key_others_are_served_the_cached_entry(
+    clock: Clock,
+) -> None:
+    slow = SlowStore()
+    manager = manager_over(slow, clock, cache_ttl=5.0)
+    secret = secrets_of(manager, 1)[0]
+    record = manager.lookup(secret)
+    clock.advance(seconds=4.5)
+    slow.armed = True
+    refreshing = threading.Thread(target=manager.lookup, args=(secret,))
+    refreshing.start()
+    try:
+        assert slow.reading.wait(5)
+        assert manager.lookup(secret) == record
+        # Even a lookup that may not wait for the store is answered from the cache.
+        assert manager.lookup(secret, wait=False) == record
+    finally:
+        slow.release.set()
+        refreshing.join(5)
+    manager.close()
+
+
+def test_a_lookup_that_may_not_wait_is_not_cached_where_the_store_would_be_asked(
+    small: KeyManager, clock: Clock
+) -> None:
+    secret = secrets_of(small, 1)[0]
+    record = small.lookup(secret)
+    assert record is not None
+    small._lookups.cache.clear()
+    with pytest.raises(NotCached):
+        small.lookup_id(record.id, wait=False)
+    assert small.lookup_id(record.id) == record
+    assert small.lookup_id(record.id, wait=False) == record

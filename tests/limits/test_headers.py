@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from policyengine.limits import MemoryLimiter, rate_limit_headers
+from policyengine.limits import MemoryLimiter, RateLimitHeaders, rate_limit_headers
 from policyengine.limits.headers import (
-    RateLimitHeaders,
     limit_field,
     policy_field,
     retry_after_field,
@@ -68,6 +67,7 @@ def test_retry_after_is_whole_seconds_rounded_up(seconds: float, field: str) -> 
 
 def test_names_are_structured_field_strings() -> None:
     assert sf_string('per "second"') == '"per \\"second\\""'
+    assert sf_string("X-Export ~ 2") == '"X-Export ~ 2"'  # printable ASCII as it is
     assert sf_string("a\\b") == '"a\\\\b"'
     assert sf_string("café\n") == '"caf??"'
 
@@ -112,3 +112,25 @@ def test_headers_as_an_asgi_server_sends_them() -> None:
         (b"ratelimit", b'"burst";r=2;t=1, "daily";r=999;t=87'),
     )
     assert headers.encoded() is headers.encoded()  # worked out once
+
+
+def test_a_full_bucket_is_full_again_in_zero_seconds() -> None:
+    outcome = MemoryLimiter().peek("k", LIMITS, None, MIDNIGHT)
+    assert rate_limit_headers(outcome)["RateLimit"] == '"burst";r=3;t=0, "daily";r=1000;t=0'
+
+
+def test_seconds_beyond_fifteen_digits_are_cut_to_the_largest_structured_field_integer() -> None:
+    assert retry_after_field(1e18) == "999999999999999"
+    assert retry_after_field(999_999_999_999_999.0) == "999999999999999"
+
+
+def test_the_headers_of_an_outcome_read_as_a_mapping_of_what_rate_limit_headers_says() -> None:
+    limiter = MemoryLimiter()
+    outcome = limiter.acquire("k", LIMITS, Usage(500, "daily"), MIDNIGHT)
+    headers = RateLimitHeaders(outcome)
+    assert headers.outcome is outcome
+    assert dict(headers) == rate_limit_headers(outcome)
+    assert len(headers) == 2
+    assert headers["RateLimit-Policy"] == rate_limit_headers(outcome)["RateLimit-Policy"]
+    assert list(headers) == ["RateLimit-Policy", "RateLimit"]
+    assert dict(headers) == rate_limit_headers(outcome)  # the second read is the first

@@ -34,6 +34,37 @@ def test_state_of_keys_gone_idle_is_dropped() -> None:
     assert len(limiter) == 3_000
 
 
+def test_a_bucket_full_again_at_the_instant_of_a_sweep_is_swept() -> None:
+    limiter = MemoryLimiter()
+    per_second = (RateLimit("second", parse_rate("1/second")),)
+    for i in range(1_024):
+        limiter.acquire(f"old-{i}", per_second, None, MIDNIGHT)
+    # One second later each of those buckets is exactly full again: nothing to keep.
+    limiter.acquire("new", per_second, None, MIDNIGHT + 1)
+    assert len(limiter) == 1
+
+
+def test_idle_state_is_swept_once_the_table_has_doubled_or_a_minute_has_passed() -> None:
+    limiter = MemoryLimiter()
+    brief = (RateLimit("brief", parse_rate("1000/second")),)  # idle a millisecond later
+    for i in range(1_025):  # the 1025th key sweeps, and finds nothing idle yet
+        limiter.acquire(f"old-{i}", brief, None, MIDNIGHT)
+    for i in range(1_025):  # within the minute, the idle keys wait for the table to double
+        limiter.acquire(f"new-{i}", brief, None, MIDNIGHT + 1)
+    assert len(limiter) == 2_050
+    limiter.acquire("one-more", brief, None, MIDNIGHT + 1)
+    assert len(limiter) == 1_026
+    limiter.acquire("later", brief, None, MIDNIGHT + 61)  # a minute on: swept again
+    assert len(limiter) == 1
+
+
+def test_resetting_a_key_never_seen_is_harmless() -> None:
+    limiter = MemoryLimiter()
+    limiter.reset("never-seen")
+    assert len(limiter) == 0
+    assert limiter.acquire("never-seen", MINUTE, None, MIDNIGHT).allowed
+
+
 def test_keys_with_credits_still_counting_are_kept() -> None:
     limiter = MemoryLimiter()
     usage = Usage(1, "daily")

@@ -246,3 +246,149 @@ def test_a_bad_redis_url_is_a_config_error_that_shows_no_password(url: str) -> N
     with pytest.raises(ConfigError) as raised:
         open_limiter(url)
     assert "hunter2" not in str(raised.value)
+
+
+class Server:
+    """A TCP server on a free local port that speaks no Redis: it either says nothing
+    (connections wait in its backlog) or closes each connection at once. It counts the
+    connections it was offered, and stops listening after ``lifetime`` seconds, so that
+    a client without a timeout fails rather than hangs."""
+
+    def __init__(self, drop: bool, lifetime: float = 3.0) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(8)
+        self.url = "redis://{}:{}/0".format(*self.socket.getsockname())
+        self.accepted = 0
+        self._drop = drop
+        self._closer = threading.Timer(lifetime, self.socket.close)
+        self._closer.start()
+        if drop:
+            threading.Thread(target=self._drop_each, daemon=True).start()
+
+    def _drop_each(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            connection.close()
+
+    def connections(self) -> int:
+        """How many connections were offered so far."""
+        if self._drop:
+            return self.accepted
+        self.socket.setblocking(False)
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except BlockingIOError:
+                return self.accepted
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._closer.cancel()
+        self.socket.close()
+
+
+def test_by_default_a_redis_that_never_answers_costs_one_quarter_second_timeout() -> None:
+    silent = Server(drop=False)
+    limiter = RedisLimiter(silent.url)
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="rate-limit store failed: Timeout"):
+        limiter.acquire("k", DAILY, None, MIDNIGHT)
+    elapsed = time.monotonic() - started
+    limiter.close()
+    assert silent.connections() == 1  # a timeout is not retried
+    silent.close()
+    assert 0.2 < elapsed < 0.9
+
+
+def test_a_connection_that_breaks_is_tried_once_more_and_no_more() -> None:
+    dropping = Server(drop=True)
+    limiter = RedisLimiter(dropping.url)
+    with pytest.raises(StorageError, match=r"^rate-limit store failed: "):
+        limiter.acquire("k", DAILY, None, MIDNIGHT)
+    limiter.close()
+    time.sleep(0.05)
+    assert dropping.connections() == 2
+    dropping.close()
+
+
+def test_a_connection_redis_closed_is_opened_again_without_failing_the_request(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limits = (RateLimit("default", make_rate(10, 1.0, 3)),)
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    connection_id = limiter._client.client_id()
+    raw.client_kill_filter(_id=connection_id)  # as a Redis restart or idle timeout would
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert not limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.close()
+
+
+def test_an_unreachable_redis_says_why_in_the_storage_error() -> None:
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    refused = (
+        r"^rate-limit store failed: Error 111 connecting to 127\.0\.0\.1:1\. Connection refused"
+    )
+    with pytest.raises(StorageError, match=refused):
+        limiter.acquire("k", DAILY, None, MIDNIGHT)
+    with pytest.raises(StorageError, match=refused):
+        limiter.reset("k")
+    limiter.close()
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        ([b"1", b"many"], r"^rate-limit store answered \[b'1', b'many'\]: invalid"),
+        ([1], r"^rate-limit store answered \[1\] for 1 limits$"),
+        ([1, 0, 0], r"^rate-limit store answered \[1, 0, 0\] for 1 limits$"),
+        ([0, 0], r"^rate-limit script and evaluator disagree$"),
+    ],
+)
+def test_an_answer_the_limiter_cannot_trust_is_a_storage_error_that_names_it(
+    redis_url: str, prefix: str, reply: list[object], problem: str
+) -> None:
+    # What a Redis proxy that mangles replies, or a script of another version, answers.
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limiter._run = lambda keys, args: reply  # type: ignore[method-assign]
+    with pytest.raises(StorageError, match=problem):
+        limiter.acquire("k", DAILY, None, MIDNIGHT)
+    limiter.close()
+
+
+def test_credits_are_counted_until_their_period_ends_and_a_second_more(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limiter.acquire("k", (), Usage(10, "daily"), MIDNIGHT)  # the first instant of a day
+    limiter.close()
+    ttl = raw.pttl(f"{prefix}{{k}}:usage:2026-11-26")
+    assert 86_401_000 - 200 < ttl <= 86_401_000
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "redis://localhost:6379/X",
+            "invalid limiter URL 'redis://localhost:6379/X': the database must be a number, "
+            "as in redis://localhost:6379/0",
+        ),
+        (
+            "redis://:hunter2@localhost:notaport/0",
+            "invalid limiter URL 'redis://:***@localhost:notaport/0': "
+            "Port could not be cast to integer value as 'notaport'",
+        ),
+    ],
+)
+def test_a_bad_redis_url_says_what_is_wrong_with_it(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        RedisLimiter(url)
+    assert str(raised.value) == message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -45,3 +46,29 @@ def test_an_earlier_instant_is_not_answered_from_the_last_period() -> None:
 def test_lifetime_credits_have_one_period_that_never_ends() -> None:
     assert current_period("never", micros("2026-11-27T10:00:00")) is LIFETIME
     assert LIFETIME.end is None
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "day", "month"),
+    [
+        # Already the first of December at UTC+14.
+        ("Pacific/Kiritimati", "2026-11-30T23:30:00", "2026-11-30", "2026-11"),
+        # Still the last of September at UTC-10.
+        ("America/Adak", "2026-10-01T03:00:00", "2026-10-01", "2026-10"),
+    ],
+)
+def test_periods_are_utc_whatever_the_servers_time_zone(
+    zone: str, now: str, day: str, month: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        daily = current_period("daily", micros(now))
+        monthly = current_period("monthly", micros(now))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert daily.id == day
+    assert (daily.start, daily.end) == (micros(day), micros(day) + 86_400 * MICROS)
+    assert monthly.id == month
+    assert monthly.start == micros(f"{month}-01")

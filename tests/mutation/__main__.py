@@ -12,6 +12,7 @@ mutant. The survivors go to ``.mutation/survivors.txt``; any survivor that
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -94,6 +95,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         [
             "tests/policy/test_differential.py",
             "tests/policy/test_regressions.py",
+            "tests/policy/test_explain.py",
             "tests/engine/test_check.py",
             "tests/engine/test_token_narrowing.py",
         ],
@@ -103,6 +105,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/language", "tests/policy/test_differential.py"],
     ),
 }
+
+#: Groups whose tests run under the ``mutation`` Hypothesis profile (tests/conftest.py):
+#: their property tests reach nearly every mutant and take minutes at full size.
+FEWER_EXAMPLES = {"prepared", "compiler"}
 
 # "    policyengine.net.x_parse__mutmut_3: survived"
 RESULT = re.compile(r"^\s*(?P<name>policyengine\.\S+__mutmut_\d+): (?P<status>.+?)\s*$")
@@ -154,14 +160,17 @@ def results(folder: Path, mutmut: str) -> dict[str, str]:
 def run(group: str, mutmut: str) -> dict[str, str]:
     folder = prepare(group)
     cached = (folder / "mutants").exists()
-    subprocess.run([mutmut, "run"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    env = dict(os.environ)
+    if group in FEWER_EXAMPLES:
+        env["HYPOTHESIS_PROFILE"] = "mutation"
+    subprocess.run([mutmut, "run"], cwd=folder, check=True, stdout=subprocess.DEVNULL, env=env)
     found = results(folder, mutmut)
     # mutmut keeps a mutant's verdict while its function is unchanged; a survivor of an
     # earlier run is tried again, since the tests may have changed to kill it.
     survivors = [name for name, status in found.items() if status != "killed"]
     if cached and survivors:
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        subprocess.run([mutmut, "run", *survivors], cwd=folder, check=True, **quiet)
+        subprocess.run([mutmut, "run", *survivors], cwd=folder, check=True, env=env, **quiet)
         found = results(folder, mutmut)
     return found
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import address, decide, environment, rule_matches
-from strategies import BASE, keys, policy_sets, requests, rules
+from strategies import BASE, examples, keys, policy_sets, requests, rules
 
 from policyengine.context import Context
 from policyengine.net import parse_ip
@@ -45,7 +45,7 @@ def compiled(
 
 
 #: The algebraic properties are cheaper to trust than the differential test: fewer examples.
-PROPERTY = settings(max_examples=200 if os.environ.get("CI") else 50)
+PROPERTY = settings(max_examples=examples(200 if os.environ.get("CI") else 50))
 
 asked = st.lists(st.tuples(keys(), requests()), min_size=1, max_size=4)
 
@@ -133,7 +133,7 @@ def test_adding_a_deny_never_turns_deny_into_allow(policy, extra, key, request) 
         assert not permitted(replace(policy, rules=(*policy.rules, deny)), key, request)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     policy=policy_sets(max_rules=8),
     key_type=st.sampled_from(["fixed", "everything", "own", "unknown"]),
