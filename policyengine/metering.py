@@ -70,20 +70,11 @@ def over_limits(decision: Decision, outcome: LimitOutcome) -> Decision:
         decision.reason = "the key's usage credits are spent"
     else:
         decision.code, decision.step = Code.RATE_LIMITED, "rate"
-        denied_by = outcome.denied_by
-        reason = _RATE_REASONS.get(denied_by)
-        if reason is None:
-            reason = f"over the rate limit ({', '.join(denied_by)})"
-            if len(_RATE_REASONS) < 1024:  # limit names come from policy files: few
-                _RATE_REASONS[denied_by] = reason
-        decision.reason = reason
+        decision.reason = f"over the rate limit ({', '.join(outcome.denied_by)})"
     decision.allowed, decision.rule = False, None
     if decision.trace is None:  # an attack arrives as denials: this is their hot path
         return decision
     return add_step(decision, decision.step, False, decision.reason)
-
-
-_RATE_REASONS: dict[tuple[str, ...], str] = {}
 
 
 def add_step(decision: Decision, step: str, passed: bool, detail: str) -> Decision:

@@ -433,6 +433,7 @@ def test_a_key_over_its_limits_is_told_which_and_why() -> None:
             assert engine.check(tight).allowed
         for explain in (False, False, True):  # the second on the short path
             refused = engine.check(tight, explain=explain)
+            assert (refused.allowed, refused.status) == (False, 429)
             assert (refused.code, refused.step) == ("RATE_LIMITED", "rate")
             assert refused.reason == "over the rate limit (default)"
             assert refused.rule is None
@@ -446,6 +447,7 @@ def test_a_key_over_its_limits_is_told_which_and_why() -> None:
             assert engine.check(credits).allowed
         for explain in (False, False, True):
             refused = engine.check(credits, explain=explain)
+            assert (refused.allowed, refused.status) == (False, 429)
             assert (refused.code, refused.step) == ("USAGE_EXCEEDED", "usage")
             assert refused.reason == "the key's usage credits are spent"
             if explain:

@@ -213,3 +213,28 @@ def test_a_decision_names_the_type_of_the_record_it_judged_whatever_came_before(
         decision = decided(prepared, key, request, BASE, Proxies(), "live", "key")
         assert decision.key is not None
         assert decision.key.type == type_
+
+
+def test_a_request_asked_again_is_answered_from_what_was_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import policyengine.judged
+
+    prepared = _prepared()
+    key = _key()
+    request = Request("k", "GET", "/v1/events", ip="10.1.2.3")
+    worked_out = []
+    judge_afresh = policyengine.judged.judge
+
+    def counted(*args: object, **kwargs: object) -> Decision:
+        worked_out.append(args)
+        return judge_afresh(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(policyengine.judged, "judge", counted)
+    first = decided(prepared, key, request, BASE, Proxies(), "live", "key")
+    again = decided(prepared, key, request, BASE + timedelta(hours=1), Proxies(), "live", "key")
+    assert again == first
+    assert len(worked_out) == 1  # the second was recalled
+    # Another record of the same key (read again from the store) is judged afresh.
+    decided(prepared, replace(key, label="again"), request, BASE, Proxies(), "live", "key")
+    assert len(worked_out) == 2
