@@ -68,6 +68,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/engine/test_tokens.py",
             "tests/engine/test_token_narrowing.py",
             "tests/engine/test_pipeline_edges.py",
+            "tests/engine/test_request_attributes.py",
+            "tests/engine/test_judged.py",
+            # Remembered answers against fresh ones: both sides run the mutated pipeline.
+            "--deselect=tests/engine/test_judged.py::test_remembered_answers_are_the_answers_worked_out_afresh",
         ],
     ),
     "engine": (
