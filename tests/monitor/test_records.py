@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from policyengine.decision import Code
@@ -23,6 +25,17 @@ def only(engine: Engine, key_id: str | None = None) -> DecisionRecord:
     )
     assert len(page) == 1
     return page[0]
+
+
+def test_a_checks_recorded_latency_is_the_time_the_check_took(make_engine: EngineFactory) -> None:
+    engine = make_engine()
+    issued = reader(engine)
+    started = time.perf_counter()
+    engine.check(get(issued.secret))
+    took = time.perf_counter() - started
+    record = only(engine, issued.key.id)
+    # Stores keep whole microseconds.
+    assert 0 < record.latency <= took + 1e-6
 
 
 def test_an_allowed_check_is_kept_with_everything_that_explains_it(
