@@ -89,6 +89,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/engine/test_reload.py",
             "tests/engine/test_rotation_limits.py",
             "tests/engine/test_event_loop.py",
+            # What the engine hands the monitor and the process's shutdown, in memory.
+            "tests/monitor/test_opening.py",
+            "tests/monitor/test_records.py::test_an_allowed_check_is_kept_with_everything_that_explains_it[memory]",
+            "tests/monitor/test_records.py::test_a_checks_recorded_latency_is_the_time_the_check_took[memory]",
+            "tests/monitor/test_records.py::test_behind_a_trusted_proxy_the_forwarded_client_is_kept[memory]",
+            "tests/monitor/test_audit.py::test_it_holds_policy_loads_key_lifecycle_and_who_did_each[memory]",
+            "tests/monitor/test_audit.py::test_a_lasting_audit_log_needs_a_lasting_secret",
+            "tests/monitor/test_shutdown.py::test_an_engine_takes_sigterm_and_sigint_unless_told_not_to",
             "--deselect=tests/engine/test_reload.py::test_four_processes_sharing_redis_admit_exactly_the_limit",
             # Seconds of stalled store per run; try_check is pinned by the tests beside it.
             "--deselect=tests/engine/test_event_loop.py::test_unknown_keys_waiting_for_a_slow_store_do_not_stall_other_requests",
