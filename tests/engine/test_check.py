@@ -335,6 +335,15 @@ def test_denied_requests_never_consume_the_rate_limit(engine: Engine) -> None:
     assert codes == [Code.OK, Code.OK, Code.RATE_LIMITED]
 
 
+def _reader_limited_by(clock: Clock, tmp_path, limits: str) -> Engine:
+    """An engine over tDoc's policies whose read-only keys have ``limits`` instead of
+    600 requests a minute."""
+    policies = edited_policies(tmp_path, "key_types.yaml", "    rate_limit: 600/minute\n", limits)
+    return Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    )
+
+
 def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
     policies = edited_policies(
         tmp_path,
@@ -354,25 +363,15 @@ def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
 
 
 def test_credits_are_spent_by_a_key_type_with_no_rate_limit(clock: Clock, tmp_path) -> None:
-    policies = edited_policies(
-        tmp_path,
-        "key_types.yaml",
-        "    rate_limit: 600/minute\n",
-        "    usage: {credits: 2, refill: daily}\n",
-    )
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
-    ) as engine:
+    credits = "    usage: {credits: 2, refill: daily}\n"
+    with _reader_limited_by(clock, tmp_path, credits) as engine:
         issued = engine.keys.create(type="read-only", label="metered", environment="live")
         codes = [engine.check(get(issued.secret)).code for _ in range(3)]
     assert codes == [Code.OK, Code.OK, Code.USAGE_EXCEEDED]
 
 
 def test_a_key_type_with_no_limits_is_not_metered(clock: Clock, tmp_path) -> None:
-    policies = edited_policies(tmp_path, "key_types.yaml", "    rate_limit: 600/minute\n", "")
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
-    ) as engine:
+    with _reader_limited_by(clock, tmp_path, "") as engine:
         issued = engine.keys.create(type="read-only", label="unmetered", environment="live")
         decision = engine.check(get(issued.secret), explain=True)
     assert decision.allowed
@@ -382,15 +381,8 @@ def test_a_key_type_with_no_limits_is_not_metered(clock: Clock, tmp_path) -> Non
 
 
 def test_a_request_over_several_limits_at_once_names_each(clock: Clock, tmp_path) -> None:
-    policies = edited_policies(
-        tmp_path,
-        "key_types.yaml",
-        "    rate_limit: 600/minute\n",
-        "    rate_limits: {default: 2/minute, hourly: 2/hour}\n",
-    )
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
-    ) as engine:
+    limits = "    rate_limits: {default: 2/minute, hourly: 2/hour}\n"
+    with _reader_limited_by(clock, tmp_path, limits) as engine:
         issued = engine.keys.create(type="read-only", label="two limits", environment="live")
         assert [engine.check(get(issued.secret)).allowed for _ in range(2)] == [True, True]
         decision = engine.check(get(issued.secret))
