@@ -12,7 +12,7 @@ from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
 from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
 from policyengine.engine import Engine
-from policyengine.errors import InvalidValue
+from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.memory import MemoryStore
@@ -171,6 +171,13 @@ def test_an_engine_keeps_its_keys_in_policyengine_db_by_default(
     with Engine(load_directory(POLICIES), secret=SECRET, monitor="off", handle_signals=False):
         pass
     assert (tmp_path / "policyengine.db").is_file()
+
+
+def test_an_engine_told_not_to_create_its_key_store_refuses_a_missing_one(tmp_path) -> None:
+    missing = tmp_path / "keys.db"
+    with pytest.raises(StorageError, match="there is no key store at"):
+        Engine(load_directory(POLICIES), store=f"sqlite:///{missing}", secret=SECRET, create=False)
+    assert not missing.exists()
 
 
 def test_key_states_deny_with_their_codes(engine: Engine, clock: Clock) -> None:

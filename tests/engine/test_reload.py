@@ -5,10 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from conftest import POLICIES, SECRET, require_redis
+from conftest import POLICIES, SECRET, Clock, require_redis
 from engine_hammer import hammer
 
 from policyengine.decision import Code
@@ -101,6 +102,37 @@ def test_a_reload_that_names_another_key_prefix_is_refused_at_its_directory(
             credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
         )
         assert engine.check(request).allowed
+
+
+def test_engines_sharing_a_store_and_redis_see_a_revocation_at_once(
+    tmp_path: Path, clock: Clock
+) -> None:
+    url = require_redis()
+    options = {
+        "environment": "live",
+        "store": f"sqlite:///{tmp_path / 'keys.db'}",
+        "secret": SECRET,
+        "clock": clock,
+        "redis": url,
+        "redis_channel": f"policyengine-test:{time.time_ns()}",
+        "cache_ttl": 3600.0,
+        "monitor": "off",
+        "handle_signals": False,
+    }
+    with (
+        Engine.from_directory(POLICIES, **options) as admin,
+        Engine.from_directory(POLICIES, **options) as server,
+    ):
+        issued = admin.keys.create(type="read-only", label="shared", environment="live")
+        request = Request(
+            credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
+        )
+        assert server.check(request).allowed
+        admin.keys.revoke(issued.key.id)
+        deadline = time.monotonic() + 5
+        while server.check(request).code is not Code.REVOKED:
+            assert time.monotonic() < deadline, "the revocation never reached the other engine"
+            time.sleep(0.01)
 
 
 def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/monitor/test_records.py::test_a_record_names_the_engines_environment_and_masks_keys_of_its_prefix[memory]",
             "tests/monitor/test_alerts.py::test_the_scenario_raises_every_kind_of_alert_exactly_once[memory]",
             "tests/monitor/test_cli.py::test_audit_head_verify_and_export",
+            "tests/monitor/test_metrics.py::test_a_full_queue_shows_its_drops[memory]",
             "tests/monitor/test_audit.py::test_it_holds_policy_loads_key_lifecycle_and_who_did_each[memory]",
             "tests/monitor/test_audit.py::test_a_lasting_audit_log_needs_a_lasting_secret",
             "tests/monitor/test_shutdown.py::test_an_engine_takes_sigterm_and_sigint_unless_told_not_to",
