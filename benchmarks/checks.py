@@ -16,7 +16,7 @@ from benchmarks.handwritten import handwritten_checker
 from benchmarks.harness import Run
 from benchmarks.paths import ALLOWED, SPRAY, engine_paths, spray_requests
 from benchmarks.report import Table, micro, timed, times
-from benchmarks.timing import Case, Ratio, Sample, interleaved, ratio
+from benchmarks.timing import CPU, Case, Ratio, Sample, interleaved, ratio
 from policyengine import Code, Engine, Request
 
 HAND = "hand-written check (the floor)"
@@ -45,7 +45,7 @@ def run(current: Run) -> None:
     try:
         paths = engine_paths(ring)
         cases = _cases(current, ring, sqlite, paths)
-        samples = interleaved(cases, current.budget)
+        samples = interleaved(cases, current.budget, clock=CPU)
         for name, (asked, code) in paths.items():
             expect(ring.engine, asked, code, f"{name} (after timing)")
     finally:

@@ -1,7 +1,8 @@
 """The FastAPI application the HTTP benchmark loads, in one of three forms:
 
 ``plain`` (unprotected), ``dependency`` (``Depends(Authorize(engine))``) or ``middleware``
-(``PolicyMiddleware`` around the plain application).
+(``PolicyMiddleware`` around the plain application); ``unmonitored`` is the middleware
+with monitoring off, to show what recording every decision costs a server.
 
     python -m benchmarks.server MODE PORT STORE_URL
 
@@ -21,7 +22,7 @@ from policyengine import Engine
 from policyengine.integrations.asgi import PolicyMiddleware
 from policyengine.integrations.fastapi import Authorize, install
 
-MODES = ("plain", "dependency", "middleware")
+MODES = ("plain", "dependency", "middleware", "unmonitored")
 
 
 def build(mode: str, store: str) -> Any:
@@ -31,7 +32,13 @@ def build(mode: str, store: str) -> Any:
     engine = (
         None
         if mode == "plain"
-        else Engine.from_directory(POLICIES, environment="live", store=store)
+        else Engine.from_directory(
+            POLICIES,
+            environment="live",
+            store=store,
+            # Otherwise the default: decisions recorded beside the key store.
+            **({"monitor": "off"} if mode == "unmonitored" else {}),
+        )
     )
     dependencies = []
     if mode == "dependency":
@@ -43,7 +50,7 @@ def build(mode: str, store: str) -> Any:
     async def list_events() -> dict[str, object]:
         return {"data": [], "next_cursor": None}
 
-    if mode == "middleware":
+    if mode in ("middleware", "unmonitored"):
         assert engine is not None
         return PolicyMiddleware(app, engine)
     return app

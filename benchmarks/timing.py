@@ -5,6 +5,11 @@ runs one batch, in an order that rotates and reverses from round to round, so th
 slow spell of the machine falls on all cases alike. A result is the median over rounds,
 with the interquartile range as its spread, and a ratio is the median of the per-round
 ratios of two cases timed in the same rounds: drift that hits both cancels out.
+
+A case that runs in this thread alone is timed by the thread's CPU time (:data:`CPU`): on a
+machine other work shares, what the case costs, without the time it spent waiting for a
+core. A case whose work is done elsewhere in part (a server, another thread of the
+process) is timed by the wall clock or the process's CPU time, as its section says.
 """
 
 from __future__ import annotations
@@ -16,6 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 Case = Callable[[], object]
+Clock = Callable[[], float]
+
+#: The CPU time of the calling thread: for cases that do all their work in it.
+CPU: Clock = time.thread_time
+#: The wall clock: for cases that wait for another process or the network.
+WALL: Clock = time.perf_counter
 
 
 @dataclass(frozen=True)
@@ -82,15 +93,15 @@ def ratio(a: Sample, b: Sample) -> Ratio:
     return Ratio(tuple(x / y for x, y in zip(a.values, b.values, strict=True)))
 
 
-def batch(case: Case, number: int) -> float:
+def batch(case: Case, number: int, clock: Clock = WALL) -> float:
     """Seconds per call over ``number`` calls, with the collector paused as timeit does."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        started = time.perf_counter()
+        started = clock()
         for _ in range(number):
             case()
-        return (time.perf_counter() - started) / number
+        return (clock() - started) / number
     finally:
         if collecting:
             gc.enable()
@@ -115,6 +126,7 @@ def interleaved(
     *,
     warmup_calls: int = 0,
     before_rounds: Callable[[], None] | None = None,
+    clock: Clock = WALL,
 ) -> dict[str, Sample]:
     """Time every case in the same rounds; see the module's docstring."""
     names = list(cases)
@@ -130,7 +142,7 @@ def interleaved(
         if round_ % 2:
             order.reverse()
         for name in order:
-            values[name].append(batch(cases[name], numbers[name]))
+            values[name].append(batch(cases[name], numbers[name], clock))
     return {name: Sample(tuple(values[name]), numbers[name] * budget.rounds) for name in names}
 
 

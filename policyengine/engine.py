@@ -11,18 +11,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, time
 from typing import Any, cast
 
-from policyengine.decision import Code, Decision, Step
+from policyengine.decision import Code, Decision
 from policyengine.errors import ConfigError, InvalidValue, StorageError, TokenError
+from policyengine.express import express, failed, logged, malformed_key, unknown_key
 from policyengine.judged import judged, metered
 from policyengine.keys.events import APP
 from policyengine.keys.lookup import NotCached
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.validation import actor as actor_name
-from policyengine.limits import Limiter, RateLimitHeaders, fails_open, open_limiter
+from policyengine.limits import Limiter, open_limiter
+from policyengine.metering import apply_limits
 from policyengine.monitor import DEFAULT_RETENTION, Monitor, default_monitor_url, shutdown
 from policyengine.net import Proxies
 from policyengine.pipeline import deny, judge, resolve
@@ -41,8 +44,8 @@ Clock = Callable[[], datetime]
 EMPTY = PolicySet(key_types={})
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+#: The time now, without a Python frame of its own: it is read on every check.
+_utc_now: Clock = partial(datetime.now, UTC)
 
 
 class Engine:
@@ -89,6 +92,10 @@ class Engine:
         self.environment = environment
         self.directory = Path(directory) if directory is not None else None
         self._clock = clock or _utc_now
+        #: The clock in seconds since the epoch; the default one makes no datetime.
+        self._seconds: Callable[[], float] = (
+            time if clock is None else lambda: self._clock().timestamp()
+        )
         self._prepared = PreparedPolicy(policy or EMPTY)
         self._reload_lock = threading.Lock()
         self.proxies = Proxies(trusted_proxies, forwarded_header)
@@ -134,6 +141,7 @@ class Engine:
         self.keys.listen(self.monitor.key_event)
         self.monitor.policy_loaded(self._prepared.policy, actor, _source(self.directory))
         self._record = self.monitor.record
+        self._express = express(self)
         self._shutdown = shutdown.register(self.flush, signals=handle_signals)
 
     @property
@@ -200,6 +208,10 @@ class Engine:
         rate-limit unit taken), the key's last use is not noted and the monitor records
         nothing, so that a request can be explained without counting as traffic.
         """
+        if not explain and not dry_run:
+            decision = self._express(request, True)
+            if decision is not None:
+                return decision
         # Only a check that may not wait can go undecided.
         return cast(Decision, self._decide(request, explain, True, dry_run))
 
@@ -213,6 +225,10 @@ class Engine:
         memory make a decision in microseconds; a cache miss, a token, or a limiter
         across the network would block the loop for a round trip, or for a timeout.
         """
+        if not explain and not dry_run:
+            decision = self._express(request, False)
+            if decision is not None:
+                return decision
         return self._decide(request, explain, False, dry_run)
 
     def _decide(
@@ -226,21 +242,9 @@ class Engine:
         except NotCached:
             return None
         except Exception as error:  # any failure denies
-            log.warning("check failed: %s: %s", type(error).__name__, error)
-            decision = deny(
-                Code.UNAVAILABLE,
-                "engine",
-                "the engine could not decide",
-                error=f"{type(error).__name__}: {error}",
-            )
+            decision = failed(error)
         if log.isEnabledFor(_DEBUG):
-            log.debug(
-                "decision %s %s key=%s step=%s",
-                decision.code,
-                decision.status,
-                decision.key.id if decision.key else "-",
-                decision.step,
-            )
+            logged(decision)
         # Replays (``request.time``) and dry runs are not traffic: answered, not recorded.
         record = self._record
         if record is not None and request.time is None and not dry_run:
@@ -281,11 +285,11 @@ class Engine:
         try:
             key = self.keys.lookup(credential, now=now, touch=touch, wait=wait)
         except InvalidValue as error:
-            return deny(Code.MALFORMED_CREDENTIAL, "credential", str(error))
+            return malformed_key(error)
         except StorageError as error:
             return deny(Code.UNAVAILABLE, "key", "the key store is unavailable", error=str(error))
         if key is None:
-            return deny(Code.NOT_FOUND, "key", "no such key")
+            return unknown_key()
         return self._judge(prepared, key, request, now, explain, None, "key", wait, dry_run)
 
     def _check_token(
@@ -347,33 +351,9 @@ class Engine:
         if not wait and not getattr(self.limiter, "in_process", False):
             raise NotCached
         # A dry run, or a route that is not metered, reads the limits and uses none.
-        consume = not dry_run and is_metered
-        try:
-            if consume:
-                outcome = self.limiter.acquire(key.lineage, limits, usage, now.timestamp())
-            else:
-                outcome = self.limiter.peek(key.lineage, limits, usage, now.timestamp())
-        except StorageError as error:
-            if fails_open(limits, usage):
-                log.warning("limiter unavailable; %s is let through unmetered", key.id)
-                return _add_step(decision, "rate", True, "limiter unavailable; fail open")
-            decision.allowed, decision.code, decision.step = False, Code.UNAVAILABLE, "rate"
-            decision.reason, decision.rule = "the rate limiter is unavailable", None
-            decision.error = str(error)
-            return _add_step(decision, "rate", False, decision.reason)
-        decision.headers = RateLimitHeaders(outcome)
-        if outcome.allowed:
-            if decision.trace is not None:
-                decision.trace = (*decision.trace, Step("rate", True, "within limits"))
-            return decision
-        if outcome.code == "USAGE_EXCEEDED":
-            decision.code, decision.step = Code.USAGE_EXCEEDED, "usage"
-            decision.reason = "the key's usage credits are spent"
-        else:
-            decision.code, decision.step = Code.RATE_LIMITED, "rate"
-            decision.reason = f"over the rate limit ({', '.join(outcome.denied_by)})"
-        decision.allowed, decision.rule = False, None
-        return _add_step(decision, decision.step, False, decision.reason)
+        limiter = self.limiter
+        take = limiter.acquire if not dry_run and is_metered else limiter.peek
+        return apply_limits(decision, key, limits, usage, take, now.timestamp())
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write the keys' last-use notes and everything the monitor holds; ``False`` if the
@@ -402,9 +382,3 @@ class Engine:
 
 def _source(directory: Path | None) -> str | None:
     return str(directory) if directory is not None else None
-
-
-def _add_step(decision: Decision, step: str, passed: bool, detail: str) -> Decision:
-    if decision.trace is not None:
-        decision.trace = (*decision.trace, Step(step, passed, detail))
-    return decision

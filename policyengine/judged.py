@@ -15,17 +15,22 @@ A policy reload makes a new prepared policy set, which starts with no answers.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from typing import Any
 
 from policyengine.decision import NO_HEADERS, Code, Decision
+from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, ENTRY_BYTES
 from policyengine.net import Proxies
 from policyengine.pipeline import Resolved, judge, resolve
 from policyengine.policy.prepared import PreparedPolicy
 from policyengine.record import KeyRecord
 from policyengine.request import Request
 
-#: Answers kept at most per policy set; past it the table starts again.
-MAX_JUDGED = 16384
+#: Answers kept at most per policy set, past which the table starts again: one for each
+#: key the lookup cache holds by default, so that a deployment with as many keys in use
+#: keeps an answer for each (about 0.5 KB apiece).
+MAX_JUDGED = DEFAULT_CACHE_MEMORY // ENTRY_BYTES
 
 # The steps whose answers come from the scope and rule step (or from its failure).
 _AUTHORIZED = frozenset({"done", "scope", "rules"})
@@ -50,7 +55,6 @@ def judged(
             prepared, key, request, now, proxies, environment, credential_type, token_scopes
         )
         return decision, metered(resolved)
-    answers = prepared.judgements
     asked = (
         id(key),
         environment,
@@ -62,21 +66,19 @@ def judged(
         credential_type,
         token_scopes,
     )
-    kept = answers.get(asked)
-    if (
-        kept is not None
-        and kept[0] is key
-        and (kept[1] is None or kept[1] <= now)
-        and (kept[2] is None or now < kept[2])
-    ):
-        return Decision(*kept[3]), kept[4]
+    kept = recall(prepared.judgements, asked, key, now.timestamp())
+    if kept is not None:
+        return Decision(*kept[ANSWER]), kept[METERED]
     decision, resolved = _judged(
         prepared, key, request, now, proxies, environment, credential_type, token_scopes
     )
+    is_metered = metered(resolved)
     if _request_free(prepared, key, resolved, decision, token_scopes):
+        answers = prepared.judgements
         if len(answers) >= MAX_JUDGED:
             answers.clear()
         since, until = _span(key, now)
+        limits, usage = prepared.limits_for(key)
         answers[asked] = (
             key,
             since,
@@ -92,9 +94,30 @@ def judged(
                 None,
                 decision.error,
             ),
-            metered(resolved),
+            is_metered,
+            limits,
+            usage,
         )
-    return decision, metered(resolved)
+    return decision, is_metered
+
+
+#: A kept answer: the key record, the instants (seconds since the epoch) between which
+#: its state holds (``since <= at < until``), the fields of the :class:`Decision`, whether
+#: the route is metered, and the key's limits and credits under the policy set the answer
+#: was kept in.
+Kept = tuple[Any, ...]
+ANSWER, METERED, LIMITS, USAGE = 3, 4, 5, 6
+
+
+def recall(
+    answers: dict[tuple[object, ...], Kept], asked: tuple[object, ...], key: KeyRecord, at: float
+) -> Kept | None:
+    """The answer kept for ``asked`` if it holds for ``key`` at ``at`` (seconds since the
+    epoch)."""
+    kept = answers.get(asked)
+    if kept is not None and kept[0] is key and kept[1] <= at < kept[2]:
+        return kept
+    return None
 
 
 def metered(resolved: Resolved) -> bool:
@@ -134,9 +157,10 @@ def _request_free(
     return prepared.is_steady(key, token_scopes, ctx.resource, ctx.action, resolved.any_key)
 
 
-def _span(key: KeyRecord, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """The instants between which the key's state is what it is at ``now``: its state
-    changes only when it is revoked or expires."""
+def _span(key: KeyRecord, now: datetime) -> tuple[float, float]:
+    """The instants (seconds since the epoch, infinite for none) between which the key's
+    state is what it is at ``now``: its state changes only when it is revoked or
+    expires."""
     since = until = None
     for moment in (key.revoked_at, key.expires_at):
         if moment is None:
@@ -145,4 +169,7 @@ def _span(key: KeyRecord, now: datetime) -> tuple[datetime | None, datetime | No
             since = moment if since is None or moment > since else since
         else:
             until = moment if until is None or moment < until else until
-    return since, until
+    return (
+        -math.inf if since is None else since.timestamp(),
+        math.inf if until is None else until.timestamp(),
+    )

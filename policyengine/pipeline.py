@@ -10,7 +10,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from policyengine.context import Context
-from policyengine.decision import NO_HEADERS, Code, Decision, KeyRef, RuleRef, Step
+from policyengine.decision import NO_HEADERS, STEPS, Code, Decision, KeyRef, RuleRef, Step
 from policyengine.errors import InvalidValue
 from policyengine.net import Proxies, client_address, format_ip
 from policyengine.policy.prepared import PreparedPolicy
@@ -33,15 +33,14 @@ def deny(
     rule: RuleRef | None = None,
     error: str | None = None,
 ) -> Decision:
-    return Decision(
-        allowed=False,
-        code=code,
-        reason=reason,
-        step=step,
-        rule=rule or RuleRef(step),
-        key=key_ref(key) if key is not None else None,
-        error=error,
-    )
+    if rule is None:
+        rule = _STEP_RULES.get(step) or RuleRef(step)
+    ref = key_ref(key) if key is not None else None
+    return Decision(False, code, reason, step, rule, ref, NO_HEADERS, None, error)
+
+
+#: A step as the rule that decided: the same (frozen) reference for every denial.
+_STEP_RULES = {step: RuleRef(step) for step in (*STEPS, "policy", "engine")}
 
 
 _KEY_REFS: dict[str, KeyRef] = {}

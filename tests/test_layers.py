@@ -31,8 +31,8 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"policy"}),
     frozenset({"keys", "limits", "tokens"}),
     frozenset({"monitor"}),
-    frozenset({"pipeline", "judged", "testrun"}),
-    frozenset({"engine"}),
+    frozenset({"pipeline", "judged", "metering", "testrun"}),
+    frozenset({"engine", "express"}),
     frozenset({"integrations", "cli", "__main__", "__init__"}),
 )
 

@@ -19,6 +19,8 @@ from policyengine.redaction import redact
 
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_SECONDS = 5.0
+#: The WAL-index header's first copy, in bytes.
+_WAL_INDEX_HEADER = 48
 
 
 def sqlite_path(url: str, what: str = "store") -> Path:
@@ -39,6 +41,8 @@ class SqliteDatabase:
         self.path = path
         self.what = what
         self._lock = threading.RLock()
+        #: The ``-shm`` file, opened at the first :meth:`commit_stamp` (-1: unreadable).
+        self._shm: int | None = None
         if not path.exists():
             if not create:
                 raise StorageError(f"there is no {what} at {path}")
@@ -89,9 +93,51 @@ class SqliteDatabase:
             except sqlite3.Error as error:
                 raise StorageError(f"SQLite {self.what} {self.path}: {error}") from None
 
+    def data_version(self) -> int:
+        """A number that moves whenever another connection, in this process or another,
+        commits to the database; this connection's own commits leave it as it is."""
+        with self._lock:
+            try:
+                return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as error:
+                raise StorageError(f"SQLite {self.what} {self.path}: {error}") from None
+
+    def commit_stamp(self) -> bytes | None:
+        """The WAL-index header, which every commit by any connection rewrites (its change
+        counter moves: https://www.sqlite.org/walformat.html): one read of the ``-shm``
+        file, no query, to tell whether anything was committed since it was last read.
+        ``None`` where that cannot be read (the database is not in WAL mode)."""
+        shm = self._shm
+        if shm is None:
+            shm = self._shm = self._open_shm()
+        if shm < 0:
+            return None
+        try:
+            return os.pread(shm, _WAL_INDEX_HEADER, 0)
+        except OSError:
+            return None
+
+    def _open_shm(self) -> int:
+        with self._lock:
+            try:
+                mode = self._connection.execute("PRAGMA journal_mode").fetchone()[0]
+                # The file exists once this connection has read in WAL mode.
+                self._connection.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error:
+                return -1
+            if str(mode).lower() != "wal":
+                return -1
+            try:
+                return os.open(f"{self.path}-shm", os.O_RDONLY)
+            except OSError:
+                return -1
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+            if self._shm is not None and self._shm >= 0:
+                os.close(self._shm)
+            self._shm = -1
 
 
 class _Run:

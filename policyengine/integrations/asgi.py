@@ -17,6 +17,7 @@ from policyengine.errors import InvalidValue
 from policyengine.integrations.http import (
     bearer,
     denial_headers,
+    encoded_headers,
     error_body,
     request_id,
     scope_headers,
@@ -75,7 +76,7 @@ class PolicyMiddleware:
             await _deny(send, decision, rid, self.realm)
             return
         scope.setdefault("state", {})[STATE_KEY] = decision
-        extra = [(k.lower().encode(), v.encode()) for k, v in decision.headers.items()]
+        extra = encoded_headers(decision.headers)
         # The id that finds this decision again (``X-Request-ID``), unless the application
         # answers one of its own.
         given_id = (b"x-request-id", rid.encode())
@@ -83,9 +84,11 @@ class PolicyMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                has_id = any(name.lower() == b"x-request-id" for name, _ in headers)
-                added = extra if has_id else [*extra, given_id]
-                message = {**message, "headers": [*headers, *added]}
+                if any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers += extra
+                else:
+                    headers += [*extra, given_id]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

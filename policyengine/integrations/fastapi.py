@@ -19,6 +19,7 @@ from policyengine.errors import InvalidValue
 from policyengine.integrations.http import (
     bearer,
     denial_headers,
+    encoded_headers,
     error_document,
     request_id,
     scope_headers,
@@ -56,19 +57,22 @@ class Authorize:
             self.resource, self.action = resource, action
 
     async def __call__(self, request: HTTPRequest, response: Response) -> Decision:
-        headers = scope_headers(request.scope)
+        # Straight from the ASGI scope: ``request.method``, ``.client`` and ``.url`` build
+        # objects per request, and the URL re-encodes the decoded path the app routes on.
+        scope = request.scope
+        headers = scope_headers(scope)
         resource = self.resource
         if resource is not None:
             resource = resource.format_map(_Params(request.path_params))
         rid = request_id(headers)
+        client = scope.get("client")
         asked = Request(
             credential=bearer(headers.get("authorization")),
-            method=request.method if resource is None else None,
-            # The decoded path the application routes on; ``request.url`` re-encodes it.
-            path=request.scope["path"] if resource is None else None,
+            method=scope["method"] if resource is None else None,
+            path=scope["path"] if resource is None else None,
             resource=resource,
             action=self.action,
-            ip=request.client.host if request.client else None,
+            ip=client[0] if client else None,
             headers=headers,
             request_id=rid,
         )
@@ -76,9 +80,15 @@ class Authorize:
         if not decision.allowed:
             raise PolicyDenied(decision, rid, self.realm)
         request.state.policyengine_decision = decision
-        response.headers.update(decision.headers)
-        # The id that finds this decision again, as a denial carries it.
-        response.headers.setdefault("X-Request-ID", rid)
+        raw = response.raw_headers
+        if raw:
+            # Headers set by another dependency: ours replace any of the same name.
+            response.headers.update(decision.headers)
+            # The id that finds this decision again, as a denial carries it.
+            response.headers.setdefault("X-Request-ID", rid)
+        else:
+            raw += encoded_headers(decision.headers)
+            raw.append((b"x-request-id", rid.encode()))
         return decision
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from policyengine.decision import Code, Decision
+from policyengine.limits.headers import RateLimitHeaders
 from policyengine.request import new_request_id
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -38,6 +39,16 @@ def scope_headers(scope: Mapping[str, Any]) -> dict[str, str]:
         value = raw_value.decode("latin-1")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+def encoded_headers(headers: Mapping[str, str]) -> Sequence[tuple[bytes, bytes]]:
+    """A decision's headers as ASGI sends them: lower-case names, values as bytes. The
+    rate-limit headers of an outcome are encoded once, however often they are sent."""
+    if type(headers) is RateLimitHeaders:
+        return headers.encoded()
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 def request_id(headers: Mapping[str, str]) -> str:

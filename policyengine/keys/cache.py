@@ -1,11 +1,12 @@
 """The lookup cache: key records by the hash of their secret (or by id), and, apart, the
 hashes that no key has.
 
-Found keys are kept least-recently-used first, up to ``maxsize``, and an entry due for a
-refresh (past ``REFRESH_AT`` of its TTL) is still served while one lookup refreshes it, so
-a key in steady use never drops out. "No such key" answers live in a bounded cache of
-their own with a short TTL: any number of unknown keys can neither evict a known one
-nor grow memory.
+Found keys are kept least-recently-used first, up to ``maxsize``. Over a store that can
+say what changed (SQLite, :class:`~policyengine.keys.store.WatchedStore`) an entry is kept
+until its key changes; over any other an entry due for a refresh (past ``REFRESH_AT`` of
+its TTL) is still served while one lookup refreshes it, so a key in steady use never
+drops out. "No such key" answers live in a bounded cache of their own with a short TTL:
+any number of unknown keys can neither evict a known one nor grow memory.
 
 Reads take no lock: an entry is a tuple replaced whole, and a dictionary read or
 ``move_to_end`` is atomic, so a hit costs two dictionary operations and a clock read.
@@ -14,6 +15,7 @@ Writes and invalidations take the lock.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,28 +35,41 @@ ENTRY_BYTES = 1024
 DEFAULT_CACHE_MEMORY = 128 * 1024 * 1024
 #: The longest a "no such key" answer is kept by default.
 NEGATIVE_TTL = 1.0
+#: How often, at most, a cache over a watched store asks it whether another connection
+#: changed it, by default: the longest another process's change can go unseen here.
+CHECK_INTERVAL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
 class CacheSettings:
     """The key manager's ``cache_*`` options. The cache holds ``size`` keys if given, else
     as many as ``memory`` bytes hold at :data:`ENTRY_BYTES` each; "no such key" answers
-    are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``)."""
+    are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``, and not
+    at all over a store in this process's memory, ``in_process``).
+
+    Over a watched store (``watched``) an entry is kept until its key changes, and the
+    store is asked whether it changed every ``check_interval`` seconds at most; ``ttl``
+    is then only how long entries are still served while the store cannot be asked
+    (``0`` turns the cache off over any store)."""
 
     ttl: float = 5.0
     size: int | None = None
     memory: int = DEFAULT_CACHE_MEMORY
     negative_ttl: float | None = None
     negative_size: int = 10_000
+    check_interval: float = CHECK_INTERVAL
 
-    def cache(self, timer: Callable[[], float]) -> LookupCache:
+    def cache(
+        self, timer: Callable[[], float], watched: bool = False, in_process: bool = False
+    ) -> LookupCache:
         """The cache these settings describe; :class:`ConfigError` if they cannot work."""
         ttl = _seconds("cache_ttl", self.ttl)
-        negative_ttl = (
-            min(ttl, NEGATIVE_TTL)
-            if self.negative_ttl is None
-            else _seconds("negative_cache_ttl", self.negative_ttl)
-        )
+        _seconds("cache_check_interval", self.check_interval)
+        if self.negative_ttl is not None:
+            negative_ttl = _seconds("negative_cache_ttl", self.negative_ttl)
+        else:
+            # A store in this process answers "no such key" as fast as the cache would.
+            negative_ttl = 0.0 if in_process else min(ttl, NEGATIVE_TTL)
         memory = self.memory
         if isinstance(memory, bool) or not isinstance(memory, int) or memory < ENTRY_BYTES:
             raise ConfigError(f"cache_memory must be a number of bytes, at least {ENTRY_BYTES}")
@@ -63,7 +78,11 @@ class CacheSettings:
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise ConfigError(f"{name} must be a whole number of at least 1")
         return LookupCache(
-            ttl, size, timer, negative_ttl=negative_ttl, negative_maxsize=self.negative_size
+            math.inf if watched and ttl > 0 else ttl,
+            size,
+            timer,
+            negative_ttl=negative_ttl,
+            negative_maxsize=self.negative_size,
         )
 
 
@@ -147,6 +166,8 @@ class LookupCache:
     def put(self, key: CacheKey, record: KeyRecord | None, generation: int) -> None:
         # A change committed while the store was being read has already invalidated the
         # cache; what that read returned may predate it, so it is not cached.
+        if record is None and self.negative_ttl <= 0:
+            return
         with self._lock:
             if generation != self._generation:
                 return
@@ -169,6 +190,29 @@ class LookupCache:
                 old_key, (old, _) = self._found.popitem(last=False)
                 if isinstance(old_key, bytes) and self._by_id.get(old.id) == old_key:
                     del self._by_id[old.id]
+
+    def warm(self, entries: list[tuple[bytes, KeyRecord]], generation: int) -> int:
+        """Add records read ahead of any lookup as the least recently used, leaving the
+        keys already cached as they are and never evicting one; how many were added."""
+        with self._lock:
+            if generation != self._generation or self.ttl <= 0:
+                return 0
+            now = self.timer()
+            added = 0
+            for key, record in entries:
+                if len(self._found) >= self._maxsize:
+                    break
+                if key in self._found:
+                    continue
+                self._found[key] = (record, now)
+                self._found.move_to_end(key, last=False)
+                self._by_id.setdefault(record.id, key)
+                added += 1
+            return added
+
+    @property
+    def full(self) -> bool:
+        return len(self._found) >= self._maxsize
 
     def claim_refresh(self, key: CacheKey) -> bool:
         """Whether the caller is the one to refresh ``key`` (until :meth:`refreshed`)."""

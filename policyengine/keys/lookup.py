@@ -1,23 +1,27 @@
-"""What the hot path keeps in memory: recently looked-up keys, and which keys were used.
+"""What the hot path keeps in memory: looked-up keys, and which keys were used.
 
-A check must not wait for a database, so key records found by hash are cached for a
-short time (the bound on how stale another process's change can look here), and "this
-key was used" is noted in memory and written in batches, at minute granularity.
+A check must not wait for a database, so key records found by hash are cached: over a
+store that says what changed (SQLite) until they change, with the store's keys known by
+hash (:mod:`policyengine.keys.watch`); over any other for a short time, the bound on how
+stale another process's change can look here. "This key was used" is noted in memory and
+written in batches, at minute granularity.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from policyengine.errors import InvalidValue, StorageError
 from policyengine.keys.cache import CacheKey, CacheSettings, Entry
 from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
-from policyengine.keys.store import KeyStore
+from policyengine.keys.store import KeyStore, WatchedStore
+from policyengine.keys.watch import StoreWatch, prefix
 from policyengine.record import KeyRecord
 
 log = logging.getLogger("policyengine.keys")
@@ -35,18 +39,17 @@ class LastUsed:
         self._pending: dict[str, datetime] = {}
         # The minute each key was last noted in, so that its next use that minute is free.
         self._noted: dict[str, datetime] = {}
-        # The current minute and the next, kept so that most notes compare, not compute.
-        self._minute: tuple[datetime, datetime] = (
-            datetime.max.replace(tzinfo=UTC),
-            datetime.min.replace(tzinfo=UTC),
-        )
+        # The current minute's start and end in seconds since the epoch, and its start as
+        # a time, kept so that most notes compare two numbers and compute nothing.
+        self._minute: tuple[float, float, datetime] = (math.inf, -math.inf, datetime.min)
 
-    def note(self, record: KeyRecord, now: datetime) -> None:
-        start, end = self._minute
-        if not start <= now < end:
-            start = minute_of(now)
-            self._minute = (start, start + timedelta(minutes=1))
-        minute = start
+    def note(self, record: KeyRecord, at: float) -> None:
+        """``record`` was used at ``at``, in seconds since the epoch."""
+        start, end, minute = self._minute
+        if not start <= at < end:
+            start = at - at % 60  # exact: a whole minute of seconds since the epoch
+            minute = datetime.fromtimestamp(start, UTC)
+            self._minute = (start, start + 60, minute)
         if self._noted.get(record.id) == minute:
             return
         if record.last_used_at is not None and record.last_used_at >= minute:
@@ -93,8 +96,16 @@ class KeyLookups:
         self._store = store
         self._hasher = hasher
         self._format = key_format
-        self.cache = settings.cache(timer)
+        self._in_process = bool(getattr(store, "in_process", False))
+        watched = settings.ttl > 0 and isinstance(store, WatchedStore)
+        self.cache = settings.cache(timer, watched, self._in_process)
         self._last_used = LastUsed()
+        #: Over a watched store, what it holds and when it is next asked what changed.
+        self.watch = (
+            StoreWatch(store, self.cache, timer, settings.check_interval, settings.ttl)
+            if watched and isinstance(store, WatchedStore)
+            else None
+        )
 
     def lookup(
         self,
@@ -109,10 +120,20 @@ class KeyLookups:
             raise InvalidValue(self._format.problem(secret) or "malformed API key")
         key_hash = self._hasher.digest(secret)
         cache = self.cache
+        watch = self.watch
+        if watch is not None and cache.timer() >= watch.due:
+            self._sync(watch, wait)
         entry = cache.found(key_hash)
-        if entry is not None and cache.timer() - entry[1] < cache.refresh_after:
+        # Over a watched store an entry is in force until the watch drops it.
+        if entry is not None and (
+            watch is not None or cache.timer() - entry[1] < cache.refresh_after
+        ):
             record: KeyRecord | None = entry[0]
-        elif entry is None and cache.is_absent(key_hash):
+        elif entry is None and (
+            cache.is_absent(key_hash)
+            if watch is None
+            else not self._held(watch, secret, key_hash, wait)
+        ):
             return None
         else:
             # Only what the cache has not seen is checked offline: a malformed key is
@@ -121,17 +142,56 @@ class KeyLookups:
                 raise InvalidValue(problem)
             record = self._stored(key_hash, entry, self._by_hash, wait)
         if record is not None and touch:
-            self._last_used.note(record, now if isinstance(now, datetime) else now())
+            moment = now if isinstance(now, datetime) else now()
+            self._last_used.note(record, moment.timestamp())
         return record
+
+    @property
+    def last_used(self) -> LastUsed:
+        """Where :meth:`lookup` notes a use, for a caller that looks up without noting."""
+        return self._last_used
 
     def lookup_id(self, key_id: str, wait: bool = True) -> KeyRecord | None:
         """The record of the key with this id, through the same cache as :meth:`lookup`
         (and so dropped from it by the same invalidations)."""
         cache = self.cache
+        watch = self.watch
+        if watch is not None and cache.timer() >= watch.due:
+            self._sync(watch, wait)
         entry = cache.found_id(key_id)
-        if entry is not None and cache.timer() - entry[1] < cache.refresh_after:
+        if entry is not None and (
+            watch is not None or cache.timer() - entry[1] < cache.refresh_after
+        ):
             return entry[0]
         return self._stored(key_id, entry, self._store.get, wait)
+
+    @staticmethod
+    def _sync(watch: StoreWatch, wait: bool) -> None:
+        # The stamp is one read of a local file, no query: an event loop may make it.
+        if watch.unchanged():
+            return
+        if not wait:
+            raise NotCached
+        watch.sync()
+
+    def _held(self, watch: StoreWatch, secret: str, key_hash: bytes, wait: bool) -> bool:
+        """Whether the watched store may hold this hash; a malformed key, which no store
+        holds, raises :class:`InvalidValue` instead."""
+        wanted = prefix(key_hash)
+        if wanted in watch.prefixes:
+            return True
+        if (problem := self._format.problem(secret)) is not None:
+            raise InvalidValue(problem)
+        if watch.surely_absent(wanted):
+            return False
+        if not wait:
+            raise NotCached
+        return watch.holds(wanted)
+
+    def added(self, key_hash: str) -> None:
+        """Tell the watch about a key this process has just written."""
+        if self.watch is not None:
+            self.watch.added(key_hash)
 
     def _stored(
         self,
@@ -143,6 +203,8 @@ class KeyLookups:
         """What the store says of ``key``, cached; or, for an entry due for a refresh that
         another lookup is refreshing (or that fails to refresh), the entry still in force."""
         cache = self.cache
+        # A store in this process's memory never keeps a caller waiting: it is asked.
+        wait = wait or self._in_process
         if entry is not None and cache.timer() - entry[1] < cache.ttl:
             if not wait:
                 if cache.refreshing(key):

@@ -1,5 +1,6 @@
-"""Work done off the request path: writing ``last_used_at``, and announcing keys' passive
-ends (expiry, the end of a rotation grace period), which no call marks as it happens."""
+"""Work done off the request path: filling the lookup cache when it starts, writing
+``last_used_at``, and announcing keys' passive ends (expiry, the end of a rotation grace
+period), which no call marks as it happens."""
 
 from __future__ import annotations
 
@@ -56,8 +57,25 @@ class Maintenance:
                 after = (batch[-1].created_at, batch[-1].id)
         return emitted
 
+    def _warm(self) -> None:
+        """Over a watched store, read the newest keys into the lookup cache (as many as it
+        holds), so that the first request of each key does not wait for the store."""
+        watch = self._lookups.watch
+        if watch is None:
+            return
+        try:
+            added = watch.warm(self._stopped)
+        except StorageError as error:
+            log.warning("could not fill the key cache ahead of lookups: %s", error)
+            return
+        except Exception:
+            log.exception("filling the key cache ahead of lookups failed unexpectedly")
+            return
+        log.info("read %d keys into the lookup cache", added)
+
     def start(self, interval: float) -> None:
-        """Flush and sweep every ``interval`` seconds on a daemon thread, until :meth:`stop`."""
+        """Fill the lookup cache, then flush and sweep every ``interval`` seconds on a
+        daemon thread, until :meth:`stop`."""
         self._thread = threading.Thread(
             target=self._run, args=(interval,), name="policyengine-key-maintenance", daemon=True
         )
@@ -75,6 +93,7 @@ class Maintenance:
             log.warning("could not write the keys' last use before closing: %s", error)
 
     def _run(self, interval: float) -> None:
+        self._warm()
         while not self._stopped.wait(interval):
             try:
                 now = self._now()

@@ -18,7 +18,7 @@ from policyengine.errors import ConfigError, KeyRequestError
 from policyengine.keys import attributes as attrs
 from policyengine.keys import transitions
 from policyengine.keys import validation as valid
-from policyengine.keys.cache import DEFAULT_CACHE_MEMORY, CacheSettings
+from policyengine.keys.cache import CHECK_INTERVAL, DEFAULT_CACHE_MEMORY, CacheSettings
 from policyengine.keys.changes import ATTEMPTS, ChangeWriter, contended
 from policyengine.keys.events import APP, EventEmitter, EventSink, KeyEvent, created_event
 from policyengine.keys.format import KeyFormat
@@ -59,6 +59,7 @@ class KeyManager:
         cache_memory: int = DEFAULT_CACHE_MEMORY,
         negative_cache_ttl: float | None = None,
         negative_cache_size: int = 10_000,
+        cache_check_interval: float = CHECK_INTERVAL,
         invalidator: Invalidator | None = None,
         maintenance_interval: float | None = 60.0,
         actor: str = APP,
@@ -74,7 +75,12 @@ class KeyManager:
         # With an injected clock the cache ages on it too, so that tests can step past the TTL.
         timer = time.monotonic if clock is None else (lambda: self._now().timestamp())
         settings = CacheSettings(
-            cache_ttl, cache_size, cache_memory, negative_cache_ttl, negative_cache_size
+            cache_ttl,
+            cache_size,
+            cache_memory,
+            negative_cache_ttl,
+            negative_cache_size,
+            cache_check_interval,
         )
         self._lookups = KeyLookups(store, hasher, self._format, settings, timer)
         self._invalidator = invalidator
@@ -170,7 +176,9 @@ class KeyManager:
         )
         attributes = attrs.new_attributes(kind, asked, now, self._format)
         issued = attrs.issue(self._format, kind.name, env, attributes, now)
-        self._store.insert(issued.key, self._hasher.hash(issued.secret))
+        key_hash = self._hasher.hash(issued.secret)
+        self._store.insert(issued.key, key_hash)
+        self._lookups.added(key_hash)
         self._emit(created_event(issued.key, now, who))
         return issued
 
@@ -277,7 +285,9 @@ class KeyManager:
             successor = replace(issued.key, rotated_from=old.id, lineage=old.lineage)
             retired = transitions.retired(old, successor.id, now, length)
             retired = replace(retired, revision=old.revision + 1)
-            if self._store.rotate(retired, successor, self._hasher.hash(issued.secret)):
+            key_hash = self._hasher.hash(issued.secret)
+            if self._store.rotate(retired, successor, key_hash):
+                self._lookups.added(key_hash)
                 self._writer.changed(key_id)
                 until = retired.grace_until.isoformat() if retired.grace_until else ""
                 details = {"rotated_to": successor.id, "grace_until": until}
@@ -318,13 +328,19 @@ class KeyManager:
         """The record of the key whose secret this is, or ``None`` if there is none.
 
         The hot path: a malformed secret raises :class:`~policyengine.errors.InvalidValue`
-        without a store lookup, and what the store says is cached for ``cache_ttl`` seconds
-        (refreshed before then while the key is in use). The record comes whatever its
+        without a store lookup, and what the store says is cached: with SQLite until the
+        key changes, otherwise for ``cache_ttl`` seconds (refreshed before then while the
+        key is in use). The record comes whatever its
         state; the caller judges ``record.state(now)``. ``touch`` notes the use for ``last_used_at``
         (pass ``False`` for replays and policy tests). With ``wait=False`` a lookup that
         would query the store raises :class:`~policyengine.keys.lookup.NotCached` instead.
         """
         return self._lookups.lookup(secret, now or self._now, touch, wait)
+
+    @property
+    def lookups(self) -> KeyLookups:
+        """The lookups behind :meth:`lookup`, for a caller on the hot path."""
+        return self._lookups
 
     def lookup_id(self, key_id: str, *, wait: bool = True) -> KeyRecord | None:
         """The record of a key by its id, or ``None``: the hot path for tokens, which name

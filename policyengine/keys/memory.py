@@ -16,6 +16,9 @@ from policyengine.redaction import redact
 
 class MemoryStore:
     persistent = False
+    #: It answers from this process's memory and never waits: a lookup that may not wait
+    #: (on an event loop) asks it all the same.
+    in_process = True
     secret_file: Path | None = None
 
     def __init__(self) -> None:

@@ -263,6 +263,19 @@ class SqlStore:
         with self._transaction(write=True) as run:
             return self._update(run, record)
 
+    def stored_keys(self, limit: int, after: tuple[datetime, str] | None) -> list[StoredKey]:
+        """Up to ``limit`` keys with their hashes, newest first, from before ``after``."""
+        where = Where()
+        if after is not None:
+            where.before("created_at", "id", (codec.to_micros(after[0]), after[1]))
+        with self._transaction(write=False) as run:
+            rows, _ = run(
+                f"SELECT {_COLUMNS}, key_hash FROM {TABLE}{where.sql()} "  # noqa: S608
+                "ORDER BY created_at DESC, id DESC LIMIT ?",
+                [*where.params, limit],
+            )
+        return [StoredKey(record_from_row(row), str(row[len(_FIELDS)])) for row in rows]
+
     def rotate(self, old: KeyRecord, new: KeyRecord, new_hash: str) -> bool:
         with self._transaction(write=True) as run:
             if not self._update(run, old):

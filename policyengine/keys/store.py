@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from policyengine.errors import ConfigError
 from policyengine.record import KeyRecord
@@ -81,6 +81,38 @@ class KeyStore(Protocol):
         """Move each key's ``last_used_at`` forward to the given minute, in one batch."""
 
     def close(self) -> None: ...
+
+
+class Changes(NamedTuple):
+    """What a :class:`WatchedStore` logged after a position: ``(id, hash)`` of each key
+    created, changed or deleted, and the position to ask from next time."""
+
+    position: int
+    keys: tuple[tuple[str, str], ...]
+
+
+@runtime_checkable
+class WatchedStore(Protocol):
+    """A store that can say cheaply whether anyone else changed it, and what changed: its
+    readers may then keep records until they change instead of for a fixed time, and
+    refuse a key that no store holds without asking the store for it (SQLite)."""
+
+    def version(self) -> int:
+        """A number that moves whenever another connection commits to the store."""
+
+    def stamp(self) -> bytes | None:
+        """Something cheaper to read than :meth:`version` that moves whenever anyone
+        commits (this connection too), or ``None`` if the store has no such thing."""
+
+    def key_hashes(self) -> tuple[int, list[str]]:
+        """The change log's position and the hash of every key, read together."""
+
+    def changes_since(self, position: int) -> Changes | None:
+        """What changed after ``position``; ``None`` if the log no longer reaches back
+        that far (then read everything again)."""
+
+    def stored_keys(self, limit: int, after: tuple[datetime, str] | None) -> Sequence[StoredKey]:
+        """Up to ``limit`` keys with their hashes, newest first, from before ``after``."""
 
 
 StoreFactory = Callable[[str, bool], KeyStore]

@@ -18,9 +18,13 @@ are exact doubles) and the rounding can only make a limit stricter, never looser
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from policyengine.units import Rate
+
+if TYPE_CHECKING:
+    from policyengine.policy.model import RateLimit
 
 MICROS = 1_000_000
 
@@ -66,6 +70,23 @@ def gcra_params(rate: Rate) -> Gcra:
         _PARAMS.clear()
     _PARAMS[id(rate)] = (rate, params)
     return params
+
+
+#: ``id(limits)`` → the limits and :func:`gcra_plan` of them, held like :data:`_PARAMS`.
+PLANS: dict[int, tuple[Sequence[RateLimit], tuple[tuple[str, int, int], ...]]] = {}
+
+
+def gcra_plan(limits: Sequence[RateLimit]) -> tuple[tuple[str, int, int], ...]:
+    """``(name, interval, capacity)`` of each limit, in order; cached, as limit sets are
+    made once per key version and policy set."""
+    found = PLANS.get(id(limits))
+    if found is not None and found[0] is limits:
+        return found[1]
+    plan = tuple((limit.name, *gcra_params(limit.rate)) for limit in limits)
+    if len(PLANS) >= _MAX_PARAMS:
+        PLANS.clear()
+    PLANS[id(limits)] = (limits, plan)
+    return plan
 
 
 def to_micros(seconds: float) -> int:

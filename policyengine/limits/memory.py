@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from policyengine.errors import ConfigError
 from policyengine.limits.base import SteppingLimiter, register_scheme
-from policyengine.limits.gcra import MICROS, gcra_params
+from policyengine.limits.gcra import MICROS, PLANS, gcra_plan
 from policyengine.limits.outcome import NO_LIMITS, LimitOutcome, evaluate
 from policyengine.limits.usage import Period, current_period
 from policyengine.policy.model import RateLimit
@@ -71,29 +71,38 @@ class MemoryLimiter(SteppingLimiter):
     def acquire(
         self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
     ) -> LimitOutcome:
-        if usage is None and limits:  # the common case, without the general step's calls
-            return self._acquire_rates(key_id, limits, round(now * MICROS))
-        return self._step(key_id, limits, usage, now, True)
-
-    def _step(
-        self,
-        key_id: str,
-        limits: Sequence[RateLimit],
-        usage: Usage | None,
-        now: float,
-        consume: bool,
-    ) -> LimitOutcome:
-        if not limits and usage is None:
+        if usage is not None:
+            return self._evaluated(key_id, limits, usage, round(now * MICROS), True)
+        if not limits:
             return NO_LIMITS
+        # The common case, rate limits without credits, in one pass: what evaluate()
+        # answers, without its generality. A limit admits when the wait it would impose
+        # is none, so the waits say both whether to admit and, if not, for how long.
         at = round(now * MICROS)
-        if usage is None and consume:
-            return self._acquire_rates(key_id, limits, at)
-        return self._evaluated(key_id, limits, usage, at, consume)
-
-    def _acquire_rates(self, key_id: str, limits: Sequence[RateLimit], at: int) -> LimitOutcome:
-        """The common case, rate limits without credits, in one pass: :func:`evaluate`'s
-        answer without its generality. A limit admits when the wait it would impose is
-        none, so the waits say both whether to admit and, if not, for how long."""
+        planned = PLANS.get(id(limits))
+        plan = planned[1] if planned is not None and planned[0] is limits else gcra_plan(limits)
+        if len(plan) == 1:  # most keys have one limit: the same, without the lists
+            ((name, interval, capacity),) = plan
+            with self._lock:
+                state = self._keys.get(key_id)
+                tat = state.tats.get(name, 0) if state is not None else 0
+                ahead = tat - at if tat > at else 0
+                wait = ahead + interval - capacity
+                if wait > 0:
+                    return LimitOutcome(
+                        False, "RATE_LIMITED", limits, (tat,), at, None, None, 0,
+                        wait / MICROS, (name,),
+                    )  # fmt: skip
+                if state is None:
+                    state = self._keys[key_id] = _KeyState()
+                tat = at + ahead + interval
+                state.tats[name] = tat
+                if tat > state.expires:
+                    state.expires = tat
+                size = len(self._keys)
+                if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
+                    self._sweep(at)
+            return LimitOutcome(True, None, limits, (tat,), at, None, None, 1)
         with self._lock:
             state = self._keys.get(key_id)
             known = state.tats if state is not None else _NO_TATS
@@ -101,14 +110,13 @@ class MemoryLimiter(SteppingLimiter):
             advanced = []
             denied: list[str] = []
             longest = 0
-            for limit in limits:
-                interval, capacity = gcra_params(limit.rate)
-                tat = known.get(limit.name, 0)
+            for name, interval, capacity in plan:
+                tat = known.get(name, 0)
                 stored.append(tat)
                 ahead = tat - at if tat > at else 0
                 wait = ahead + interval - capacity
                 if wait > 0:
-                    denied.append(limit.name)
+                    denied.append(name)
                     if wait > longest:
                         longest = wait
                 else:
@@ -123,8 +131,8 @@ class MemoryLimiter(SteppingLimiter):
                 known = state.tats
             # What _store does without credits, here to spare the call.
             expires = state.expires
-            for limit, tat in zip(limits, advanced, strict=False):  # equal lengths
-                known[limit.name] = tat
+            for limit, tat in zip(plan, advanced, strict=False):  # equal lengths
+                known[limit[0]] = tat
                 if tat > expires:
                     expires = tat
             state.expires = expires
@@ -132,6 +140,20 @@ class MemoryLimiter(SteppingLimiter):
             if size > self._sweep_at or (size > _FIRST_SWEEP and at >= self._next_sweep):
                 self._sweep(at)
         return LimitOutcome(True, None, limits, advanced, at, None, None, 1)
+
+    def _step(
+        self,
+        key_id: str,
+        limits: Sequence[RateLimit],
+        usage: Usage | None,
+        now: float,
+        consume: bool,
+    ) -> LimitOutcome:
+        if not limits and usage is None:
+            return NO_LIMITS
+        if usage is None and consume:
+            return self.acquire(key_id, limits, None, now)
+        return self._evaluated(key_id, limits, usage, round(now * MICROS), consume)
 
     def _evaluated(
         self,

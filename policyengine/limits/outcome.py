@@ -49,17 +49,17 @@ class LimitOutcome:
     """
 
     __slots__ = (
-        "_limits",
-        "_now",
         "_period",
         "_rule",
         "_states",
-        "_tats",
         "_used",
         "allowed",
         "code",
         "denied_by",
+        "limits",
+        "now",
         "retry_after",
+        "tats",
     )
 
     def __init__(
@@ -83,9 +83,11 @@ class LimitOutcome:
         self.retry_after = retry_after
         #: The names of the limits (or ``usage``) that denied.
         self.denied_by = denied_by
-        self._limits = limits
-        self._tats = tats
-        self._now = now
+        #: The limits, the TAT of each after this request (µs) and the request's time
+        #: (µs): the state the headers and :attr:`states` are worked out from.
+        self.limits = limits
+        self.tats = tats
+        self.now = now
         self._rule = usage
         self._period = period
         self._used = used
@@ -95,9 +97,9 @@ class LimitOutcome:
     def states(self) -> tuple[LimitState, ...]:
         """Every named limit after this request, in the order they were given."""
         if self._states is None:
-            now = self._now
+            now = self.now
             self._states = tuple(
-                _state(limit, tat, now) for limit, tat in zip(self._limits, self._tats, strict=True)
+                _state(limit, tat, now) for limit, tat in zip(self.limits, self.tats, strict=True)
             )
         return self._states
 
@@ -111,14 +113,14 @@ class LimitOutcome:
         if period.end is None:
             return LimitState(USAGE, usage.credits, None, left, None)
         window = (period.end - period.start) / MICROS
-        return LimitState(USAGE, usage.credits, window, left, (period.end - self._now) / MICROS)
+        return LimitState(USAGE, usage.credits, window, left, (period.end - self.now) / MICROS)
 
     def headroom(self) -> tuple[tuple[str, int, int], ...]:
         """``(name, remaining, quota)`` of every limit, credits last: what :attr:`states`
         and :attr:`usage` say of each, without the timings, for a fraction of the cost."""
-        now = self._now
+        now = self.now
         found = []
-        for limit, tat in zip(self._limits, self._tats, strict=True):
+        for limit, tat in zip(self.limits, self.tats, strict=True):
             interval, capacity = gcra_params(limit.rate)
             ahead = tat - now if tat > now else 0
             left = (capacity - ahead) // interval if ahead <= capacity else 0

@@ -16,7 +16,7 @@ from benchmarks.cerbos import write_policies as write_cerbos_policies
 from benchmarks.fixtures import INSIDE, NETWORK, OUTSIDE, policy_set
 from benchmarks.handwritten import handwritten_checker, hmac_sha256
 from benchmarks.timing import Budget, Sample, interleaved, ratio
-from benchmarks.web import parse_wrk
+from benchmarks.web import cpu_seconds, parse_requests, parse_wrk
 
 KEY = "tdoc_live_0123456789abcdefghijABCDEFGHIJ000000"
 
@@ -101,3 +101,24 @@ def test_wrk_reports_are_read_with_their_failures() -> None:
     assert parse_wrk(refused) == (3000.25, 17)
     broken = WRK.format(extra="  Socket errors: connect 1, read 2, write 0, timeout 3\n")
     assert parse_wrk(broken) == (3000.25, 6)
+
+
+def test_wrk_reports_give_the_requests_answered() -> None:
+    assert parse_requests(WRK.format(extra="")) == 9000
+
+
+def test_a_processes_cpu_time_grows_with_its_work() -> None:
+    import os
+    import sys
+    import time
+
+    before = cpu_seconds(os.getpid())
+    if before is None:
+        pytest.skip("no /proc here")
+    started = time.process_time()
+    while time.process_time() - started < 0.1:
+        pass
+    after = cpu_seconds(os.getpid())
+    assert after is not None
+    assert after - before >= 0.05
+    assert cpu_seconds(2**22 + 7 if sys.platform == "linux" else -1) is None

@@ -36,7 +36,10 @@ STALL = 1.5
 
 
 class SlowStore(MemoryStore):
-    """A store that takes ``STALL`` seconds to answer a lookup by hash, while ``slow`` is set."""
+    """A store that takes ``STALL`` seconds to answer a lookup by hash, while ``slow`` is set:
+    unlike the memory store it stands on, one that may keep its caller waiting."""
+
+    in_process = False
 
     def __init__(self) -> None:
         super().__init__()

@@ -34,6 +34,7 @@ def get(secret: str) -> Request:
 class FailingStore(MemoryStore):
     """A store that works until ``down`` is set, then fails as an unreachable server does."""
 
+    in_process = False  # a server's stand-in: it may keep its caller waiting
     down = False
 
     def _check(self) -> None:

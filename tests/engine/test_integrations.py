@@ -77,6 +77,48 @@ def test_an_allowed_request_reaches_the_route_with_rate_limit_headers(
     assert response.headers["RateLimit"] == '"default";r=4;t=12'
 
 
+def test_each_header_of_an_allowed_response_is_sent_once(
+    client: TestClient, engine: Engine
+) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", rate_limit="5/minute"
+    )
+    for remaining, full_in in ((4, 12), (3, 24)):
+        response = client.get("/v1/events", headers=bearer(issued.secret))
+        assert response.status_code == 200
+        assert response.headers.get_list("RateLimit") == [f'"default";r={remaining};t={full_in}']
+        assert len(response.headers.get_list("RateLimit-Policy")) == 1
+        assert len(response.headers.get_list("X-Request-ID")) == 1
+
+
+def test_the_dependency_keeps_headers_another_dependency_set(engine: Engine) -> None:
+    from fastapi import Response
+
+    def traced(response: Response) -> None:
+        response.headers["X-Trace"] = "t-1"
+        response.headers["RateLimit"] = "stale"
+
+    app = FastAPI()
+    install(app, engine)
+
+    @app.get("/v1/events", dependencies=[Depends(traced), Depends(Authorize(engine))])
+    async def list_events() -> dict[str, str]:
+        return {}
+
+    issued = engine.keys.create(
+        type="read-only", label="x", environment="live", rate_limit="5/minute"
+    )
+    with TestClient(app, client=("203.0.113.9", 50000)) as client:
+        response = client.get(
+            "/v1/events", headers={**bearer(issued.secret), "X-Request-ID": "r-1"}
+        )
+    assert response.status_code == 200
+    assert response.headers.get_list("X-Trace") == ["t-1"]
+    # The decision's own RateLimit replaces one set before it, never sits beside it.
+    assert response.headers.get_list("RateLimit") == ['"default";r=4;t=12']
+    assert response.headers.get_list("X-Request-ID") == ["r-1"]
+
+
 def test_an_allowed_response_carries_the_request_id_its_decision_is_recorded_under(
     client: TestClient, engine: Engine
 ) -> None:

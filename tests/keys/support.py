@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from policyengine.errors import StorageError
+from policyengine.keys.store import StoredKey
 from policyengine.policy.model import KeyType, PolicySet, RateLimit
 from policyengine.policy.scopes import Scope, parse_scope
 from policyengine.units import parse_rate
@@ -110,3 +112,17 @@ def _absent(message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: a missing server fails the run)")
     pytest.skip(message)
+
+
+class CountsLookups:
+    """Mixed into a store: counts the lookups by hash that reach it, and fails them (and,
+    in the store's own methods, whatever else it says) while ``down``."""
+
+    hash_lookups = 0
+    down = False
+
+    def get_by_hash(self, key_hash: str) -> StoredKey | None:
+        self.hash_lookups += 1
+        if self.down:
+            raise StorageError("the store is down")
+        return super().get_by_hash(key_hash)  # type: ignore[misc, no-any-return]

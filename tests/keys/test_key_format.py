@@ -246,3 +246,27 @@ def test_a_new_format_finds_keys_of_its_own_prefix_only() -> None:
     key = acme.generate("test")
     text = f"acme={key} tdoc={FORMAT.generate('live')}"
     assert [(f.text, f.environment) for f in acme.find_keys(text)] == [(key, "test")]
+
+
+@given(
+    environments,
+    random_parts,
+    st.integers(0, RANDOM_LENGTH + CHECKSUM_LENGTH - 1),
+    st.characters(blacklist_categories=("Cs",)).filter(lambda c: c not in BASE62),
+)
+def test_a_character_outside_base62_anywhere_after_the_prefix_is_malformed(
+    environment: str, random: str, position: int, intruder: str
+) -> None:
+    # Letters and digits of other scripts (such as "٣" or "é") are not base62 either.
+    key = make_key(environment, random)
+    start = len(f"tdoc_{environment}_") + position
+    altered = key[:start] + intruder + key[start + 1 :]
+    assert not FORMAT.is_well_formed(altered)
+    assert FORMAT.problem(altered) is not None
+
+
+@given(st.text(alphabet=BASE62 + "_-", max_size=50) | st.text(max_size=50))
+def test_well_formed_is_exactly_having_no_problem(text: str) -> None:
+    assert FORMAT.is_well_formed(text) == (FORMAT.problem(text) is None)
+    with_prefix = "tdoc_live_" + text
+    assert FORMAT.is_well_formed(with_prefix) == (FORMAT.problem(with_prefix) is None)

@@ -14,26 +14,20 @@ from policyengine.keys.format import KeyFormat
 from policyengine.keys.hashing import KeyHasher
 from policyengine.keys.manager import KeyManager
 from policyengine.keys.memory import MemoryStore
-from policyengine.keys.store import StoredKey
 
 from .conftest import ManagerFactory
-from .support import SECRET, Clock, policy_set
+from .support import SECRET, Clock, CountsLookups, policy_set
 
 
-class CountingStore(MemoryStore):
-    """A memory store that counts what reaches it, and can be made to fail."""
+class CountingStore(CountsLookups, MemoryStore):
+    """A memory store that counts what reaches it, and can be made to fail: a stand-in for
+    a database, which may keep its caller waiting."""
+
+    in_process = False
 
     def __init__(self) -> None:
         super().__init__()
-        self.hash_lookups = 0
         self.touches: list[dict[str, datetime]] = []
-        self.down = False
-
-    def get_by_hash(self, key_hash: str) -> StoredKey | None:
-        self.hash_lookups += 1
-        if self.down:
-            raise StorageError("the store is down")
-        return super().get_by_hash(key_hash)
 
     def touch(self, used: Mapping[str, datetime]) -> None:
         if self.down:
@@ -159,9 +153,11 @@ def revoked_elsewhere(
 
 
 def test_another_process_sees_a_revocation_within_the_cache_ttl(
-    sql_url: str, make_manager: ManagerFactory, clock: Clock
+    postgres_url: str, make_manager: ManagerFactory, clock: Clock
 ) -> None:
-    server, secret = revoked_elsewhere(sql_url, make_manager, clock)
+    # PostgreSQL cannot say what changed: its entries live for the TTL (an SQLite store's
+    # live until their key changes: test_store_watch.py).
+    server, secret = revoked_elsewhere(postgres_url, make_manager, clock)
     clock.advance(seconds=23)
     # Without Redis a cached lookup may lag: until the entry's refresh (at 80% of the TTL)
     # for a key in use, and never beyond the TTL.
@@ -171,9 +167,9 @@ def test_another_process_sees_a_revocation_within_the_cache_ttl(
 
 
 def test_an_unused_entry_is_never_served_past_the_cache_ttl(
-    sql_url: str, make_manager: ManagerFactory, clock: Clock
+    postgres_url: str, make_manager: ManagerFactory, clock: Clock
 ) -> None:
-    server, secret = revoked_elsewhere(sql_url, make_manager, clock)
+    server, secret = revoked_elsewhere(postgres_url, make_manager, clock)
     clock.advance(seconds=30)
     assert server.lookup(secret).state(clock.now) == "revoked"  # type: ignore[union-attr]
 
@@ -244,4 +240,18 @@ def test_a_failing_event_sink_does_not_undo_or_hide_the_change(
     manager.revoke(issued.key.id)
     assert manager.get(issued.key.id).state(clock.now) == "revoked"
     assert "the key event sink failed on a revoked event" in caplog.text
+    manager.close()
+
+
+def test_a_store_in_memory_is_asked_even_by_a_lookup_that_may_not_wait(clock: Clock) -> None:
+    # It answers from a dictionary: an event loop loses nothing by asking it.
+    manager = KeyManager(
+        MemoryStore(), policy_set, hasher=KeyHasher(SECRET), clock=clock, maintenance_interval=None
+    )
+    secret = create(manager)
+    manager._lookups.cache.clear()
+    assert manager.lookup(secret, wait=False) is not None
+    assert manager.lookup(KeyFormat("tdoc").generate("live"), wait=False) is None
+    # Nor is "no such key" remembered apart: the store says it as fast.
+    assert manager._lookups.cache.absent_count == 0
     manager.close()

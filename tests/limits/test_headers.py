@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 
 from policyengine.limits import MemoryLimiter, rate_limit_headers
-from policyengine.limits.headers import retry_after_field, sf_string
+from policyengine.limits.headers import (
+    RateLimitHeaders,
+    limit_field,
+    policy_field,
+    retry_after_field,
+    sf_string,
+)
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
@@ -68,14 +74,41 @@ def test_names_are_structured_field_strings() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(limits=limit_sets(), times=request_times(60.0))
-def test_headroom_says_what_the_states_say(
+def test_headroom_and_headers_say_what_the_states_say(
     limits: tuple[tuple[RateLimit, ...], Usage | None], times: list[float]
 ) -> None:
+    # Both are worked out without the states (the headers from parts kept per limit);
+    # they must read as the outcome's states, denied or admitted, field by field.
     named, usage = limits
     limiter = MemoryLimiter()
     for offset in sorted(times):
         outcome = limiter.acquire("key_1", named, usage, MIDNIGHT + offset)
-        expected = [(s.name, s.remaining, s.quota) for s in outcome.states]
-        if outcome.usage is not None:
-            expected.append((outcome.usage.name, outcome.usage.remaining, outcome.usage.quota))
-        assert list(outcome.headroom()) == expected
+        states = [*outcome.states, *([outcome.usage] if outcome.usage is not None else [])]
+        assert list(outcome.headroom()) == [(s.name, s.remaining, s.quota) for s in states]
+        expected = {"RateLimit-Policy": policy_field(states), "RateLimit": limit_field(states)}
+        if not outcome.allowed and outcome.retry_after is not None:
+            expected["Retry-After"] = retry_after_field(outcome.retry_after)
+        assert rate_limit_headers(outcome) == expected
+
+
+def test_a_limit_renamed_or_changed_is_described_anew() -> None:
+    # Parts are remembered per limit object: a new limit, even of the same name, or one
+    # with another rate, is never described by an old one's parts.
+    limiter = MemoryLimiter()
+    first = rate_limit_headers(limiter.acquire("a", LIMITS[:1], None, MIDNIGHT))
+    changed = (RateLimit("burst", parse_rate("7/minute")),)
+    second = rate_limit_headers(limiter.acquire("b", changed, None, MIDNIGHT))
+    assert first["RateLimit-Policy"] == '"burst";q=10;w=1'
+    assert second["RateLimit-Policy"] == '"burst";q=7;w=60'
+    assert second["RateLimit"] == '"burst";r=6;t=9'
+
+
+def test_headers_as_an_asgi_server_sends_them() -> None:
+    outcome = MemoryLimiter().acquire("k", LIMITS, None, MIDNIGHT)
+    headers = RateLimitHeaders(outcome)
+    assert dict(headers.items()) == rate_limit_headers(outcome)
+    assert headers.encoded() == (
+        (b"ratelimit-policy", b'"burst";q=10;w=1, "daily";q=1000;w=86400'),
+        (b"ratelimit", b'"burst";r=2;t=1, "daily";r=999;t=87'),
+    )
+    assert headers.encoded() is headers.encoded()  # worked out once

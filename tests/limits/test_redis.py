@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError, StorageError
 from policyengine.limits import Limiter, MemoryLimiter, open_limiter
-from policyengine.limits.redis import RedisLimiter
+from policyengine.limits.redis import ACQUIRE, ACQUIRE_SHA, RedisLimiter
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
@@ -104,6 +105,8 @@ def test_the_script_is_loaded_again_after_redis_forgets_it(
     redis_limiter: Limiter, raw: redis.Redis
 ) -> None:
     limits = (RateLimit("default", make_rate(10, 1.0, 2)),)
+    # The script is called by the name Redis files it under.
+    assert raw.script_load(ACQUIRE) == ACQUIRE_SHA.decode()
     assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
     raw.script_flush()
     assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
@@ -173,6 +176,60 @@ def test_redis_and_memory_answer_alike(redis_url: str) -> None:
                 assert (there.states, there.usage) == (here.states, here.usage)
 
     check()
+
+
+def test_threads_sharing_one_limiter_admit_exactly_the_limit(redis_url: str, prefix: str) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    start = threading.Barrier(6)
+    admitted: list[int] = []
+
+    def hammer() -> None:
+        start.wait()
+        passed = sum(limiter.acquire("k", DAILY, None, MIDNIGHT).allowed for _ in range(80))
+        admitted.append(passed)
+
+    threads = [threading.Thread(target=hammer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    limiter.close()
+    assert sum(admitted) == 300
+    assert len(admitted) == 6
+
+
+def test_a_connection_redis_closed_is_replaced_without_a_failure(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limits = (RateLimit("default", make_rate(10, 1.0, 2)),)
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    # Redis drops the limiter's idle connection (a restart, a timeout, CLIENT KILL).
+    (idle,) = limiter._idle
+    idle.send_command("CLIENT", "ID")
+    raw.execute_command("CLIENT", "KILL", "ID", idle.read_response())
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert not limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.close()
+
+
+def test_the_database_the_url_names_holds_the_limits(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    other = redis_url.rsplit("/", 1)[0] + "/7"
+    limiter = RedisLimiter(other, prefix=prefix)
+    limiter.acquire("k", DAILY, Usage(5, "never"), MIDNIGHT)
+    limiter.close()
+    seven = redis.Redis.from_url(other, decode_responses=True)
+    try:
+        assert sorted(seven.keys(f"{prefix}*")) == [
+            f"{prefix}{{k}}:rate:daily",
+            f"{prefix}{{k}}:usage:lifetime",
+        ]
+        seven.delete(*seven.keys(f"{prefix}*"))
+    finally:
+        seven.close()
+    assert raw.keys(f"{prefix}*") == []  # nothing in the database of redis_url
 
 
 def test_rediss_urls_open_a_redis_limiter() -> None:

@@ -74,6 +74,18 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "--deselect=tests/engine/test_judged.py::test_remembered_answers_are_the_answers_worked_out_afresh",
         ],
     ),
+    "express": (
+        ["policyengine/express.py", "policyengine/judged.py", "policyengine/metering.py"],
+        [
+            "tests/engine/test_express.py",
+            "tests/engine/test_judged.py",
+            "tests/engine/test_check.py",
+            "tests/engine/test_paths.py",
+            "tests/engine/test_fail_closed.py",
+            "tests/engine/test_dry_run.py",
+            "tests/engine/test_event_loop.py",
+        ],
+    ),
     "engine": (
         ["policyengine/engine.py"],
         [
