@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,9 @@ from urllib.parse import quote
 import pytest
 
 from policyengine.engine import Engine
-from policyengine.limits import Limiter, MemoryLimiter
+from policyengine.limits import Limiter, LimitOutcome, MemoryLimiter
+from policyengine.policy.model import RateLimit
+from policyengine.record import Usage
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -124,6 +126,30 @@ def call_asgi(
     asyncio.run(app(scope, receive, send))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], body
+
+
+class RemoteLimiter:
+    """A limiter as one across the network looks to the engine (no ``in_process``), with
+    its state in memory."""
+
+    def __init__(self) -> None:
+        self._state = MemoryLimiter()
+
+    def acquire(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        return self._state.acquire(key_id, limits, usage, now)
+
+    def peek(
+        self, key_id: str, limits: Sequence[RateLimit], usage: Usage | None, now: float
+    ) -> LimitOutcome:
+        return self._state.peek(key_id, limits, usage, now)
+
+    def reset(self, key_id: str) -> None:
+        self._state.reset(key_id)
+
+    def close(self) -> None:
+        self._state.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

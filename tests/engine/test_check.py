@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -11,7 +12,11 @@ from conftest import POLICIES, SECRET, Clock, behind_proxies, edited_policies
 
 from policyengine.decision import Code, Decision, KeyRef, RuleRef, Step
 from policyengine.engine import Engine
-from policyengine.policy.loader import load_texts
+from policyengine.errors import InvalidValue, StorageError
+from policyengine.keys.hashing import KeyHasher
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.memory import MemoryStore
+from policyengine.policy.loader import load_directory, load_texts
 from policyengine.request import Request
 
 OFFICE = "203.0.113.0/24"
@@ -95,6 +100,84 @@ def test_credential_problems_come_first(engine: Engine) -> None:
     other.close()
     decision = engine.check(get(unknown.secret))
     assert (decision.code, decision.status) == (Code.NOT_FOUND, 401)
+    assert (decision.allowed, decision.step, decision.reason) == (False, "key", "no such key")
+
+
+def test_a_credential_problem_names_the_credential_step_and_what_was_wrong(
+    engine: Engine,
+) -> None:
+    with pytest.raises(InvalidValue) as malformed:
+        engine.keys.lookup("not-a-key")
+    empty = "the credential is empty, or not sent as 'Authorization: Bearer <API key>'"
+    asked = [
+        (None, Code.MISSING_CREDENTIAL, "no API key was presented"),
+        ("", Code.MALFORMED_CREDENTIAL, empty),
+        ("   ", Code.MALFORMED_CREDENTIAL, empty),
+        ("not-a-key", Code.MALFORMED_CREDENTIAL, str(malformed.value)),
+    ]
+    for credential, code, reason in asked:
+        decision = engine.check(get(credential))
+        assert not decision.allowed
+        assert (decision.code, decision.step, decision.reason) == (code, "credential", reason)
+        assert decision.key is None
+
+
+def test_each_decision_is_logged_at_debug_with_its_code_key_and_step(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="policyengine")
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    engine.check(get(issued.secret))
+    engine.check(get(None))
+    assert f"decision OK 200 key={issued.key.id} step=done" in caplog.messages
+    assert "decision MISSING_CREDENTIAL 401 key=- step=credential" in caplog.messages
+
+
+def test_a_keys_last_use_is_noted_at_the_instant_the_engine_decided(clock: Clock) -> None:
+    # The key manager keeps its own (real) clock; the engine's decides.
+    policy = load_directory(POLICIES)
+    keys = KeyManager(
+        MemoryStore(), lambda: policy, hasher=KeyHasher(SECRET), maintenance_interval=None
+    )
+    with Engine(policy, environment="live", keys=keys, clock=clock, monitor="off") as engine:
+        issued = engine.keys.create(type="read-only", label="x", environment="live")
+        assert engine.check(get(issued.secret)).allowed
+        engine.flush()
+        record = engine.keys.get(issued.key.id)
+    assert record is not None
+    assert record.last_used_at == clock.now
+
+
+def test_a_check_racing_the_engines_close_is_still_answered(clock: Clock) -> None:
+    engine = Engine.from_directory(
+        POLICIES, environment="live", store="memory://", secret=SECRET, clock=clock
+    )
+    issued = engine.keys.create(type="read-only", label="x", environment="live")
+    engine.close()
+    # The monitor is closed first: the decision is not handed to it.
+    assert engine.check(get(issued.secret)).allowed
+
+
+def test_an_engine_for_an_unknown_environment_is_refused() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        Engine(load_directory(POLICIES), environment="prod", store="memory://", secret=SECRET)
+    assert str(refused.value) == "environment must be test or live, not 'prod'"
+
+
+def test_an_engine_keeps_its_keys_in_policyengine_db_by_default(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Engine(load_directory(POLICIES), secret=SECRET, monitor="off", handle_signals=False):
+        pass
+    assert (tmp_path / "policyengine.db").is_file()
+
+
+def test_an_engine_told_not_to_create_its_key_store_refuses_a_missing_one(tmp_path) -> None:
+    missing = tmp_path / "keys.db"
+    with pytest.raises(StorageError, match="there is no key store at"):
+        Engine(load_directory(POLICIES), store=f"sqlite:///{missing}", secret=SECRET, create=False)
+    assert not missing.exists()
 
 
 def test_key_states_deny_with_their_codes(engine: Engine, clock: Clock) -> None:
@@ -259,6 +342,15 @@ def test_denied_requests_never_consume_the_rate_limit(engine: Engine) -> None:
     assert codes == [Code.OK, Code.OK, Code.RATE_LIMITED]
 
 
+def _reader_limited_by(clock: Clock, tmp_path, limits: str) -> Engine:
+    """An engine over tDoc's policies whose read-only keys have ``limits`` instead of
+    600 requests a minute."""
+    policies = edited_policies(tmp_path, "key_types.yaml", "    rate_limit: 600/minute\n", limits)
+    return Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    )
+
+
 def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
     policies = edited_policies(
         tmp_path,
@@ -275,6 +367,37 @@ def test_usage_credits_run_out(clock: Clock, tmp_path) -> None:
         assert engine.check(get(issued.secret)).status == 429
         clock.advance(86400)
         assert engine.check(get(issued.secret)).allowed
+
+
+def test_credits_are_spent_by_a_key_type_with_no_rate_limit(clock: Clock, tmp_path) -> None:
+    credits = "    usage: {credits: 2, refill: daily}\n"
+    with _reader_limited_by(clock, tmp_path, credits) as engine:
+        issued = engine.keys.create(type="read-only", label="metered", environment="live")
+        codes = [engine.check(get(issued.secret)).code for _ in range(3)]
+    assert codes == [Code.OK, Code.OK, Code.USAGE_EXCEEDED]
+
+
+def test_a_key_type_with_no_limits_is_not_metered(clock: Clock, tmp_path) -> None:
+    with _reader_limited_by(clock, tmp_path, "") as engine:
+        issued = engine.keys.create(type="read-only", label="unmetered", environment="live")
+        decision = engine.check(get(issued.secret), explain=True)
+    assert decision.allowed
+    assert dict(decision.headers) == {}
+    assert decision.trace is not None
+    assert [step.step for step in decision.trace] == ["state", "environment", "ip", "scope"]
+
+
+def test_a_request_over_several_limits_at_once_names_each(clock: Clock, tmp_path) -> None:
+    limits = "    rate_limits: {default: 2/minute, hourly: 2/hour}\n"
+    with _reader_limited_by(clock, tmp_path, limits) as engine:
+        issued = engine.keys.create(type="read-only", label="two limits", environment="live")
+        assert [engine.check(get(issued.secret)).allowed for _ in range(2)] == [True, True]
+        decision = engine.check(get(issued.secret))
+    assert not decision.allowed
+    assert (decision.code, decision.reason) == (
+        Code.RATE_LIMITED,
+        "over the rate limit (default, hourly)",
+    )
 
 
 def test_explain_lists_every_step(engine: Engine) -> None:

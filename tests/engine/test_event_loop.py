@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from conftest import POLICIES, SECRET
+from conftest import POLICIES, SECRET, RemoteLimiter
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from policyengine.decision import Decision
+from policyengine.decision import Code, Decision, Step
 from policyengine.engine import Engine
 from policyengine.integrations.asgi import PolicyMiddleware
 from policyengine.integrations.fastapi import Authorize, install
@@ -176,3 +176,42 @@ def test_try_check_answers_from_memory_or_not_at_all(engine: Engine, store: Slow
     malformed = engine.try_check(Request(credential="tdoc_live_nope", method="GET", path="/"))
     assert malformed is not None
     assert malformed.code == "MALFORMED_CREDENTIAL"
+
+
+def test_try_check_explains_and_dry_runs_as_check_does(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="cached", environment="live", rate_limit="3/minute"
+    )
+    asked = Request(credential=issued.secret, method="GET", path="/v1/events")
+    assert engine.check(asked, dry_run=True).allowed  # the key is cached, no unit spent
+    plain = engine.try_check(asked)
+    assert plain is not None
+    assert plain.allowed
+    assert plain.trace is None
+    explained = engine.try_check(asked, explain=True)
+    assert explained is not None
+    assert explained.allowed
+    assert explained.trace is not None
+    assert explained.trace[-1] == Step("rate", True, "within limits")
+    for _ in range(5):
+        dry = engine.try_check(asked, dry_run=True)
+        assert dry is not None
+        assert dry.allowed
+    # Two units went to the checks that were not dry runs: one is left.
+    assert [engine.check(asked).code for _ in range(2)] == [Code.OK, Code.RATE_LIMITED]
+
+
+def test_try_check_leaves_a_limiter_outside_the_process_to_check(store: SlowStore) -> None:
+    policy = load_directory(POLICIES)
+    keys = KeyManager(store, lambda: policy, hasher=KeyHasher(SECRET), maintenance_interval=None)
+    with Engine(
+        policy, environment="live", store="memory://", keys=keys, limiter=RemoteLimiter()
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="cached", environment="live")
+        asked = Request(credential=issued.secret, method="GET", path="/v1/events")
+        assert engine.check(asked).allowed
+        assert engine.try_check(asked) is None  # the limiter would be waited for
+        refused = Request(credential=issued.secret, method="POST", path="/v1/events")
+        decided = engine.try_check(refused)  # refused before the limits: nothing to wait for
+        assert decided is not None
+        assert decided.code is Code.INSUFFICIENT_SCOPE

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import POLICIES, SECRET, Clock
+from conftest import POLICIES, SECRET, Clock, RemoteLimiter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -222,12 +222,6 @@ def test_a_key_used_only_by_the_short_path_has_its_last_use_written() -> None:
         engine.flush()
         record = engine.keys.get(fast.key_id("reader"))
         assert record.last_used_at == clock.now.replace(second=0, microsecond=0)
-
-
-class RemoteLimiter(MemoryLimiter):
-    """A limiter whose state a check would have to wait for, like Redis's."""
-
-    in_process = False
 
 
 def test_try_check_leaves_a_limiter_across_the_network_to_check() -> None:

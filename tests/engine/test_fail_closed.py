@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -112,6 +113,8 @@ def test_a_key_store_that_fails_denies(clock: Clock) -> None:
         decision = engine.check(get(issued.secret))
         assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
         assert "could not connect" in (decision.error or "")
+        assert not decision.allowed
+        assert (decision.step, decision.reason) == ("key", "the key store is unavailable")
 
 
 def test_an_exception_inside_a_rule_denies(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +139,7 @@ def test_an_exception_inside_a_rule_denies(engine: Engine, monkeypatch: pytest.M
 
 
 def test_an_error_anywhere_in_the_engine_denies(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = engine.keys.create(type="read-only", label="r", environment="live")
 
@@ -144,8 +147,16 @@ def test_an_error_anywhere_in_the_engine_denies(
         raise RuntimeError("unexpected")
 
     monkeypatch.setattr(engine.limiter, "acquire", broken)
+    caplog.set_level("WARNING", logger="policyengine")
     decision = engine.check(get(issued.secret))
     assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+    assert not decision.allowed
+    assert (decision.step, decision.reason, decision.error) == (
+        "engine",
+        "the engine could not decide",
+        "RuntimeError: unexpected",
+    )
+    assert "check failed: RuntimeError: unexpected" in caplog.messages
 
 
 def test_an_empty_policy_set_denies_everything(clock: Clock) -> None:
@@ -153,6 +164,8 @@ def test_an_empty_policy_set_denies_everything(clock: Clock) -> None:
         decision = engine.check(get("tdoc_live_" + "a" * 36))
         assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
         assert decision.error == "the policy set is empty"
+        assert not decision.allowed
+        assert (decision.step, decision.reason) == ("policy", "no policies are loaded")
 
 
 def test_no_secret_and_no_authorization_value_reaches_the_logs(
@@ -237,6 +250,7 @@ def test_a_key_over_its_rate_is_denied_at_the_rate_step_naming_the_limit(engine:
     for _ in range(600):
         assert engine.check(get(issued.secret)).allowed
     decision = engine.check(get(issued.secret), explain=True)
+    assert not decision.allowed
     assert (decision.code, decision.step, decision.reason) == (
         Code.RATE_LIMITED,
         "rate",
@@ -263,8 +277,90 @@ def test_a_key_out_of_credits_is_denied_at_the_usage_step(clock: Clock, tmp_path
             "rate", True, "within limits"
         )
         decision = engine.check(get(issued.secret))
+    assert not decision.allowed
     assert (decision.code, decision.step, decision.reason) == (
         Code.USAGE_EXCEEDED,
         "usage",
         "the key's usage credits are spent",
     )
+
+
+def test_credits_fail_closed_even_where_every_limit_fails_open(
+    clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policies = edited_policies(
+        tmp_path,
+        "key_types.yaml",
+        "rate_limit: 600/minute",
+        "rate_limit: {limit: 600, per: minute, on_error: allow}\n    usage: {credits: 5, refill: daily}",
+    )
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+
+        def down(*_: object, **__: object) -> None:
+            raise StorageError("redis is down")
+
+        monkeypatch.setattr(engine.limiter, "acquire", down)
+        decision = engine.check(get(issued.secret))
+    assert not decision.allowed
+    assert (decision.code, decision.step, decision.error) == (
+        Code.UNAVAILABLE,
+        "rate",
+        "redis is down",
+    )
+
+
+def test_a_key_store_that_fails_to_note_last_use_is_logged_and_the_monitor_still_flushed(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FailingStore()
+    policy = load_directory(POLICIES)
+    keys = KeyManager(
+        store, lambda: policy, hasher=KeyHasher(SECRET), clock=clock, maintenance_interval=None
+    )
+    with Engine(policy, environment="live", keys=keys, clock=clock, monitor="memory://") as engine:
+        issued = engine.keys.create(type="read-only", label="x", environment="live")
+        assert engine.check(get(issued.secret)).allowed
+        store.down = True
+        caplog.set_level("WARNING", logger="policyengine")
+        assert engine.flush(timeout=5) is True
+        assert (
+            "could not write the keys' last use: could not connect to the key store"
+            in caplog.messages
+        )
+        assert engine.monitor.activity(issued.key.id, code=["OK"])
+        store.down = False
+
+
+def test_a_flush_the_monitor_cannot_finish_gives_up_after_its_timeout(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Engine.from_directory(
+        POLICIES,
+        environment="live",
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        monitor="memory://",
+        maintenance_interval=None,
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="x", environment="live")
+        released = threading.Event()
+        store = engine.monitor._store
+        write = store.write  # type: ignore[union-attr]
+
+        def stuck(batch: object) -> object:
+            released.wait(10)
+            return write(batch)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "write", stuck)
+        engine.check(get(issued.secret))
+        flushed: list[bool] = []
+        flushing = threading.Thread(target=lambda: flushed.append(engine.flush(timeout=0.2)))
+        flushing.start()
+        flushing.join(5)
+        released.set()
+        flushing.join(10)
+    assert flushed == [False]

@@ -204,15 +204,22 @@ def test_the_answers_kept_are_bounded() -> None:
     assert len(prepared.judgements) <= MAX_JUDGED
 
 
-def test_a_decision_names_the_type_of_the_record_it_judged_whatever_came_before() -> None:
+def test_a_decision_names_the_type_and_environment_of_the_record_it_judged() -> None:
     # Two stores in one process may hold records under one id; each decision is its own.
     prepared = _prepared()
     request = Request("k", "GET", "/v1/events", ip="10.1.2.3")
-    for type_ in ("everything", "own", "everything"):
-        key = _key(type=type_, scopes=("events:read",) if type_ == "own" else ())
+    asked = [
+        ("everything", "live"),
+        ("own", "live"),
+        ("everything", "live"),
+        ("everything", "test"),
+    ]
+    for type_, environment in asked:
+        scopes = ("events:read",) if type_ == "own" else ()
+        key = _key(type=type_, environment=environment, scopes=scopes)
         decision = decided(prepared, key, request, BASE, Proxies(), "live", "key")
         assert decision.key is not None
-        assert decision.key.type == type_
+        assert (decision.key.type, decision.key.environment) == (type_, environment)
 
 
 def test_a_request_asked_again_is_answered_from_what_was_kept(

@@ -1,5 +1,6 @@
 """Edges of the pipeline that only its exact answers show: an explained decision on a
-token, a refused path's shown form, and a resource named without an action."""
+token or on a route for any key, a refused path's shown form, a resource named without an
+action, the step and headers of a refusal, and a judgement for no environment."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from conftest import Clock, behind_proxies
 
 from policyengine.decision import Code, Step
 from policyengine.engine import Engine
+from policyengine.net import NO_PROXIES
+from policyengine.pipeline import judge, resolve
 from policyengine.request import Request, path_problem
 
 CLIENT = "203.0.113.9"
@@ -122,3 +125,58 @@ def test_a_malformed_forwarded_address_is_refused_at_the_ip_step_with_the_key(
     assert decision.trace is not None
     assert [step.step for step in decision.trace] == ["state", "environment", "ip"]
     assert decision.trace[-1] == Step("ip", False, decision.reason)
+
+
+def test_an_explained_decision_on_a_route_for_any_key_is_allowed(engine: Engine) -> None:
+    issued = engine.keys.create(type="scoped", label="t", environment="live", scopes=["tasks:read"])
+    request = Request(credential=issued.secret, method="GET", path="/v1/decisions", ip=CLIENT)
+    plain = engine.check(request, dry_run=True)
+    explained = engine.check(request, explain=True, dry_run=True)
+    assert plain.allowed
+    assert explained.allowed
+    assert explained.code is plain.code is Code.OK
+    assert (explained.reason, explained.step, explained.rule) == (
+        plain.reason,
+        plain.step,
+        plain.rule,
+    )
+    assert explained.trace is not None
+    assert Step("scope", True, "any valid key may call this route") in explained.trace
+
+
+def test_a_refusal_by_scope_or_rule_names_its_step_and_sends_no_headers(engine: Engine) -> None:
+    reader = engine.keys.create(type="read-only", label="t", environment="live").secret
+    writer = engine.keys.create(type="write", label="t", environment="live").secret
+    asked = [
+        (reader, "POST", "/v1/events", Code.INSUFFICIENT_SCOPE, "scope"),
+        # Live writes from a key with no allowed networks: tDoc's rule refuses them.
+        (writer, "POST", "/v1/events", Code.DENIED_BY_POLICY, "rules"),
+    ]
+    for secret, method, path, code, step in asked:
+        for explain in (False, True):
+            request = Request(credential=secret, method=method, path=path, ip=CLIENT)
+            decision = engine.check(request, explain=explain, dry_run=True)
+            assert (decision.allowed, decision.code, decision.step) == (False, code, step)
+            assert dict(decision.headers) == {}
+            assert decision.status == code.status
+
+
+def test_an_allowed_decision_is_decided_at_the_last_step(engine: Engine) -> None:
+    request = Request(credential=_key(engine), method="GET", path="/v1/events", ip=CLIENT)
+    for explain in (False, True):
+        decision = engine.check(request, explain=explain, dry_run=True)
+        assert (decision.allowed, decision.code, decision.step) == (True, Code.OK, "done")
+
+
+def test_a_judgement_for_no_environment_admits_keys_of_either(engine: Engine, clock: Clock) -> None:
+    prepared = engine.prepared
+    for environment in ("live", "test"):
+        issued = engine.keys.create(type="read-only", label="t", environment=environment)
+        request = Request(credential=issued.secret, method="GET", path="/v1/events", ip=CLIENT)
+        resolved = resolve(prepared, request, clock.now.timestamp(), NO_PROXIES, "key")
+        decision = judge(prepared, issued.key, resolved, None, clock.now, explain=True)
+        assert decision.allowed
+        assert decision.trace is not None
+        assert decision.trace[1] == Step(
+            "environment", True, f"{environment} key in the any environment"
+        )

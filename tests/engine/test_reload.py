@@ -5,10 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from conftest import POLICIES, SECRET, require_redis
+from conftest import POLICIES, SECRET, Clock, require_redis
 from engine_hammer import hammer
 
 from policyengine.decision import Code
@@ -79,6 +80,61 @@ def test_a_policy_set_that_does_not_load_is_refused_and_the_old_one_serves(tmp_p
         assert engine.check(request).allowed
 
 
+def test_a_reload_that_names_another_key_prefix_is_refused_at_its_directory(
+    tmp_path: Path,
+) -> None:
+    directory = copy_policies(tmp_path, "p")
+    with Engine.from_directory(
+        directory, environment="live", store="memory://", secret=SECRET
+    ) as engine:
+        issued = engine.keys.create(type="read-only", label="r", environment="live")
+        elsewhere = copy_policies(tmp_path, "acme")
+        types = elsewhere / "key_types.yaml"
+        types.write_text(types.read_text().replace("key_prefix: tdoc", "key_prefix: acme"))
+        with pytest.raises(PolicyError) as refused:
+            engine.reload(elsewhere)
+        assert [str(d) for d in refused.value.diagnostics] == [
+            f"{elsewhere}: key_prefix is now 'acme', not 'tdoc': a running engine keeps its "
+            "prefix, or its keys would stop working; restart it to change the prefix"
+        ]
+        assert engine.directory == directory
+        request = Request(
+            credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
+        )
+        assert engine.check(request).allowed
+
+
+def test_engines_sharing_a_store_and_redis_see_a_revocation_at_once(
+    tmp_path: Path, clock: Clock
+) -> None:
+    url = require_redis()
+    options = {
+        "environment": "live",
+        "store": f"sqlite:///{tmp_path / 'keys.db'}",
+        "secret": SECRET,
+        "clock": clock,
+        "redis": url,
+        "redis_channel": f"policyengine-test:{time.time_ns()}",
+        "cache_ttl": 3600.0,
+        "monitor": "off",
+        "handle_signals": False,
+    }
+    with (
+        Engine.from_directory(POLICIES, **options) as admin,
+        Engine.from_directory(POLICIES, **options) as server,
+    ):
+        issued = admin.keys.create(type="read-only", label="shared", environment="live")
+        request = Request(
+            credential=issued.secret, method="GET", path="/v1/events", ip="203.0.113.9"
+        )
+        assert server.check(request).allowed
+        admin.keys.revoke(issued.key.id)
+        deadline = time.monotonic() + 5
+        while server.check(request).code is not Code.REVOKED:
+            assert time.monotonic() < deadline, "the revocation never reached the other engine"
+            time.sleep(0.01)
+
+
 def test_four_processes_sharing_redis_admit_exactly_the_limit(tmp_path: Path) -> None:
     redis_url = require_redis()
     import redis
@@ -139,6 +195,23 @@ def test_a_reload_is_audited_with_who_from_where_and_what_it_replaced(
         ("app", after, str(second), after),
     ]
     assert f"policy set {after[:12]} loaded from {second}" in caplog.messages
+
+
+def test_the_first_load_is_audited_with_the_directory_it_came_from_if_any() -> None:
+    loads = []
+    for built in (
+        lambda **o: Engine(load_directory(POLICIES), **o),
+        lambda **o: Engine.from_directory(POLICIES, **o),
+    ):
+        with built(
+            store="memory://", secret=SECRET, monitor="memory://", handle_signals=False
+        ) as engine:
+            engine.flush()
+            loads += [e for e in engine.monitor.audit.export() if e.event == "policy.loaded"]
+    assert [(e.actor, e.details["source"]) for e in loads] == [
+        ("app", None),
+        ("app", str(POLICIES)),
+    ]
 
 
 def test_an_engine_built_from_a_policy_set_reloads_only_from_a_named_directory() -> None:

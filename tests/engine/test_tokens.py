@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import POLICIES, SECRET, Clock, edited_policies
+from conftest import POLICIES, SECRET, Clock, RemoteLimiter, edited_policies, tdoc_engine
 
 from policyengine.decision import Code, RuleRef, Step
 from policyengine.engine import Engine
@@ -245,11 +245,13 @@ def test_a_rule_can_tell_a_token_from_its_key(tmp_path: Path, clock: Clock) -> N
         issued = engine.keys.create(type="read-only", label="r", environment="live")
         token = engine.tokens.issue(issued.secret)
         assert call(engine, issued.secret) is Code.OK
-        denied = engine.check(Request(credential=token, method="GET", path="/v1/events", ip=CLIENT))
-        assert (denied.code, denied.rule and denied.rule.name) == (
-            Code.DENIED_BY_POLICY,
-            "events-with-keys-only",
-        )
+        asked = Request(credential=token, method="GET", path="/v1/events", ip=CLIENT)
+        for explain in (False, True):
+            denied = engine.check(asked, explain=explain)
+            assert (denied.code, denied.rule and denied.rule.name) == (
+                Code.DENIED_BY_POLICY,
+                "events-with-keys-only",
+            )
 
 
 def test_a_key_is_exchanged_while_it_lives_by_the_engines_clock(
@@ -272,3 +274,30 @@ def test_a_tokens_claims_are_compact_json(engine: Engine) -> None:
     text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     assert ", " not in text
     assert '": ' not in text
+
+
+def test_a_token_is_checked_against_a_limiter_outside_the_process(clock: Clock) -> None:
+    with tdoc_engine(clock, limiter=RemoteLimiter()) as engine:
+        issued = engine.keys.create(
+            type="read-only", label="r", environment="live", rate_limit="2/minute"
+        )
+        token = engine.tokens.issue(issued.secret)
+        codes = [call(engine, token) for _ in range(3)]
+    assert codes == [Code.OK, Code.OK, Code.RATE_LIMITED]
+
+
+def test_a_dry_run_with_a_token_spends_none_of_its_keys_limit(engine: Engine) -> None:
+    issued = engine.keys.create(
+        type="read-only", label="r", environment="live", rate_limit="2/minute"
+    )
+    token = engine.tokens.issue(issued.secret)
+    asked = Request(credential=token, method="GET", path="/v1/events", ip=CLIENT)
+    assert all(engine.check(asked, dry_run=True).allowed for _ in range(5))
+    assert [call(engine, token) for _ in range(3)] == [Code.OK, Code.OK, Code.RATE_LIMITED]
+
+
+def test_a_tokens_issuer_and_audience_are_policyengine_by_default(engine: Engine) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    payload = engine.tokens.issue(issued.secret).split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert (claims["iss"], claims["aud"]) == ("policyengine", "policyengine")

@@ -158,7 +158,7 @@ def test_subscribers_hear_of_key_events_once_they_are_written(make_engine: Engin
 
 
 def test_a_lasting_audit_log_needs_a_lasting_secret(tmp_path: object) -> None:
-    with pytest.raises(ConfigError, match="pass secret= or set POLICYENGINE_SECRET"):
+    with pytest.raises(ConfigError, match="pass secret= or set POLICYENGINE_SECRET") as refused:
         Engine.from_directory(
             POLICIES,
             environment="live",
@@ -166,6 +166,10 @@ def test_a_lasting_audit_log_needs_a_lasting_secret(tmp_path: object) -> None:
             monitor=f"sqlite:///{tmp_path}/monitor.db",
             handle_signals=False,
         )
+    assert str(refused.value) == (
+        "the monitor's audit log outlives this process but the secret that seals it would "
+        "not: pass secret= or set POLICYENGINE_SECRET, or use monitor='memory://'"
+    )
 
 
 # Tampering, each kind caught at the first entry it touches.

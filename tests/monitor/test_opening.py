@@ -8,7 +8,11 @@ import pytest
 
 from policyengine.engine import Engine
 from policyengine.errors import ConfigError
+from policyengine.keys.hashing import KeyHasher
+from policyengine.keys.manager import KeyManager
+from policyengine.keys.memory import MemoryStore
 from policyengine.monitor import default_monitor_url
+from policyengine.policy.loader import load_directory
 
 from .support import POLICIES, SECRET, get
 
@@ -39,6 +43,18 @@ def test_an_engine_over_sqlite_keeps_its_monitor_in_a_file_beside_the_keys(tmp_p
         engine.flush()
         assert engine.monitor.persistent
     assert (tmp_path / "keys.monitor.db").exists()
+
+
+def test_an_engine_handed_its_keys_keeps_its_monitor_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store URL (by default sqlite:///policyengine.db) did not open these keys.
+    monkeypatch.chdir(tmp_path)
+    policy = load_directory(POLICIES)
+    keys = KeyManager(MemoryStore(), lambda: policy, hasher=KeyHasher(SECRET))
+    with Engine(policy, keys=keys, handle_signals=False) as engine:
+        assert not engine.monitor.persistent
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

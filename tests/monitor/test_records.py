@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from pathlib import Path
+
 import pytest
 
 from policyengine.decision import Code
@@ -10,7 +14,7 @@ from policyengine.monitor import DecisionRecord
 from policyengine.request import Request
 
 from .conftest import EngineFactory
-from .support import T0, get, reader
+from .support import POLICIES, T0, get, reader
 
 
 def only(engine: Engine, key_id: str | None = None) -> DecisionRecord:
@@ -23,6 +27,32 @@ def only(engine: Engine, key_id: str | None = None) -> DecisionRecord:
     )
     assert len(page) == 1
     return page[0]
+
+
+def test_a_checks_recorded_latency_is_the_time_the_check_took(make_engine: EngineFactory) -> None:
+    engine = make_engine()
+    issued = reader(engine)
+    started = time.perf_counter()
+    engine.check(get(issued.secret))
+    took = time.perf_counter() - started
+    record = only(engine, issued.key.id)
+    # Stores keep whole microseconds.
+    assert 0 < record.latency <= took + 1e-6
+
+
+def test_a_record_names_the_engines_environment_and_masks_keys_of_its_prefix(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    types = policies / "key_types.yaml"
+    types.write_text(types.read_text().replace("key_prefix: tdoc", "key_prefix: acme"))
+    engine = make_engine(environment="test", policies_dir=policies)
+    issued = engine.keys.create(type="read-only", label="t", environment="test")
+    assert issued.secret.startswith("acme_test_")
+    engine.check(get(issued.secret, f"/v1/keys/{issued.secret}"))
+    record = only(engine, issued.key.id)
+    assert (record.environment, record.path) == ("test", "/v1/keys/[redacted key]")
 
 
 def test_an_allowed_check_is_kept_with_everything_that_explains_it(

@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from policyengine.engine import Engine
 from policyengine.keys.manager import KeyManager
-from policyengine.monitor import Monitor
+from policyengine.monitor import Monitor, shutdown
+from policyengine.policy.loader import load_directory
 from policyengine.policy.model import PolicySet
+
+from .support import POLICIES, SECRET
 
 CHILD = Path(__file__).with_name("child.py")
 COUNT = 2000
@@ -80,3 +84,21 @@ def test_every_record_and_last_use_is_written_on_the_way_out(
     assert said in done.stdout + done.stderr
     assert stored(tmp_path, key_id) == COUNT
     assert last_used(tmp_path, key_id) is not None
+
+
+def test_an_engine_takes_sigterm_and_sigint_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = load_directory(POLICIES)
+    before = {signum: signal.getsignal(signum) for signum in shutdown.SIGNALS}
+    monkeypatch.setattr(shutdown, "_previous", {})  # as in a process that has no engine yet
+    try:
+        for signum in shutdown.SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        with Engine(policy, store="memory://", secret=SECRET, handle_signals=False):
+            assert [signal.getsignal(s) for s in shutdown.SIGNALS] == [signal.SIG_DFL] * 2
+        with Engine(policy, store="memory://", secret=SECRET):
+            assert signal.SIG_DFL not in [signal.getsignal(s) for s in shutdown.SIGNALS]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

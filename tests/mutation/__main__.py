@@ -69,6 +69,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/engine/test_tokens.py",
             "tests/engine/test_token_narrowing.py",
             "tests/engine/test_pipeline_edges.py",
+            "tests/engine/test_request_attributes.py",
+            "tests/engine/test_judged.py",
+            # Remembered answers against fresh ones: both sides run the mutated pipeline.
+            "--deselect=tests/engine/test_judged.py::test_remembered_answers_are_the_answers_worked_out_afresh",
         ],
     ),
     "express": (
@@ -86,8 +90,33 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "engine": (
         ["policyengine/engine.py"],
         [
-            "tests/engine",
+            "tests/engine/test_check.py",
+            "tests/engine/test_paths.py",
+            "tests/engine/test_fail_closed.py",
+            "tests/engine/test_proxies.py",
+            "tests/engine/test_tokens.py",
+            "tests/engine/test_token_narrowing.py",
+            "tests/engine/test_pipeline_edges.py",
+            "tests/engine/test_request_attributes.py",
+            "tests/engine/test_dry_run.py",
+            "tests/engine/test_reload.py",
+            "tests/engine/test_rotation_limits.py",
+            "tests/engine/test_event_loop.py",
+            # What the engine hands the monitor and the process's shutdown, in memory.
+            "tests/monitor/test_opening.py",
+            "tests/monitor/test_records.py::test_an_allowed_check_is_kept_with_everything_that_explains_it[memory]",
+            "tests/monitor/test_records.py::test_a_checks_recorded_latency_is_the_time_the_check_took[memory]",
+            "tests/monitor/test_records.py::test_behind_a_trusted_proxy_the_forwarded_client_is_kept[memory]",
+            "tests/monitor/test_records.py::test_a_record_names_the_engines_environment_and_masks_keys_of_its_prefix[memory]",
+            "tests/monitor/test_alerts.py::test_the_scenario_raises_every_kind_of_alert_exactly_once[memory]",
+            "tests/monitor/test_cli.py::test_audit_head_verify_and_export",
+            "tests/monitor/test_metrics.py::test_a_full_queue_shows_its_drops[memory]",
+            "tests/monitor/test_audit.py::test_it_holds_policy_loads_key_lifecycle_and_who_did_each[memory]",
+            "tests/monitor/test_audit.py::test_a_lasting_audit_log_needs_a_lasting_secret",
+            "tests/monitor/test_shutdown.py::test_an_engine_takes_sigterm_and_sigint_unless_told_not_to",
             "--deselect=tests/engine/test_reload.py::test_four_processes_sharing_redis_admit_exactly_the_limit",
+            # Seconds of stalled store per run; try_check is pinned by the tests beside it.
+            "--deselect=tests/engine/test_event_loop.py::test_unknown_keys_waiting_for_a_slow_store_do_not_stall_other_requests",
         ],
     ),
     "prepared": (
