@@ -305,26 +305,21 @@ def test_a_limiter_outage_on_the_short_path_fails_closed_with_the_reason() -> No
         assert refused.key.type == "read-only"
 
 
-def test_try_check_of_a_repeated_request_is_answered_at_once_with_limits_in_memory() -> None:
+@pytest.mark.parametrize(
+    ("remote", "wait"),
+    [(False, True), (False, False), (True, True)],
+    ids=["check", "try_check, limits in memory", "check, a limiter across the network"],
+)
+def test_a_repeated_request_takes_the_short_path(remote: bool, wait: bool) -> None:
     clock = Clock()
     with twins(clock) as (fast, _):
         engine = fast.engine
+        if remote:
+            engine.limiter = RemoteLimiter()
+            engine._express = express(engine)
         asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
         assert engine.check(asked).allowed
-        answered = engine._express(asked, False)
-        assert answered is not None
-        assert answered.allowed
-
-
-def test_check_takes_the_short_path_with_a_limiter_across_the_network() -> None:
-    clock = Clock()
-    with twins(clock) as (fast, _):
-        engine = fast.engine
-        engine.limiter = RemoteLimiter()
-        engine._express = express(engine)
-        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
-        assert engine.check(asked).allowed
-        answered = engine._express(asked, True)
+        answered = engine._express(asked, wait)
         assert answered is not None
         assert answered.allowed
 
