@@ -444,3 +444,24 @@ def test_a_key_over_its_limits_is_told_which_and_why() -> None:
                 assert refused.trace[-1] == Step(
                     "usage", False, "the key's usage credits are spent"
                 )
+
+
+def test_a_forwarded_client_is_judged_afresh_after_its_proxy_was_let_in() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, full):
+        for twin in (fast, full):
+            engine = twin.engine
+            proxy = Request(twin.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+            assert engine.check(proxy).allowed
+            assert engine.check(proxy).allowed  # kept, and recalled
+            forwarded = Request(
+                twin.secret("reader"),
+                "GET",
+                "/v1/events",
+                ip="203.0.113.9",
+                headers={"x-forwarded-for": "198.51.100.7"},
+            )
+            for _ in range(2):
+                refused = engine.check(forwarded)
+                assert (refused.code, refused.step) == ("IP_NOT_ALLOWED", "ip")
+                assert refused.reason.startswith("198.51.100.7 is outside")
