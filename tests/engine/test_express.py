@@ -465,3 +465,18 @@ def test_a_forwarded_client_is_judged_afresh_after_its_proxy_was_let_in() -> Non
                 refused = engine.check(forwarded)
                 assert (refused.code, refused.step) == ("IP_NOT_ALLOWED", "ip")
                 assert refused.reason.startswith("198.51.100.7 is outside")
+
+
+def test_a_rotated_key_is_refused_once_its_grace_ends_though_it_expires_later() -> None:
+    clock = Clock()
+    with twins(clock, cache_ttl=3600) as (fast, full):
+        for twin in (fast, full):
+            engine = twin.engine
+            old = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
+            engine.keys.rotate(twin.key_id("brief"), grace="30s")  # expires in 90 s
+            assert engine.check(old).allowed
+            assert engine.check(old).allowed  # kept, until the grace ends
+        clock.advance(31)
+        for twin in (fast, full):
+            old = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
+            assert twin.engine.check(old).code == "REVOKED"
