@@ -480,3 +480,23 @@ def test_a_rotated_key_is_refused_once_its_grace_ends_though_it_expires_later() 
         for twin in (fast, full):
             old = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
             assert twin.engine.check(old).code == "REVOKED"
+
+
+def test_a_replay_between_a_key_s_expiry_and_its_revocation_finds_it_expired() -> None:
+    clock = Clock()
+    with twins(clock, cache_ttl=3600) as (fast, full):
+        made = clock.now
+        clock.advance(100)  # the brief key expired at 90 s
+        for twin in (fast, full):
+            twin.engine.keys.revoke(twin.key_id("brief"))
+        for twin in (fast, full):
+            now = Request(twin.secret("brief"), "GET", "/v1/events", ip="203.0.113.9")
+            assert twin.engine.check(now).code == "REVOKED"  # kept from its revocation on
+            then = Request(
+                twin.secret("brief"),
+                "GET",
+                "/v1/events",
+                ip="203.0.113.9",
+                time=made + timedelta(seconds=95),
+            )
+            assert twin.engine.check(then).code == "EXPIRED"
