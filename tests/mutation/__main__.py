@@ -85,6 +85,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/engine/test_fail_closed.py",
             "tests/engine/test_dry_run.py",
             "tests/engine/test_event_loop.py",
+            "tests/engine/test_request_attributes.py",
+            "tests/engine/test_proxies.py",
+            "tests/engine/test_tokens.py",
+            "tests/engine/test_token_narrowing.py",
         ],
     ),
     "engine": (
