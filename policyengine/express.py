@@ -89,8 +89,8 @@ def express(engine: Engine) -> Express:
         if request.headers and (prepared.headers or proxied):
             return None
         started = perf_counter() if record is not None else 0.0
+        at = seconds()  # a clock that fails fails the check, as on the full path
         try:
-            at = seconds()
             key = lookup(credential, clock, False, False)
         except NotCached:
             return None
