@@ -278,10 +278,13 @@ class OutageLimiter(MemoryLimiter):
     """A memory limiter whose storage can be made to fail."""
 
     down = False
+    broken = False
 
     def acquire(self, key_id: str, limits: Any, usage: Any, now: float) -> Any:
         if self.down:
             raise StorageError("rate-limit store failed: connection refused")
+        if self.broken:
+            raise RuntimeError("a bug in the limiter")
         return super().acquire(key_id, limits, usage, now)
 
 
@@ -303,6 +306,11 @@ def test_a_limiter_outage_on_the_short_path_fails_closed_with_the_reason() -> No
         assert refused.rule is None
         assert refused.key is not None
         assert refused.key.type == "read-only"
+        limiter.down, limiter.broken = False, True
+        failed = engine._express(asked, True)
+        assert failed is not None
+        assert (failed.allowed, failed.code, failed.step) == (False, "UNAVAILABLE", "engine")
+        assert failed.error == "RuntimeError: a bug in the limiter"
 
 
 @pytest.mark.parametrize(
@@ -366,7 +374,7 @@ def test_refusals_of_the_short_path_say_what_the_full_path_says() -> None:
 
 def test_a_credential_the_engine_cannot_read_fails_closed() -> None:
     clock = Clock()
-    with twins(clock) as (fast, full):
+    with twins(clock, monitor="memory://") as (fast, full):
         length = fast.engine.keys.key_format.length
         for twin in (fast, full):
             # A lone surrogate cannot be encoded to be hashed: the check fails, and denies.
