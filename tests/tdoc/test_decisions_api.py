@@ -3,6 +3,8 @@ its own requests and no other key's, and simulates a request without using anyth
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
@@ -83,15 +85,21 @@ def test_the_list_holds_the_callers_own_decisions_newest_first_in_pages(
     client.delete("/v1/events/evt_1", headers={**writer, "X-Request-ID": "w-del"})
     client.get("/v1/events", headers={**bearer(keys.reader), "X-Request-ID": "r-0"})
     settled(engine)
-    first = client.get("/v1/decisions", params={"limit": 2}, headers=writer).json()
+    # The listing requests are decisions of the writer's too, recorded as the writer thread
+    # gets to them: the list is read up to an instant before the first of them.
+    until = datetime.now(UTC).isoformat()
+    first = client.get("/v1/decisions", params={"limit": 2, "until": until}, headers=writer)
+    first = first.json()
     assert [d["request_id"] for d in first["data"]] == ["w-del", "w-2"]
     rest = client.get(
-        "/v1/decisions", params={"limit": 10, "cursor": first["next_cursor"]}, headers=writer
+        "/v1/decisions",
+        params={"limit": 10, "cursor": first["next_cursor"], "until": until},
+        headers=writer,
     ).json()
     assert [d["request_id"] for d in rest["data"]] == ["w-1", "w-0"]
     assert rest["next_cursor"] is None
     denials = client.get(
-        "/v1/decisions", params={"code": "INSUFFICIENT_SCOPE"}, headers=writer
+        "/v1/decisions", params={"code": "INSUFFICIENT_SCOPE", "until": until}, headers=writer
     ).json()
     assert [d["request_id"] for d in denials["data"]] == ["w-del"]
     bad = client.get("/v1/decisions", params={"code": "NOPE"}, headers=writer)
