@@ -89,7 +89,7 @@ class Engine:
     ) -> None:
         if environment not in ("test", "live"):
             raise InvalidValue(f"environment must be test or live, not {environment!r}")
-        self.environment = environment
+        self._environment = environment
         self.directory = Path(directory) if directory is not None else None
         self._clock = clock or _utc_now
         #: The clock in seconds since the epoch; the default one makes no datetime.
@@ -98,8 +98,8 @@ class Engine:
         )
         self._prepared = PreparedPolicy(policy or EMPTY)
         self._reload_lock = threading.Lock()
-        self.proxies = Proxies(trusted_proxies, forwarded_header)
-        self.limiter = open_limiter(limiter) if isinstance(limiter, str) else limiter
+        self._proxies = Proxies(trusted_proxies, forwarded_header)
+        self._limiter = open_limiter(limiter) if isinstance(limiter, str) else limiter
         self.keys = keys or KeyManager.open(
             store,
             self.policy_set,
@@ -143,6 +143,26 @@ class Engine:
         self._record = self.monitor.record
         self._express = express(self)
         self._shutdown = shutdown.register(self.flush, signals=handle_signals)
+
+    @property
+    def environment(self) -> str:
+        """``test`` or ``live``: the keys this engine accepts. Fixed when it is made."""
+        return self._environment
+
+    @property
+    def proxies(self) -> Proxies:
+        """The trusted proxies whose forwarded header names the client. Fixed when it is made."""
+        return self._proxies
+
+    @property
+    def limiter(self) -> Limiter:
+        """Where rate-limit state lives. Another limiter may be assigned; the next check uses it."""
+        return self._limiter
+
+    @limiter.setter
+    def limiter(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+        self._express = express(self)  # the short path holds the limiter it asks
 
     @property
     def tokens(self) -> TokenExchange:
@@ -348,10 +368,10 @@ class Engine:
         limits, usage = prepared.limits_for(key)
         if not limits and usage is None:
             return decision
-        if not wait and not getattr(self.limiter, "in_process", False):
+        if not wait and not getattr(self._limiter, "in_process", False):
             raise NotCached
         # A dry run, or a route that is not metered, reads the limits and uses none.
-        limiter = self.limiter
+        limiter = self._limiter
         take = limiter.acquire if not dry_run and is_metered else limiter.peek
         return apply_limits(decision, key, limits, usage, take, now.timestamp())
 
@@ -371,7 +391,7 @@ class Engine:
             self.keys.close()
         finally:
             self.monitor.close()
-            self.limiter.close()
+            self._limiter.close()
 
     def __enter__(self) -> Engine:
         return self

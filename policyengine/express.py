@@ -72,8 +72,9 @@ def express(engine: Engine) -> Express:
     :meth:`~policyengine.engine.Engine.try_check`, which must not wait for the network."""
     lookups = engine.keys.lookups
     lookup, note = lookups.lookup, lookups.last_used.note
+    # Assigning engine.limiter builds the short path anew; its acquire is looked up per
+    # call, so that a limiter's method replaced in place is the one asked.
     limiter = engine.limiter
-    acquire = limiter.acquire
     in_process = getattr(limiter, "in_process", False)
     environment = engine.environment
     proxied = bool(engine.proxies)
@@ -128,7 +129,7 @@ def express(engine: Engine) -> Express:
                         return None
                     # apply_limits(), inline but for its failures.
                     try:
-                        outcome = acquire(key.lineage, limits, usage, at)
+                        outcome = limiter.acquire(key.lineage, limits, usage, at)
                     except StorageError as error:
                         decision = limiter_failed(decision, key, limits, usage, error)
                     except Exception as error:

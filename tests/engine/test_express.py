@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from policyengine import Decision, Engine, Request
 from policyengine.decision import Step
 from policyengine.errors import KeyConflict, StorageError
-from policyengine.express import express
 from policyengine.limits import MemoryLimiter
 from policyengine.policy.loader import load_directory
 from policyengine.record import Usage
@@ -229,7 +228,6 @@ def test_try_check_leaves_a_limiter_across_the_network_to_check() -> None:
     with twins(clock) as (fast, _):
         engine = fast.engine
         engine.limiter = RemoteLimiter()
-        engine._express = express(engine)
         asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
         assert engine.check(asked).allowed
         assert engine.try_check(asked) is None  # the limiter would make it wait
@@ -288,13 +286,39 @@ class OutageLimiter(MemoryLimiter):
         return super().acquire(key_id, limits, usage, now)
 
 
+def test_a_limiter_assigned_or_patched_after_checks_is_the_one_repeated_checks_ask() -> None:
+    clock = Clock()
+    with twins(clock) as (fast, _):
+        engine = fast.engine
+        asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
+        for _ in range(2):  # the second check is answered by the short path
+            assert engine.check(asked).allowed
+        limiter = OutageLimiter()
+        limiter.down = True
+        engine.limiter = limiter
+        assert engine.limiter is limiter
+        for _ in range(2):
+            assert engine.check(asked).code == "UNAVAILABLE"
+        limiter.down = False
+        for _ in range(2):
+            assert engine.check(asked).allowed
+
+        def down(*args: Any) -> Any:
+            raise StorageError("rate-limit store failed: patched out")
+
+        limiter.acquire = down  # type: ignore[method-assign]
+        for _ in range(2):
+            refused = engine.check(asked)
+            assert refused.code == "UNAVAILABLE"
+            assert refused.error == "rate-limit store failed: patched out"
+
+
 def test_a_limiter_outage_on_the_short_path_fails_closed_with_the_reason() -> None:
     clock = Clock()
     with twins(clock) as (fast, _):
         engine = fast.engine
         limiter = OutageLimiter()
         engine.limiter = limiter
-        engine._express = express(engine)
         asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
         assert engine.check(asked).allowed
         limiter.down = True
@@ -324,7 +348,6 @@ def test_a_repeated_request_takes_the_short_path(remote: bool, wait: bool) -> No
         engine = fast.engine
         if remote:
             engine.limiter = RemoteLimiter()
-            engine._express = express(engine)
         asked = Request(fast.secret("reader"), "GET", "/v1/events", ip="203.0.113.9")
         assert engine.check(asked).allowed
         answered = engine._express(asked, wait)

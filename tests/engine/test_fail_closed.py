@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import POLICIES, SECRET, Clock, edited_policies
 
-from policyengine.decision import Code, Step
+from policyengine.decision import Code, Decision, Step
 from policyengine.engine import Engine
 from policyengine.errors import StorageError
 from policyengine.keys.hashing import KeyHasher
@@ -142,21 +143,18 @@ def test_an_error_anywhere_in_the_engine_denies(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = engine.keys.create(type="read-only", label="r", environment="live")
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("unexpected")
-
-    monkeypatch.setattr(engine.limiter, "acquire", broken)
+    assert engine.check(get(issued.secret)).allowed  # its answer is kept for the short path
+    _limiter_fails(engine, monkeypatch, RuntimeError("unexpected"))
     caplog.set_level("WARNING", logger="policyengine")
-    decision = engine.check(get(issued.secret))
-    assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
-    assert not decision.allowed
-    assert (decision.step, decision.reason, decision.error) == (
-        "engine",
-        "the engine could not decide",
-        "RuntimeError: unexpected",
-    )
-    assert "check failed: RuntimeError: unexpected" in caplog.messages
+    for decision in _both_paths(engine, get(issued.secret)):
+        assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+        assert not decision.allowed
+        assert (decision.step, decision.reason, decision.error) == (
+            "engine",
+            "the engine could not decide",
+            "RuntimeError: unexpected",
+        )
+    assert caplog.messages.count("check failed: RuntimeError: unexpected") == 2
 
 
 def test_an_empty_policy_set_denies_everything(clock: Clock) -> None:
@@ -198,51 +196,69 @@ def test_no_secret_and_no_authorization_value_reaches_the_logs(
     assert "Bearer" not in text
 
 
+def _limiter_fails(engine: Engine, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    def down(*_: object, **__: object) -> None:
+        raise error
+
+    monkeypatch.setattr(engine.limiter, "acquire", down)
+
+
+def _both_paths(engine: Engine, request: Request) -> list[Decision]:
+    """The decision explained (the full path) and asked plainly again (the short path, once
+    an answer for the request is kept)."""
+    return [engine.check(request, explain=True), engine.check(request)]
+
+
+@contextmanager
+def _limited(clock: Clock, tmp_path: Path, limits: str) -> Iterator[Engine]:
+    """An engine whose read-only keys have ``limits`` in place of 600/minute."""
+    policies = edited_policies(tmp_path, "key_types.yaml", "rate_limit: 600/minute", limits)
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
+        yield engine
+
+
 def test_a_limiter_that_fails_denies_at_the_rate_step_with_what_failed(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued = engine.keys.create(type="read-only", label="x", environment="live")
-
-    def down(*_: object, **__: object) -> None:
-        raise StorageError("redis is down")
-
-    monkeypatch.setattr(engine.limiter, "acquire", down)
-    decision = engine.check(get(issued.secret), explain=True)
-    assert (decision.allowed, decision.code, decision.step, decision.rule) == (
-        False,
-        Code.UNAVAILABLE,
-        "rate",
-        None,
-    )
-    assert (decision.reason, decision.error) == ("the rate limiter is unavailable", "redis is down")
-    assert decision.trace is not None
-    assert decision.trace[-1] == Step("rate", False, "the rate limiter is unavailable")
+    assert engine.check(get(issued.secret)).allowed
+    _limiter_fails(engine, monkeypatch, StorageError("redis is down"))
+    explained, again = _both_paths(engine, get(issued.secret))
+    for decision in (explained, again):
+        assert (decision.allowed, decision.code, decision.step, decision.rule) == (
+            False,
+            Code.UNAVAILABLE,
+            "rate",
+            None,
+        )
+        assert (decision.reason, decision.error) == (
+            "the rate limiter is unavailable",
+            "redis is down",
+        )
+    assert explained.trace is not None
+    assert explained.trace[-1] == Step("rate", False, "the rate limiter is unavailable")
 
 
 def test_a_limit_that_fails_open_says_so_in_the_trace_and_the_log(
     clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    policies = edited_policies(
-        tmp_path,
-        "key_types.yaml",
-        "rate_limit: 600/minute",
-        "rate_limit: {limit: 600, per: minute, on_error: allow}",
-    )
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    with _limited(
+        clock, tmp_path, "rate_limit: {limit: 600, per: minute, on_error: allow}"
     ) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
-
-        def down(*_: object, **__: object) -> None:
-            raise StorageError("redis is down")
-
-        monkeypatch.setattr(engine.limiter, "acquire", down)
+        assert engine.check(get(issued.secret)).allowed
+        _limiter_fails(engine, monkeypatch, StorageError("redis is down"))
         caplog.set_level("WARNING", logger="policyengine")
-        decision = engine.check(get(issued.secret), explain=True)
-    assert decision.allowed
-    assert decision.trace is not None
-    assert decision.trace[-1] == Step("rate", True, "limiter unavailable; fail open")
-    assert f"limiter unavailable; {issued.key.id} is let through unmetered" in caplog.messages
+        explained, again = _both_paths(engine, get(issued.secret))
+    for decision in (explained, again):
+        assert (decision.allowed, decision.code, decision.error) == (True, Code.OK, None)
+        assert decision.headers == {}  # no limiter answered, so no RateLimit headers
+    assert explained.trace is not None
+    assert explained.trace[-1] == Step("rate", True, "limiter unavailable; fail open")
+    warning = f"limiter unavailable; {issued.key.id} is let through unmetered"
+    assert caplog.messages.count(warning) == 2
 
 
 def test_a_key_over_its_rate_is_denied_at_the_rate_step_naming_the_limit(engine: Engine) -> None:
@@ -262,14 +278,8 @@ def test_a_key_over_its_rate_is_denied_at_the_rate_step_naming_the_limit(engine:
 
 
 def test_a_key_out_of_credits_is_denied_at_the_usage_step(clock: Clock, tmp_path: Path) -> None:
-    policies = edited_policies(
-        tmp_path,
-        "key_types.yaml",
-        "rate_limit: 600/minute",
-        "rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}",
-    )
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    with _limited(
+        clock, tmp_path, "rate_limit: 600/minute\n    usage: {credits: 2, refill: daily}"
     ) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
         assert engine.check(get(issued.secret)).allowed
@@ -288,28 +298,19 @@ def test_a_key_out_of_credits_is_denied_at_the_usage_step(clock: Clock, tmp_path
 def test_credits_fail_closed_even_where_every_limit_fails_open(
     clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policies = edited_policies(
-        tmp_path,
-        "key_types.yaml",
-        "rate_limit: 600/minute",
-        "rate_limit: {limit: 600, per: minute, on_error: allow}\n    usage: {credits: 5, refill: daily}",
-    )
-    with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
-    ) as engine:
+    limits = "rate_limit: {limit: 600, per: minute, on_error: allow}\n    usage: {credits: 5, refill: daily}"
+    with _limited(clock, tmp_path, limits) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
-
-        def down(*_: object, **__: object) -> None:
-            raise StorageError("redis is down")
-
-        monkeypatch.setattr(engine.limiter, "acquire", down)
-        decision = engine.check(get(issued.secret))
-    assert not decision.allowed
-    assert (decision.code, decision.step, decision.error) == (
-        Code.UNAVAILABLE,
-        "rate",
-        "redis is down",
-    )
+        assert engine.check(get(issued.secret)).allowed
+        _limiter_fails(engine, monkeypatch, StorageError("redis is down"))
+        decisions = _both_paths(engine, get(issued.secret))
+    for decision in decisions:
+        assert not decision.allowed
+        assert (decision.code, decision.step, decision.error) == (
+            Code.UNAVAILABLE,
+            "rate",
+            "redis is down",
+        )
 
 
 def test_a_key_store_that_fails_to_note_last_use_is_logged_and_the_monitor_still_flushed(
