@@ -12,8 +12,10 @@ mutant. The survivors go to ``.mutation/survivors.txt``; any survivor that
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -190,9 +192,28 @@ def results(folder: Path, mutmut: str) -> dict[str, str]:
     return found
 
 
+def source_digest(group: str) -> str:
+    """What the group's mutants were made from: the text of every file it mutates."""
+    digest = hashlib.sha256()
+    for pattern in GROUPS[group][0]:
+        for path in sorted(ROOT.glob(pattern)):
+            if path.is_file():
+                digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def run(group: str, mutmut: str) -> dict[str, str]:
     folder = prepare(group)
-    cached = (folder / "mutants").exists()
+    mutants, stamp = folder / "mutants", folder / "source.sha256"
+    digest = source_digest(group)
+    made_from = stamp.read_text(encoding="utf-8") if stamp.exists() else None
+    if mutants.exists() and made_from != digest:
+        # Mutants of other source: their names would now point at other changes, and a
+        # survivor tried again would be a different mutant. Start afresh.
+        shutil.rmtree(mutants)
+    stamp.write_text(digest, encoding="utf-8")
+    cached = mutants.exists()
     env = dict(os.environ)
     if group in FEWER_EXAMPLES:
         env["HYPOTHESIS_PROFILE"] = "mutation"
