@@ -118,7 +118,10 @@ class KeyLookups:
         With ``wait=False``, :class:`NotCached` is raised where the store would be asked."""
         if not isinstance(secret, str) or len(secret) != self._format.length:
             raise InvalidValue(self._format.problem(secret) or "malformed API key")
-        key_hash = self._hasher.digest(secret)
+        try:
+            key_hash = self._hasher.digest(secret)
+        except UnicodeEncodeError:  # a lone surrogate: no key is made of one
+            raise InvalidValue(self._format.problem(secret) or "malformed API key") from None
         cache = self.cache
         watch = self.watch
         if watch is not None and cache.timer() >= watch.due:

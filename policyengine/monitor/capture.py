@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from policyengine.decision import Decision
 from policyengine.errors import InvalidValue
 from policyengine.limits.headers import RateLimitHeaders
-from policyengine.monitor.records import DecisionRecord, Headroom, Redactor
+from policyengine.monitor.records import DecisionRecord, Headroom, Redactor, storable
 from policyengine.monitor.stream import Stream
 from policyengine.net import Proxies, client_address, format_ip
 from policyengine.request import Request, new_request_id
@@ -105,7 +105,7 @@ class Recorder:
             code, step, reason, rule, location, key, error, prepared, outcome,
         ) = captured  # fmt: skip
         redact = self._redact
-        method = method.upper() if method else None
+        method = storable(method.upper()) if method else None
         if path is not None:
             path = redact(path.partition("?")[0])
             if (resource is None or action is None) and method is not None:
@@ -116,10 +116,15 @@ class Recorder:
                     action = route.action
         elif resource is not None:
             resource = redact(resource)
+        # What the caller named is kept as a store can hold it (policies name only text).
+        if resource is not None:
+            resource = storable(resource)
+        if action is not None:
+            action = storable(action)
         return DecisionRecord(
             f"{self._stem}{next(self._count):016x}",
             at,
-            request_id or new_request_id(),
+            storable(request_id) if request_id else new_request_id(),
             code,
             step,
             redact(reason) or "",

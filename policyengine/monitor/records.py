@@ -197,6 +197,12 @@ def _failed(record: DecisionRecord) -> str:
     return detail
 
 
+def storable(text: str) -> str:
+    """``text`` as every store can keep it: a lone surrogate, which no UTF-8 encoder takes
+    and only an embedding caller can pass, becomes ``?``."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 class Redactor:
     """Cuts anything that looks like an API key or a JWT out of text bound for storage: a
     path, a reason or an error may hold one that a caller put in the wrong place."""
@@ -209,6 +215,7 @@ class Redactor:
             return None
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT] + "…"
+        text = storable(text)
         if "_" in text:
             text = self._key.sub("[redacted key]", text)
         if "eyJ" in text:

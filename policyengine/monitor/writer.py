@@ -130,6 +130,18 @@ class Writer:
                 while len(self._pending) > MAX_PENDING:
                     self.lost += len(self._pending.popleft().decisions)
                 return
+            except Exception:
+                # Not an outage but a batch the store can never take: tried again, it
+                # would hold back every record after it.
+                self._pending.popleft()
+                self.lost += len(batch.decisions)
+                log.exception(
+                    "the monitor's store refused a batch; %d decision records and %d audit "
+                    "entries in it are lost",
+                    len(batch.decisions),
+                    len(batch.audit),
+                )
+                continue
             self._pending.popleft()
             self.written += len(batch.decisions)
             for alert in written.adopted:

@@ -77,6 +77,14 @@ def create(manager: KeyManager) -> str:
             KeyFormat("tdoc").generate("live")[:-1] + "!",
             "malformed API key: character 36 after the prefix is not a letter or a digit",
         ),
+        (  # a lone surrogate, which only an embedding caller can pass, encodes to nothing
+            KeyFormat("tdoc").generate("live")[:-1] + "\ud800",
+            "malformed API key: character 36 after the prefix is not a letter or a digit",
+        ),
+        (
+            "tdoc_li\ud800e_" + KeyFormat("tdoc").generate("live")[10:],
+            "not an API key of ours: it should start with tdoc_live_ or tdoc_test_",
+        ),
     ],
 )
 def test_a_malformed_secret_is_refused_without_touching_the_store(

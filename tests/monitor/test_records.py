@@ -158,6 +158,45 @@ def test_a_check_by_resource_and_action_keeps_them(engine: Engine) -> None:
     )
 
 
+def test_a_lone_surrogate_is_kept_as_a_question_mark_and_holds_no_record_back(
+    engine: Engine,
+) -> None:
+    """Only an embedding caller can pass one (HTTP cannot carry it), but no UTF-8 store
+    takes it: one such request must not cost the records written with it."""
+    issued = reader(engine)
+    odd = "\ud800"
+    engine.check(get(issued.secret, f"/v1/ev{odd}nts", request_id=f"req-{odd}"))
+    engine.check(
+        Request(credential=issued.secret, method=f"g{odd}t", path="/v1/events", ip="203.0.113.9")
+    )
+    engine.check(
+        Request(
+            credential=issued.secret, resource=f"tasks/t{odd}", action=f"re{odd}d", ip="203.0.113.9"
+        )
+    )
+    engine.check(get(issued.secret))
+    malformed = engine.check(get(issued.secret[:-1] + odd, ip="203.0.113.77"))
+    assert malformed.code == Code.MALFORMED_CREDENTIAL
+    engine.flush()
+    every_code = [code.value for code in Code]
+    kept = sorted(
+        (r.method or "", r.path or "", r.resource or "", r.action or "", r.request_id)
+        for r in engine.monitor.activity(issued.key.id, code=every_code)
+    )
+    assert [k[:4] for k in kept] == sorted(
+        [
+            ("GET", "/v1/ev?nts", "", ""),
+            ("G?T", "/v1/events", "", ""),
+            ("", "", "tasks/t?", "re?d"),
+            ("GET", "/v1/events", "events", "read"),
+        ]
+    )
+    assert "req-?" in [k[4] for k in kept]
+    [refused] = engine.monitor.address_activity("203.0.113.77")
+    assert refused.code == Code.MALFORMED_CREDENTIAL
+    assert (engine.monitor.stats().written, engine.monitor.stats().lost) == (5, 0)
+
+
 def test_a_token_check_is_kept_under_its_key(engine: Engine) -> None:
     issued = reader(engine)
     token = engine.tokens.issue(issued.secret, scopes=["events:read"], ttl="15m")
