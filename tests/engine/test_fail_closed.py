@@ -139,6 +139,29 @@ def test_an_exception_inside_a_rule_denies(engine: Engine, monkeypatch: pytest.M
     assert "ZeroDivisionError" in (decision.error or "")
 
 
+def test_a_rule_that_failed_once_is_tried_again_on_the_next_check(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure is not an answer to remember: the next check asks the rule again."""
+    issued = engine.keys.create(type="write", label="w", environment="live", allowed_ips=[CLIENT])
+    rule = engine.prepared._rules[0]
+    failures = [ZeroDivisionError("division by zero")]
+
+    def flaky(key: object, req: object) -> bool:
+        if failures:
+            raise failures.pop()
+        return rule.test(key, req)
+
+    failing = replace(rule, test=flaky)
+    names = dict.fromkeys(rule.rule.resources)
+    monkeypatch.setattr(engine.prepared, "_rules", (failing,))
+    monkeypatch.setattr(engine.prepared, "_by_resource", {name: [failing] for name in names})
+    monkeypatch.setattr(engine.prepared, "_order", {id(failing): 0})
+    asked = Request(credential=issued.secret, method="POST", path="/v1/events", ip=CLIENT)
+    assert engine.check(asked).code is Code.UNAVAILABLE
+    assert engine.check(asked).code is Code.OK
+
+
 def test_an_error_anywhere_in_the_engine_denies(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import edited_policies
+from conftest import SECRET, Clock, edited_policies
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -58,3 +58,40 @@ def test_a_token_refused_a_scope_its_key_has_says_it_is_the_token(engine: Engine
     # What the key could not do either is the key's to lack.
     assert reason(token, "GET", "/v1/keys") == "no scope of this write key grants keys:read"
     assert reason(issued.secret, "GET", "/v1/keys") == "no scope of this write key grants keys:read"
+
+
+def test_a_token_let_in_by_a_rule_that_reads_the_time_is_asked_again_as_time_passes(
+    clock: Clock, tmp_path: Path
+) -> None:
+    """The key's own answer needs no rule (its scope grants the route), but its token's
+    does; that the key's answer may be remembered says nothing of the token's."""
+    rule = (
+        "rules:\n"
+        "  - name: morning-reads\n"
+        "    effect: allow\n"
+        "    resources: [events]\n"
+        "    actions: [read]\n"
+        "    when: hour(request.time) < 13\n"
+        "    reason: Events are open to any scope in the morning\n"
+    )
+    policies = edited_policies(tmp_path, "rules.yaml", "rules:\n", rule)
+    with Engine.from_directory(
+        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+    ) as engine:
+        issued = engine.keys.create(
+            type="scoped",
+            label="CI",
+            environment="live",
+            scopes=["events:read", "tasks:trigger"],
+            allowed_ips=[CLIENT],
+        )
+        clock.advance(1800)  # 12:30, so that the token outlives the morning
+        token = engine.tokens.issue(issued.secret, scopes=["tasks:trigger"], ttl="1h")
+        for _ in range(2):
+            assert code(engine, issued.secret, "GET", "/v1/events") is Code.OK
+            assert code(engine, token, "GET", "/v1/events") is Code.OK  # by the rule
+        clock.advance(1799)  # 12:59:59
+        assert code(engine, token, "GET", "/v1/events") is Code.OK
+        clock.advance(1)
+        assert code(engine, issued.secret, "GET", "/v1/events") is Code.OK
+        assert code(engine, token, "GET", "/v1/events") is Code.INSUFFICIENT_SCOPE

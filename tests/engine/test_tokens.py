@@ -229,7 +229,16 @@ def test_a_token_whose_key_store_fails_is_denied_as_unavailable(
     )
 
 
-def test_a_rule_can_tell_a_token_from_its_key(tmp_path: Path, clock: Clock) -> None:
+#: A request straight from the client, and the same through a trusted proxy: a forwarded
+#: address is read from the headers, so that the answer is worked out on every check.
+ARRIVALS = {
+    "direct": {"ip": CLIENT},
+    "through a trusted proxy": {"ip": "10.0.0.1", "headers": {"X-Forwarded-For": CLIENT}},
+}
+
+
+@pytest.mark.parametrize("arrival", ARRIVALS)
+def test_a_rule_can_tell_a_token_from_its_key(tmp_path: Path, clock: Clock, arrival: str) -> None:
     rule = (
         "rules:\n"
         "  - name: events-with-keys-only\n"
@@ -240,18 +249,46 @@ def test_a_rule_can_tell_a_token_from_its_key(tmp_path: Path, clock: Clock) -> N
     )
     policies = edited_policies(tmp_path, "rules.yaml", "rules:\n", rule)
     with Engine.from_directory(
-        policies, environment="live", store="memory://", secret=SECRET, clock=clock
+        policies,
+        environment="live",
+        store="memory://",
+        secret=SECRET,
+        clock=clock,
+        trusted_proxies=["10.0.0.0/8"],
     ) as engine:
         issued = engine.keys.create(type="read-only", label="r", environment="live")
         token = engine.tokens.issue(issued.secret)
-        assert call(engine, issued.secret) is Code.OK
-        asked = Request(credential=token, method="GET", path="/v1/events", ip=CLIENT)
-        for explain in (False, True):
+        by_key = Request(
+            credential=issued.secret, method="GET", path="/v1/events", **ARRIVALS[arrival]
+        )  # type: ignore[arg-type]
+        asked = Request(credential=token, method="GET", path="/v1/events", **ARRIVALS[arrival])  # type: ignore[arg-type]
+        for explain in (False, True, False):
+            assert engine.check(by_key, explain=explain).code is Code.OK
             denied = engine.check(asked, explain=explain)
             assert (denied.code, denied.rule and denied.rule.name) == (
                 Code.DENIED_BY_POLICY,
                 "events-with-keys-only",
             )
+
+
+@pytest.mark.parametrize("arrival", ARRIVALS)
+def test_a_token_is_held_to_its_own_scopes_however_the_request_arrives(
+    clock: Clock, arrival: str
+) -> None:
+    with tdoc_engine(clock, trusted_proxies=["10.0.0.0/8"]) as engine:
+        issued = engine.keys.create(
+            type="write", label="w", environment="live", allowed_ips=[CLIENT]
+        )
+        token = engine.tokens.issue(issued.secret, scopes=["events:read"], ttl="15m")
+        for _ in range(2):  # worked out, then (where it may be) remembered
+            # The key allows only the client's address: the proxy's would be refused.
+            for credential, writes in ((token, Code.INSUFFICIENT_SCOPE), (issued.secret, Code.OK)):
+                for method, expected in (("GET", Code.OK), ("POST", writes)):
+                    asked = Request(
+                        credential=credential, method=method, path="/v1/events", **ARRIVALS[arrival]
+                    )  # type: ignore[arg-type]
+                    decided = engine.check(asked)
+                    assert decided.code is expected, (credential is token, method)
 
 
 def test_a_key_is_exchanged_while_it_lives_by_the_engines_clock(
