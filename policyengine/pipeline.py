@@ -34,7 +34,7 @@ def deny(
     error: str | None = None,
 ) -> Decision:
     if rule is None:
-        rule = _STEP_RULES.get(step) or RuleRef(step)
+        rule = _STEP_RULES[step]  # every step that denies is one of them
     ref = key_ref(key) if key is not None else None
     return Decision(False, code, reason, step, rule, ref, NO_HEADERS, None, error)
 
