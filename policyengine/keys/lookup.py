@@ -117,11 +117,11 @@ class KeyLookups:
         """``now`` may be a clock, read only when a use is noted: most calls need no time.
         With ``wait=False``, :class:`NotCached` is raised where the store would be asked."""
         if not isinstance(secret, str) or len(secret) != self._format.length:
-            raise InvalidValue(self._format.problem(secret) or "malformed API key")
+            raise self._malformed(secret)
         try:
             key_hash = self._hasher.digest(secret)
         except UnicodeEncodeError:  # a lone surrogate: no key is made of one
-            raise InvalidValue(self._format.problem(secret) or "malformed API key") from None
+            raise self._malformed(secret) from None
         cache = self.cache
         watch = self.watch
         if watch is not None and cache.timer() >= watch.due:
@@ -176,6 +176,10 @@ class KeyLookups:
         if not wait:
             raise NotCached
         watch.sync()
+
+    def _malformed(self, secret: object) -> InvalidValue:
+        """The refusal of a secret that cannot be a key: what its format finds wrong."""
+        return InvalidValue(self._format.problem(secret) or "malformed API key")
 
     def _held(self, watch: StoreWatch, secret: str, key_hash: bytes, wait: bool) -> bool:
         """Whether the watched store may hold this hash; a malformed key, which no store

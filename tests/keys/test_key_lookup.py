@@ -141,13 +141,18 @@ def test_last_use_is_written_in_batches_at_minute_granularity(
 
 
 def test_last_use_is_the_minute_of_the_use_to_the_microsecond(
-    counted: KeyManager, clock: Clock
+    counted: KeyManager, counting: CountingStore, clock: Clock
 ) -> None:
     secret = create(counted)
     clock.now = clock.now.replace(second=10, microsecond=250_000)
     record = counted.lookup(secret)
     counted.flush()
     assert counted.get(record.id).last_used_at == clock.now.replace(second=0, microsecond=0)  # type: ignore[union-attr]
+    # Used again within the minute, after the write: nothing new to write.
+    clock.advance(seconds=2)
+    counted.lookup(secret)
+    counted.flush()
+    assert len(counting.touches) == 1
 
 
 def test_a_use_at_the_first_instant_of_a_minute_counts_for_that_minute(

@@ -43,7 +43,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "lookup": (
         ["policyengine/keys/lookup.py"],
-        ["tests/keys/test_key_lookup.py", "tests/keys/test_lookup_cache.py"],
+        [
+            "tests/keys/test_key_lookup.py",
+            "tests/keys/test_lookup_cache.py",
+            "tests/keys/test_store_watch.py",
+            "tests/keys/test_key_lifecycle.py",
+            "tests/engine/test_tokens.py",
+        ],
     ),
     "tokens": (
         ["policyengine/tokens/*"],
