@@ -114,18 +114,19 @@ def _redacted(url: str) -> tuple[str, set[str]]:
 
 
 def _path(host: str, path: str, hidden: set[str]) -> str:
-    kept, every = "", False
+    # On a known receiver, every segment after the prefix; anywhere, any token-like one.
+    every_from = len(path.split("/"))
     for known_host, prefix in _RECEIVERS:
         matched = prefix.match(path) if known_host.fullmatch(host) else None
         if matched is not None:
-            kept, path, every = path[: matched.end()], path[matched.end() :], True
+            every_from = matched[0].count("/")
             break
     segments = path.split("/")
     for index, segment in enumerate(segments):
-        if segment and (every or looks_like_a_token(segment)):
+        if segment and (index >= every_from or looks_like_a_token(segment)):
             hidden.add(segment)
             segments[index] = HIDDEN
-    return kept + "/".join(segments)
+    return "/".join(segments)
 
 
 def _pair(pair: re.Match[str], hidden: set[str]) -> str:
