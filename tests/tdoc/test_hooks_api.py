@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
@@ -266,7 +267,9 @@ def test_a_hooks_url_is_read_back_without_the_token_in_its_path(
     assert [s.url for s in sent(client)] == [url]
 
 
-def test_a_hooks_delivery_log_quotes_no_token_of_its_url(make_app: AppFactory, keys: Keys) -> None:
+def test_a_hooks_delivery_log_quotes_no_token_of_its_url(
+    make_app: AppFactory, keys: Keys, store_url: str
+) -> None:
     path = f"/services/T024BE7LD/B01ABCDEF/{SLACK_TOKEN}"
     # The receiver moved to https, and answers with the hook's own path.
     with running_receiver(Answer(301, location=f"https://hooks.slack.com{path}")) as receiver:
@@ -280,10 +283,23 @@ def test_a_hooks_delivery_log_quotes_no_token_of_its_url(make_app: AppFactory, k
             queue = client.app.state.services.notices.queue  # type: ignore[attr-defined]
             assert queue.run_due() == 1
             log = client.get(f"/v1/hooks/{hook_id}/deliveries", headers=bearer(keys.reader))
+            # An attempt logged by an earlier release, which quoted the Location whole.
+            database = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+            with database:
+                database.execute(
+                    "UPDATE policyengine_delivery_attempts SET error = ?",
+                    (f"HTTP 301: redirect to https://hooks.slack.com{path} not followed",),
+                )
+            database.close()
+            older = client.get(f"/v1/hooks/{hook_id}/deliveries", headers=bearer(keys.reader))
         assert [r.path for r in receiver.received] == [path]
-    assert log.status_code == 200
-    (delivery,) = log.json()["data"]
-    assert [a["error"] for a in delivery["attempts"]] == [
-        "HTTP 301: redirect to https://hooks.slack.com/services/***/***/*** not followed"
-    ]
-    assert SLACK_TOKEN not in log.text
+    for answer, shown in (
+        (log, "https://hooks.slack.com/services/***/***/***"),
+        (older, "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/***"),
+    ):
+        assert answer.status_code == 200
+        (delivery,) = answer.json()["data"]
+        assert [a["error"] for a in delivery["attempts"]] == [
+            f"HTTP 301: redirect to {shown} not followed"
+        ]
+        assert SLACK_TOKEN not in answer.text
