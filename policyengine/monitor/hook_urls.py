@@ -25,8 +25,9 @@ webhook URL is shown by this rule, on top of :func:`~policyengine.redaction.reda
   ``outlook.office.com/webhook/``, ``maker.ifttt.com/<kind>/``. Elsewhere a random
   segment shorter than 16 characters cannot be told from a name, and is shown.
 
-The rule hides; it does not parse to deliver (that is :mod:`~.targets`), so it takes any
-text, and shows a reference without ``scheme://`` (a redirect's ``/next``) as a path.
+The rule hides; it does not parse to deliver (:mod:`policyengine.monitor.targets` does), so
+it takes any text, and shows a reference without ``scheme://`` (a redirect's ``/next``)
+as a path.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ _MIN_SCRUBBED = 6
 _QUERY_PAIR = re.compile(r"(?P<name>[^&=;]*)(?P<equals>=?)(?P<value>[^&;]*)")
 
 #: Receivers whose every segment after a fixed prefix is, or leads to, a credential:
-#: a host (whole) and the prefix of its path that stays.
+#: a host (whole) and the prefix of its path that stays (save a token-like segment in it).
 _RECEIVERS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(host, re.IGNORECASE), re.compile(prefix, re.IGNORECASE))
     for host, prefix in (
@@ -142,7 +143,7 @@ def _pair(pair: re.Match[str], hidden: set[str]) -> str:
 def _host(host_port: str) -> str:
     if host_port.startswith("["):
         return host_port.partition("]")[0] + "]"
-    return host_port.partition(":")[0]
+    return host_port.partition(":")[0].rstrip(".")  # hooks.slack.com. is hooks.slack.com
 
 
 def _find(text: str, char: str) -> int:

@@ -54,6 +54,10 @@ SIG = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCd"
             "https://hooks.zapier.com/hooks/catch/***/***/",
         ),
         (
+            "https://HOOKS.Zapier.com.:443/hooks/catch/123/abcdef/",
+            "https://HOOKS.Zapier.com.:443/hooks/catch/***/***/",
+        ),
+        (
             "https://maker.ifttt.com/trigger/door/with/key/k3y",
             "https://maker.ifttt.com/trigger/***/***/***/***",
         ),
