@@ -10,7 +10,9 @@ A URL can carry a secret in three places, and each is redacted:
 - the same parameters in a PostgreSQL ``key=value`` connection string, quoted or not.
 
 :func:`redact` is for the URL itself; :func:`scrub` for any other text that may repeat
-what the URL holds, such as a driver's error message.
+what the URL holds, such as a driver's error message. A webhook URL can carry its secret
+in its path as well, which this rule keeps (a file path is needed in a message): it is
+shown by :mod:`policyengine.monitor.hook_urls`, which builds on this one.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def redact(url: object) -> str:
         start = colon + 1 + len(HIDDEN)
     query = _query_start(rest, start)
     return f"{scheme}://{rest[:query]}{_QUERY_PAIR.sub(_hide_pair, rest[query:])}"
+
+
+def secret_named(name: str) -> bool:
+    """Whether a parameter called ``name`` holds a secret, by the rule :func:`redact` uses."""
+    return _SECRET_NAME.search(name) is not None
 
 
 def scrub(text: object, url: object) -> str:
@@ -85,7 +92,7 @@ def _query_start(rest: str, start: int = 0) -> int:
 
 
 def _hide_pair(pair: re.Match[str]) -> str:
-    if not _SECRET_NAME.search(pair["name"]):
+    if not secret_named(pair["name"]):
         return pair[0]
     return f"{pair['name']}{pair.groupdict().get('equals') or '='}{HIDDEN}"
 

@@ -1,7 +1,10 @@
 """One delivery attempt: sign, check the target, POST, and decide what comes next.
 
 The signing secrets are asked for at each attempt, from the caller's lookup, and are
-never stored with the delivery, logged, or put in an error message.
+never stored with the delivery, logged, or put in an error message. Nor is what the
+target URL holds that could be a credential (a Slack path, ``?sig=…``): the log line
+shows the URL by :func:`~policyengine.monitor.hook_urls.redact_hook_url`, and an
+attempt's error, which the delivery log keeps, is scrubbed of it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urljoin
 
 from policyengine.monitor import transport
 from policyengine.monitor.delivery_log import Attempt, Delivery, Outcome
 from policyengine.monitor.delivery_settings import DeliverySettings
+from policyengine.monitor.hook_urls import RedactedHookUrl, redact_hook_url
 from policyengine.monitor.targets import Resolver, TargetRefused, check_target
 from policyengine.monitor.webhooks import WebhookSecretError, signed_headers
-from policyengine.redaction import redact
 
 #: ``target → its signing secret(s)``, newest first; ``None`` when the target is gone.
 SecretLookup = Callable[[str], str | Sequence[str] | None]
@@ -49,19 +53,21 @@ class Sender:
         begun = time.monotonic()
         result = self._send(delivery, started)
         duration = time.monotonic() - begun
-        attempt = Attempt(0, started, duration, result.status, result.error)
+        where = RedactedHookUrl(delivery.url)
+        error = None if result.error is None else where.scrub(result.error)
+        attempt = Attempt(0, started, duration, result.status, error)
         outcome = self._outcome(delivery, result, self.clock())
         if result.error is None:
             logger.info(
                 "webhook %s (%s) delivered to %s for %s",
-                delivery.id, delivery.event_type, redact(delivery.url), delivery.target,
+                delivery.id, delivery.event_type, where.shown, delivery.target,
             )  # fmt: skip
         else:
             logger.warning(
                 "webhook %s (%s) to %s for %s failed, %s: %s",
-                delivery.id, delivery.event_type, redact(delivery.url), delivery.target,
+                delivery.id, delivery.event_type, where.shown, delivery.target,
                 "dead" if outcome.state == "dead" else f"retry at {outcome.next_attempt_at}",
-                result.error,
+                error,
             )  # fmt: skip
         return attempt, outcome
 
@@ -101,8 +107,10 @@ class Sender:
         if 200 <= response.status < 300:
             return _Result(response.status, None)
         if 300 <= response.status < 400:
-            # A Location may carry a token of its own (?token=…): the log keeps none.
-            where = f" to {redact(response.location)[:200]}" if response.location else ""
+            # A Location may carry a token of its own (?token=…), or the hook's own path
+            # (http:// to https://): the log keeps none. A relative one reads against the URL.
+            location = _absolute(delivery.url, response.location) if response.location else ""
+            where = f" to {redact_hook_url(location)[:200]}" if location else ""
             return _Result(response.status, f"HTTP {response.status}: redirect{where} not followed")
         return _Result(response.status, f"HTTP {response.status}")
 
@@ -119,3 +127,10 @@ class Sender:
         step = self.settings.schedule[tries - 1]
         wait = min(max(self.jitter(step), 0.0), step)
         return Outcome("retrying", tries, now + timedelta(seconds=wait), None)
+
+
+def _absolute(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError:  # a receiver's Location is anything it likes: "http://[", say
+        return location

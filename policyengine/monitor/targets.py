@@ -18,6 +18,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from policyengine.errors import PolicyEngineError
+from policyengine.monitor.hook_urls import redact_hook_url
 from policyengine.net import NetworkSet, parse_ip
 
 #: ``(host, port) → addresses``; the default asks the system's resolver.
@@ -39,7 +40,7 @@ class TargetRefused(PolicyEngineError):
     def __init__(self, url: str, reason: str) -> None:
         self.url = url
         self.reason = reason
-        super().__init__(f"webhook URL {url[:200]!r} refused: {reason}")
+        super().__init__(f"webhook URL {redact_hook_url(url)[:200]!r} refused: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from policyengine.monitor.delivery_log import Delivery as QueuedDelivery
-from policyengine.redaction import redact
+from policyengine.monitor.hook_urls import RedactedHookUrl, redact_hook_url
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.scopes import require_reading
 from portal.http.errors import NotFound
@@ -24,9 +24,11 @@ def no_hook(hook_id: str) -> NotFound:
 
 
 def shown(hook: Hook) -> Hook:
-    """A hook as it is read back: its URL's credentials and secret-named query values
-    (``?token=…``) hidden, as in the logs; the whole URL is answered once, at creation."""
-    return hook.model_copy(update={"url": redact(hook.url)})
+    """A hook as it is read back: every part of its URL that could be a credential hidden
+    (path tokens such as Slack's or Discord's, token-like and secret-named query values;
+    :mod:`policyengine.monitor.hook_urls` has the rule), as in the logs, so that a key
+    that may read hooks cannot post to them. The whole URL is answered once, at creation."""
+    return hook.model_copy(update={"url": redact_hook_url(hook.url)})
 
 
 @router.get("", summary="List hooks")
@@ -113,6 +115,8 @@ def replay(id: str, delivery: str, services: ServicesDep, caller: CallerDep) -> 
 
 
 def delivery_of(item: QueuedDelivery) -> Delivery:
+    # Attempts are logged without the URL's secrets; an older log may still quote them.
+    url = RedactedHookUrl(item.url)
     return Delivery(
         id=item.id,
         hook_id=item.target,
@@ -128,7 +132,7 @@ def delivery_of(item: QueuedDelivery) -> Delivery:
                 started_at=attempt.started_at,
                 duration_ms=round(attempt.duration * 1000, 3),
                 status=attempt.status,
-                error=attempt.error,
+                error=None if attempt.error is None else url.scrub(attempt.error),
             )
             for attempt in item.attempts
         ],

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from monitor.delivery.support import Answer, running_receiver
 
 from policyengine.engine import Engine
+from policyengine.monitor.delivery_settings import DeliverySettings
 from portal.models.hooks import subscribed
 
-from .conftest import EVENT, Keys, bearer, sent
+from .conftest import CLIENT, EVENT, AppFactory, Keys, bearer, sent
 
 HOOK = {"url": "https://hooks.example.com/tdoc", "events": ["event.*", "task.run.succeeded"]}
 
@@ -200,3 +203,103 @@ def test_a_hooks_url_is_whole_once_and_read_back_without_its_secrets(
     listed = client.get("/v1/hooks", headers=bearer(keys.reader)).json()["data"]
     assert one["url"] == hidden
     assert [hook["url"] for hook in listed] == [hidden]
+
+
+SLACK_TOKEN = "Xk93mTqL0pZr7VbN2cYw5HdA"
+GUID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+@pytest.mark.parametrize(
+    ("url", "hidden", "token"),
+    [
+        (
+            f"https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/{SLACK_TOKEN}",
+            "https://hooks.slack.com/services/***/***/***",
+            SLACK_TOKEN,
+        ),
+        (
+            "https://discord.com/api/webhooks/1234567890123456789/kQ3v_Zt8-aB1cD2eF3gH4iJ5kL6m",
+            "https://discord.com/api/webhooks/***/***",
+            "kQ3v_Zt8-aB1cD2eF3gH4iJ5kL6m",
+        ),
+        (
+            f"https://contoso.webhook.office.com/webhookb2/{GUID}@{GUID}/IncomingWebhook/"
+            f"0123456789abcdef0123456789abcdef/{GUID}",
+            "https://contoso.webhook.office.com/webhookb2/***/***/***/***",
+            "0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "https://prod-12.westus.logic.azure.com/workflows/0123456789abcdef0123456789abcdef/"
+            f"triggers/manual/paths/invoke?api-version=2016-06-01&sig={SLACK_TOKEN}",
+            "https://prod-12.westus.logic.azure.com/workflows/***/triggers/manual/paths/invoke"
+            "?api-version=2016-06-01&sig=***",
+            SLACK_TOKEN,
+        ),
+        (
+            "https://hooks.zapier.com/hooks/catch/8812345/b7x9qz2/",
+            "https://hooks.zapier.com/hooks/catch/***/***/",
+            "b7x9qz2",
+        ),
+        (
+            f"https://api.example.com/webhooks/{SLACK_TOKEN}",
+            "https://api.example.com/webhooks/***",
+            SLACK_TOKEN,
+        ),
+        ("https://example.com/hooks/tdoc", "https://example.com/hooks/tdoc", None),
+    ],
+)
+def test_a_hooks_url_is_read_back_without_the_token_in_its_path(
+    client: TestClient, keys: Keys, url: str, hidden: str, token: str | None
+) -> None:
+    made = client.post("/v1/hooks", json={**HOOK, "url": url}, headers=bearer(keys.writer))
+    assert made.status_code == 201, made.text
+    assert made.json()["hook"]["url"] == url  # whole, this once
+    hook_id = made.json()["hook"]["id"]
+    one = client.get(f"/v1/hooks/{hook_id}", headers=bearer(keys.reader))
+    listed = client.get("/v1/hooks", headers=bearer(keys.reader))
+    assert one.json()["url"] == hidden
+    assert [hook["url"] for hook in listed.json()["data"]] == [hidden]
+    if token is not None:
+        assert token not in one.text
+        assert token not in listed.text
+    # Deliveries still go to the whole URL.
+    client.post("/v1/events", json=EVENT, headers=bearer(keys.writer))
+    assert [s.url for s in sent(client)] == [url]
+
+
+def test_a_hooks_delivery_log_quotes_no_token_of_its_url(
+    make_app: AppFactory, keys: Keys, store_url: str
+) -> None:
+    path = f"/services/T024BE7LD/B01ABCDEF/{SLACK_TOKEN}"
+    # The receiver moved to https, and answers with the hook's own path.
+    with running_receiver(Answer(301, location=f"https://hooks.slack.com{path}")) as receiver:
+        settings = DeliverySettings(workers=0, allow=["127.0.0.1/32"], timeout=5.0)
+        with TestClient(make_app(delivery=settings), client=CLIENT) as client:
+            made = client.post(
+                "/v1/hooks", json={**HOOK, "url": receiver.url(path)}, headers=bearer(keys.writer)
+            )
+            hook_id = made.json()["hook"]["id"]
+            client.post("/v1/events", json=EVENT, headers=bearer(keys.writer))
+            queue = client.app.state.services.notices.queue  # type: ignore[attr-defined]
+            assert queue.run_due() == 1
+            log = client.get(f"/v1/hooks/{hook_id}/deliveries", headers=bearer(keys.reader))
+            # An attempt logged by an earlier release, which quoted the Location whole.
+            database = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+            with database:
+                database.execute(
+                    "UPDATE policyengine_delivery_attempts SET error = ?",
+                    (f"HTTP 301: redirect to https://hooks.slack.com{path} not followed",),
+                )
+            database.close()
+            older = client.get(f"/v1/hooks/{hook_id}/deliveries", headers=bearer(keys.reader))
+        assert [r.path for r in receiver.received] == [path]
+    for answer, shown in (
+        (log, "https://hooks.slack.com/services/***/***/***"),
+        (older, "https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/***"),
+    ):
+        assert answer.status_code == 200
+        (delivery,) = answer.json()["data"]
+        assert [a["error"] for a in delivery["attempts"]] == [
+            f"HTTP 301: redirect to {shown} not followed"
+        ]
+        assert SLACK_TOKEN not in answer.text

@@ -407,3 +407,59 @@ def test_a_secret_in_a_hook_url_stays_out_of_the_log(
     assert "token=***" in caplog.text
     assert "team=7" in caplog.text
     assert "hunter2" not in caplog.text
+
+
+SLACK_PATH = "/services/T024BE7LD/B01ABCDEF/Xk93mTqL0pZr7VbN2cYw5HdA"
+
+
+def test_a_token_in_a_hook_url_s_path_stays_out_of_the_log_lines(
+    make_queue: QueueFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with running_receiver(Answer(500), Answer(204)) as receiver:
+        queue = make_queue(start=False, settings=fast_settings(schedule=(30.0, 30.0, 30.0)))
+        url = receiver.url(SLACK_PATH)
+        with caplog.at_level("INFO", logger="policyengine"):
+            failed = queue.enqueue("hook_1", url, "key.revoked", {})
+            assert queue.run_due() == 1
+            delivered = queue.enqueue("hook_2", url, "key.revoked", {})
+            assert queue.run_due() == 1
+        assert [r.path for r in receiver.received] == [SLACK_PATH, SLACK_PATH]
+    assert [d.state for d in (queue.get(failed.id), queue.get(delivered.id)) if d] == [
+        "retrying",
+        "delivered",
+    ]
+    shown = receiver.url("/services/T024BE7LD/B01ABCDEF/***")
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line for line in lines if shown in line] == [
+        f"webhook {failed.id} (key.revoked) to {shown} for hook_1 failed, retry at "
+        f"{queue.get(failed.id).next_attempt_at}: HTTP 500",  # type: ignore[union-attr]
+        f"webhook {delivered.id} (key.revoked) delivered to {shown} for hook_2",
+    ]
+    assert "Xk93mTqL0pZr7VbN2cYw5HdA" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        # The receiver moved to https, and says so with the hook's own path.
+        (f"https://hooks.slack.com{SLACK_PATH}", "https://hooks.slack.com/services/***/***/***"),
+        # A relative Location reads against the hook's URL.
+        ("/v2/in/Xk93mTqL0pZr7VbN2cYw5HdA?step=2", "{origin}/v2/in/***?step=2"),
+    ],
+)
+def test_a_redirect_to_the_hook_s_own_path_is_logged_without_its_token(
+    make_queue: QueueFactory, caplog: pytest.LogCaptureFixture, location: str, shown: str
+) -> None:
+    with running_receiver(Answer(301, location=location)) as receiver:
+        queue = make_queue(start=False)
+        with caplog.at_level("INFO", logger="policyengine"):
+            sent = queue.enqueue("hook_1", receiver.url(SLACK_PATH), "key.revoked", {})
+            queue.run_due()
+    after = queue.get(sent.id)
+    assert after is not None
+    origin = receiver.url("")
+    assert after.attempts[0].error == (
+        f"HTTP 301: redirect to {shown.format(origin=origin)} not followed"
+    )
+    assert "Xk93mTqL0pZr7VbN2cYw5HdA" not in caplog.text
+    assert f"redirect to {shown.format(origin=origin)} not followed" in caplog.text
