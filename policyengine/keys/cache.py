@@ -15,7 +15,6 @@ Writes and invalidations take the lock.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -47,10 +46,10 @@ class CacheSettings:
     are kept ``negative_ttl`` seconds (by default the shorter of 1 s and ``ttl``, and not
     at all over a store in this process's memory, ``in_process``).
 
-    Over a watched store (``watched``) an entry is kept until its key changes, and the
-    store is asked whether it changed every ``check_interval`` seconds at most; ``ttl``
-    is then only how long entries are still served while the store cannot be asked
-    (``0`` turns the cache off over any store)."""
+    Over a watched store an entry is kept until its key changes (the lookup reads no age
+    then), and the store is asked whether it changed every ``check_interval`` seconds at
+    most; ``ttl`` is then only how long entries are still served while the store cannot
+    be asked (``0`` turns the cache off over any store)."""
 
     ttl: float = 5.0
     size: int | None = None
@@ -59,9 +58,7 @@ class CacheSettings:
     negative_size: int = 10_000
     check_interval: float = CHECK_INTERVAL
 
-    def cache(
-        self, timer: Callable[[], float], watched: bool = False, in_process: bool = False
-    ) -> LookupCache:
+    def cache(self, timer: Callable[[], float], in_process: bool = False) -> LookupCache:
         """The cache these settings describe; :class:`ConfigError` if they cannot work."""
         ttl = _seconds("cache_ttl", self.ttl)
         _seconds("cache_check_interval", self.check_interval)
@@ -78,7 +75,7 @@ class CacheSettings:
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise ConfigError(f"{name} must be a whole number of at least 1")
         return LookupCache(
-            math.inf if watched and ttl > 0 else ttl,
+            ttl,
             size,
             timer,
             negative_ttl=negative_ttl,

@@ -97,13 +97,12 @@ class KeyLookups:
         self._hasher = hasher
         self._format = key_format
         self._in_process = bool(getattr(store, "in_process", False))
-        watched = settings.ttl > 0 and isinstance(store, WatchedStore)
-        self.cache = settings.cache(timer, watched, self._in_process)
+        self.cache = settings.cache(timer, self._in_process)
         self._last_used = LastUsed()
         #: Over a watched store, what it holds and when it is next asked what changed.
         self.watch = (
             StoreWatch(store, self.cache, timer, settings.check_interval, settings.ttl)
-            if watched and isinstance(store, WatchedStore)
+            if settings.ttl > 0 and isinstance(store, WatchedStore)
             else None
         )
 

@@ -126,11 +126,54 @@ def revoked_elsewhere(opened, **options: object) -> tuple[KeyManager, KeyManager
     return server, admin, secret
 
 
-def test_a_revocation_by_another_connection_is_seen_at_the_next_look(opened, clock: Clock) -> None:
-    server, _, secret = revoked_elsewhere(opened, cache_ttl=3600.0)
-    # The store is asked what changed at most every cache_check_interval (0.1 s).
+@pytest.mark.parametrize("ttl", [3600.0, 0.5])
+def test_a_revocation_by_another_connection_is_seen_at_the_next_look(
+    opened, clock: Clock, ttl: float
+) -> None:
+    server, _, secret = revoked_elsewhere(opened, cache_ttl=ttl)
+    # The store is asked what changed at most every cache_check_interval (0.1 s), however
+    # long entries may be served while it cannot be asked.
     clock.advance(seconds=0.1)
     assert state(server, secret, clock) == "revoked"
+
+
+def test_a_key_read_by_id_sees_another_connections_change_at_the_next_look(
+    opened, clock: Clock
+) -> None:
+    server = opened(cache_ttl=3600.0)
+    admin = opened()
+    secret = create(admin)
+    record = server.lookup(secret)
+    assert record is not None
+    assert server.lookup_id(record.id) is record  # from the cache
+    admin.revoke(record.id)
+    clock.advance(seconds=0.1)  # the very instant the next look is due
+    again = server.lookup_id(record.id)
+    assert again is not None
+    assert again.state(clock.now) == "revoked"
+    other = create(admin, "other")
+    other_id = server.lookup(other).id  # type: ignore[union-attr]
+    admin.disable(other_id)
+    clock.advance(seconds=0.1)
+    with pytest.raises(NotCached):  # changed since the last look: only a query can say
+        server.lookup_id(other_id, wait=False)
+    assert server.lookup_id(other_id).state(clock.now) == "disabled"  # type: ignore[union-attr]
+
+
+def test_with_the_cache_off_every_lookup_asks_the_store(path: Path, opened) -> None:  # type: ignore[no-untyped-def]
+    store = CountingSqlite(path)
+    server = opened(store, cache_ttl=0)
+    secret = create(server)
+    unknown = unknown_keys(1)[0]
+    reads = store.hash_lookups
+    for _ in range(3):
+        assert server.lookup(secret) is not None
+        assert server.lookup(unknown) is None  # not even "no such key" is answered from memory
+    assert store.hash_lookups == reads + 6
+    # A store file may keep its caller waiting: a lookup that may not wait is refused.
+    with pytest.raises(NotCached):
+        server.lookup(secret, wait=False)
+    assert store.hash_lookups == reads + 6
 
 
 def test_with_no_check_interval_a_revocation_is_seen_by_the_very_next_lookup(
