@@ -116,21 +116,28 @@ class Stream:
             self._wake.wait(self._interval)
             self._wake.clear()
             stopping = self._stopping
-            self._drain()
+            self._drain(everything=stopping)
             if time.monotonic() >= next_tick or stopping:
                 next_tick = time.monotonic() + self._tick_every
                 self._call(self._tick)
             if stopping:
-                self._drain()
+                self._drain(everything=True)
                 return
 
-    def _drain(self) -> None:
+    def _drain(self, everything: bool = False) -> None:
+        """Hand over what was queued when the writer woke, in batches of at most the batch
+        size; of what arrives meanwhile, only whole batches, unless ``everything``. The rest
+        waits for the next wake: a writer that took each trickle as it came would, under
+        load, never sleep, and write many small batches, each paying a transaction, rather
+        than a few large ones."""
         queue, size = self.queue, self._batch
-        while queue:
+        due = len(queue)
+        while queue and (due > 0 or everything or len(queue) >= size):
             batch: list[object] = []
             marker = None
             while queue and len(batch) < size:
                 item = queue.popleft()
+                due -= 1
                 if type(item) is _Marker:
                     marker = item
                     break

@@ -127,3 +127,31 @@ def test_a_failing_batch_does_not_stop_the_writer() -> None:
     assert stream.flush(10)
     assert seen == ["good"]
     stream.close()
+
+
+def test_what_arrives_while_a_batch_is_written_waits_for_the_next_wake_unless_it_fills_a_batch() -> (
+    None
+):
+    sink = Sink()
+    sink.open.clear()
+    stream = Stream(sink.process, sink.tick, batch=100, interval=60)
+    record(stream, 0)
+    waking = threading.Thread(target=stream.flush, args=(10,))
+    waking.start()
+    deadline = time.monotonic() + 5
+    while stream.depth and time.monotonic() < deadline:  # the writer holds the first one
+        time.sleep(0.01)
+    for number in range(1, 151):
+        record(stream, number)
+    sink.open.set()
+    waking.join(10)
+    deadline = time.monotonic() + 5
+    while len(sink.items) < 101 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    # One whole batch was taken at once; the rest waits rather than going as a trickle.
+    assert [len(batch) for batch in sink.batches] == [1, 100]
+    assert stream.depth == 50
+    assert stream.flush(10)
+    assert [item[1] for item in sink.items] == [str(n) for n in range(151)]
+    stream.close()
