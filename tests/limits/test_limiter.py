@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policyengine.limits import Limiter, LimitOutcome
+from policyengine.limits import Limiter, LimitOutcome, LimitState
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import Rate, make_rate, parse_rate
@@ -198,6 +198,30 @@ def test_peek_shows_headroom_and_consumes_nothing(limiter: Limiter) -> None:
     ]
     look = limiter.peek("k", limits, usage, MIDNIGHT)
     assert (look.allowed, look.code, look.retry_after) == (False, "RATE_LIMITED", 0.1)
+
+
+def test_peek_at_rate_limits_alone_consumes_nothing(limiter: Limiter) -> None:
+    limits = (named("default", make_rate(10, 1.0, 3)),)
+    for _ in range(5):
+        look = limiter.peek("k", limits, None, MIDNIGHT)
+        assert (look.allowed, look.states[0].remaining, look.usage) == (True, 3, None)
+    assert [limiter.acquire("k", limits, None, MIDNIGHT).allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_peek_at_credits_alone_shows_what_is_left_of_them(limiter: Limiter) -> None:
+    usage = Usage(2, "daily")
+    look = limiter.peek("k", (), usage, MIDNIGHT)
+    assert (look.allowed, look.usage) == (True, LimitState("usage", 2, 86_400, 2, 86_400))
+    limiter.acquire("k", (), usage, MIDNIGHT)
+    limiter.acquire("k", (), usage, MIDNIGHT)
+    spent = limiter.peek("k", (), usage, MIDNIGHT + 3_600)
+    assert (spent.allowed, spent.code, spent.retry_after) == (False, "USAGE_EXCEEDED", 82_800)
+    assert spent.usage == LimitState("usage", 2, 86_400, 0, 82_800)
 
 
 def test_each_key_has_its_own_limits(limiter: Limiter) -> None:
