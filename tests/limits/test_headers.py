@@ -150,6 +150,8 @@ def test_a_key_over_a_burst_lowered_since_gets_nothing_left_and_the_wait() -> No
         "RateLimit": '"default";r=0;t=60',
         "Retry-After": "60",
     }
+    assert (denied.states[0].remaining, denied.states[0].reset) == (0, 60)
+    assert denied.headroom() == (("default", 0, 10),)
 
 
 def test_an_outcome_without_a_tat_for_each_limit_is_refused_not_half_described() -> None:

@@ -218,10 +218,36 @@ def test_peek_at_credits_alone_shows_what_is_left_of_them(limiter: Limiter) -> N
     look = limiter.peek("k", (), usage, MIDNIGHT)
     assert (look.allowed, look.usage) == (True, LimitState("usage", 2, 86_400, 2, 86_400))
     limiter.acquire("k", (), usage, MIDNIGHT)
+    look = limiter.peek("k", (), usage, MIDNIGHT + 3_600)
+    assert (look.allowed, look.usage) == (True, LimitState("usage", 2, 86_400, 1, 82_800))
     limiter.acquire("k", (), usage, MIDNIGHT)
     spent = limiter.peek("k", (), usage, MIDNIGHT + 3_600)
     assert (spent.allowed, spent.code, spent.retry_after) == (False, "USAGE_EXCEEDED", 82_800)
     assert spent.usage == LimitState("usage", 2, 86_400, 0, 82_800)
+
+
+@pytest.mark.parametrize("now", [0.0, MIDNIGHT], ids=["the-epoch", "midnight"])
+def test_a_limit_new_to_a_key_starts_with_its_whole_burst(limiter: Limiter, now: float) -> None:
+    first, added = named("first", make_rate(10, 1.0, 3)), named("added", make_rate(1, 1.0, 1))
+    assert limiter.peek("k", (first,), Usage(5, "never"), now).states[0].remaining == 3
+    assert limiter.acquire("k", (first,), None, now).allowed
+    look = limiter.peek("k", (first, added), Usage(5, "never"), now)
+    assert [state.remaining for state in look.states] == [2, 1]
+    assert limiter.acquire("k", (first, added), Usage(5, "never"), now).allowed
+
+
+def test_credits_of_a_day_the_clock_goes_back_to_are_as_that_day_left_them(
+    limiter: Limiter,
+) -> None:
+    # Requests stamped by clocks a little apart arrive out of order around midnight.
+    usage = Usage(2, "daily")
+    today, yesterday = MIDNIGHT + 1, MIDNIGHT - 1
+    assert limiter.acquire("k", (), usage, today).allowed
+    assert limiter.acquire("k", (), usage, yesterday).allowed
+    assert limiter.acquire("k", (), usage, today).allowed
+    assert limiter.acquire("k", (), usage, yesterday).allowed
+    late = limiter.acquire("k", (), usage, yesterday)
+    assert (late.allowed, late.code) == (False, "USAGE_EXCEEDED")
 
 
 def test_each_key_has_its_own_limits(limiter: Limiter) -> None:

@@ -58,6 +58,52 @@ def test_idle_state_is_swept_once_the_table_has_doubled_or_a_minute_has_passed()
     assert len(limiter) == 1
 
 
+def test_a_check_with_credits_sweeps_idle_state_as_one_without_does() -> None:
+    # Idle state is left by rate limits alone; checks with credits (the general step)
+    # come at the instants a sweep is or is not due, and must sweep just as the others.
+    limiter = MemoryLimiter()
+    brief = (RateLimit("brief", parse_rate("1000/second")),)  # idle a millisecond later
+    usage = Usage(5, "daily")  # kept until the next midnight
+    for i in range(1_024):
+        limiter.acquire(f"old-{i}", brief, None, MIDNIGHT)
+    limiter.acquire("credits-0", brief, usage, MIDNIGHT)  # sweeps, finds nothing idle yet
+    assert len(limiter) == 1_025
+    for i in range(1_024):
+        limiter.acquire(f"new-{i}", brief, None, MIDNIGHT + 1)
+    limiter.acquire("credits-1", brief, usage, MIDNIGHT + 1)  # not yet doubled: kept
+    assert len(limiter) == 2_050
+    limiter.acquire("credits-2", brief, usage, MIDNIGHT + 1)  # doubled: the old go
+    assert len(limiter) == 1_027
+    limiter.acquire("credits-3", brief, usage, MIDNIGHT + 61)  # a minute on, to the µs
+    assert len(limiter) == 4
+    for i in range(1_019):
+        limiter.acquire(f"late-{i}", brief, None, MIDNIGHT + 121)
+    limiter.acquire("credits-4", brief, usage, MIDNIGHT + 122)  # 1024 keys: no sweep yet
+    assert len(limiter) == 1_024
+    limiter.acquire("credits-5", brief, usage, MIDNIGHT + 86_400)  # the credits ended
+    assert len(limiter) == 1
+
+
+def test_credits_that_end_at_the_epoch_are_swept_at_the_epoch() -> None:
+    limiter = MemoryLimiter()
+    usage = Usage(1, "daily")
+    for i in range(1_024):  # the last day before the epoch
+        limiter.acquire(f"old-{i}", (), usage, -43_200.0)
+    limiter.acquire("new", (), usage, 0.0)  # the 1025th key sweeps
+    assert len(limiter) == 1
+
+
+def test_the_credits_of_a_period_are_refilled_once_the_next_begins() -> None:
+    # The counter of a day that ended is dropped at the first check of the next day, so
+    # a request still stamped with the old day then finds it refilled.
+    limiter = MemoryLimiter()
+    usage = Usage(1, "daily")
+    assert limiter.acquire("k", (), usage, MIDNIGHT - 1).allowed
+    assert not limiter.acquire("k", (), usage, MIDNIGHT - 0.5).allowed
+    assert limiter.acquire("k", (), usage, MIDNIGHT).allowed
+    assert limiter.acquire("k", (), usage, MIDNIGHT - 0.5).allowed
+
+
 def test_resetting_a_key_never_seen_is_harmless() -> None:
     limiter = MemoryLimiter()
     limiter.reset("never-seen")
