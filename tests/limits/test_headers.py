@@ -12,6 +12,7 @@ from policyengine.limits.headers import (
     retry_after_field,
     sf_string,
 )
+from policyengine.limits.usage import current_period
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
@@ -162,3 +163,10 @@ def test_an_outcome_without_a_tat_for_each_limit_is_refused_not_half_described()
         rate_limit_headers(outcome)
     with pytest.raises(ValueError, match="zip"):
         outcome.headroom()
+
+
+def test_an_outcome_told_of_credits_but_not_of_their_use_counts_none_used() -> None:
+    usage = Usage(5, "never")
+    outcome = LimitOutcome(True, None, (), (), 0, usage, current_period("never", 0))
+    assert outcome.headroom() == (("usage", 5, 5),)
+    assert rate_limit_headers(outcome)["RateLimit"] == '"usage";r=5'

@@ -117,6 +117,18 @@ def test_a_request_denied_by_one_limit_consumes_no_other(limiter: Limiter) -> No
     assert by_day.retry_after == pytest.approx(86_400 / 5 - 2)
 
 
+def test_several_limits_deny_until_the_very_microsecond_a_request_fits(
+    limiter: Limiter,
+) -> None:
+    limits = (named("second", "2/second"), named("day", "1000/day"))
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    early = limiter.acquire("k", limits, None, MIDNIGHT + 0.499_999)
+    assert (early.allowed, early.denied_by) == (False, ("second",))
+    assert early.retry_after == pytest.approx(0.000_001)
+    assert limiter.acquire("k", limits, None, MIDNIGHT + 0.5).allowed
+
+
 def test_the_longest_wait_among_denying_limits_is_the_retry_after(limiter: Limiter) -> None:
     limits = (named("fast", "1/second"), named("slow", "1/minute"))
     limiter.acquire("k", limits, None, MIDNIGHT)
@@ -230,9 +242,15 @@ def test_peek_at_credits_alone_shows_what_is_left_of_them(limiter: Limiter) -> N
 def test_a_limit_new_to_a_key_starts_with_its_whole_burst(limiter: Limiter, now: float) -> None:
     first, added = named("first", make_rate(10, 1.0, 3)), named("added", make_rate(1, 1.0, 1))
     assert limiter.peek("k", (first,), Usage(5, "never"), now).states[0].remaining == 3
+    assert limiter.acquire("fresh", (added,), None, now).allowed
     assert limiter.acquire("k", (first,), None, now).allowed
     look = limiter.peek("k", (first, added), Usage(5, "never"), now)
     assert [state.remaining for state in look.states] == [2, 1]
+    assert limiter.acquire("one", (first,), None, now).allowed
+    assert limiter.acquire("one", (added,), None, now).allowed
+    assert limiter.acquire("two", (first,), None, now).allowed
+    both = limiter.acquire("two", (first, added), None, now)
+    assert (both.allowed, [state.remaining for state in both.states]) == (True, [1, 0])
     assert limiter.acquire("k", (first, added), Usage(5, "never"), now).allowed
 
 

@@ -58,29 +58,39 @@ def test_idle_state_is_swept_once_the_table_has_doubled_or_a_minute_has_passed()
     assert len(limiter) == 1
 
 
-def test_a_check_with_credits_sweeps_idle_state_as_one_without_does() -> None:
-    # Idle state is left by rate limits alone; checks with credits (the general step)
+BRIEF = RateLimit("brief", parse_rate("1000/second"))  # idle a millisecond later
+
+
+@pytest.mark.parametrize(
+    ("limits", "usage"),
+    [
+        pytest.param((BRIEF,), Usage(5, "daily"), id="with-credits"),
+        pytest.param((BRIEF, RateLimit("day", parse_rate("1/day"))), None, id="two-limits"),
+    ],
+)
+def test_every_kind_of_check_sweeps_idle_state_alike(
+    limits: tuple[RateLimit, ...], usage: Usage | None
+) -> None:
+    # Idle state is left by one brief limit; checks of another kind, kept for a day,
     # come at the instants a sweep is or is not due, and must sweep just as the others.
     limiter = MemoryLimiter()
-    brief = (RateLimit("brief", parse_rate("1000/second")),)  # idle a millisecond later
-    usage = Usage(5, "daily")  # kept until the next midnight
     for i in range(1_024):
-        limiter.acquire(f"old-{i}", brief, None, MIDNIGHT)
-    limiter.acquire("credits-0", brief, usage, MIDNIGHT)  # sweeps, finds nothing idle yet
+        limiter.acquire(f"old-{i}", (BRIEF,), None, MIDNIGHT)
+    limiter.acquire("check-0", limits, usage, MIDNIGHT)  # sweeps, finds nothing idle yet
     assert len(limiter) == 1_025
     for i in range(1_024):
-        limiter.acquire(f"new-{i}", brief, None, MIDNIGHT + 1)
-    limiter.acquire("credits-1", brief, usage, MIDNIGHT + 1)  # not yet doubled: kept
+        limiter.acquire(f"new-{i}", (BRIEF,), None, MIDNIGHT + 1)
+    limiter.acquire("check-1", limits, usage, MIDNIGHT + 1)  # not yet doubled: kept
     assert len(limiter) == 2_050
-    limiter.acquire("credits-2", brief, usage, MIDNIGHT + 1)  # doubled: the old go
+    limiter.acquire("check-2", limits, usage, MIDNIGHT + 1)  # doubled: the old go
     assert len(limiter) == 1_027
-    limiter.acquire("credits-3", brief, usage, MIDNIGHT + 61)  # a minute on, to the µs
+    limiter.acquire("check-3", limits, usage, MIDNIGHT + 61)  # a minute on, to the µs
     assert len(limiter) == 4
     for i in range(1_019):
-        limiter.acquire(f"late-{i}", brief, None, MIDNIGHT + 121)
-    limiter.acquire("credits-4", brief, usage, MIDNIGHT + 122)  # 1024 keys: no sweep yet
+        limiter.acquire(f"late-{i}", (BRIEF,), None, MIDNIGHT + 121)
+    limiter.acquire("check-4", limits, usage, MIDNIGHT + 122)  # 1024 keys: no sweep yet
     assert len(limiter) == 1_024
-    limiter.acquire("credits-5", brief, usage, MIDNIGHT + 86_400)  # the credits ended
+    limiter.acquire("check-5", limits, usage, MIDNIGHT + 86_600)  # the checks' day is over
     assert len(limiter) == 1
 
 
@@ -148,8 +158,11 @@ def test_memory_url_opens_an_in_process_limiter() -> None:
 
 
 def test_a_memory_url_with_an_address_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="memory://"):
-        open_limiter("memory://somewhere")
+    with pytest.raises(ConfigError) as raised:
+        open_limiter("memory://admin:s3cret@somewhere")
+    assert str(raised.value) == (
+        "invalid limiter URL 'memory://admin:***@somewhere': the in-memory limiter is memory://"
+    )
 
 
 def _seen(outcome: LimitOutcome) -> tuple[object, ...]:
