@@ -338,10 +338,8 @@ def test_by_default_a_redis_that_never_answers_costs_one_quarter_second_timeout(
 def test_a_connection_that_breaks_is_tried_once_more_and_no_more(operation: str) -> None:
     dropping = Server(drop=True)
     limiter = RedisLimiter(dropping.url)
-    started = time.monotonic()
     with pytest.raises(StorageError, match=r"^rate-limit store failed: "):
         check(limiter, operation)
-    assert time.monotonic() - started < 0.5  # at once, without a pause between tries
     limiter.close()
     time.sleep(0.05)
     assert dropping.connections() == 2
