@@ -77,11 +77,9 @@ PLANS: dict[int, tuple[Sequence[RateLimit], tuple[tuple[str, int, int], ...]]] =
 
 
 def gcra_plan(limits: Sequence[RateLimit]) -> tuple[tuple[str, int, int], ...]:
-    """``(name, interval, capacity)`` of each limit, in order; cached, as limit sets are
-    made once per key version and policy set."""
-    found = PLANS.get(id(limits))
-    if found is not None and found[0] is limits:
-        return found[1]
+    """``(name, interval, capacity)`` of each limit, in order, remembered in :data:`PLANS`
+    (limit sets are made once per key version and policy set): the caller looks the plan
+    up there first, on its hot path, and calls this only when it is not."""
     plan = tuple((limit.name, *gcra_params(limit.rate)) for limit in limits)
     if len(PLANS) >= _MAX_PARAMS:
         PLANS.clear()

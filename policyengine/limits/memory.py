@@ -149,10 +149,9 @@ class MemoryLimiter(SteppingLimiter):
         now: float,
         consume: bool,
     ) -> LimitOutcome:
+        # Only ``peek`` comes here: ``acquire`` is this class's own.
         if not limits and usage is None:
             return NO_LIMITS
-        if usage is None and consume:
-            return self.acquire(key_id, limits, None, now)
         return self._evaluated(key_id, limits, usage, round(now * MICROS), consume)
 
     def _evaluated(

@@ -41,7 +41,7 @@ def test_a_full_bucket_admits_burst_requests_at_one_instant_and_then_denies() ->
         seen.append((step.remaining, step.reset, step.retry_after))
     assert seen == [(2, 100_000, 0), (1, 200_000, 0), (0, 300_000, 100_000)]
     denied = gcra(tat, now, params, True)
-    assert not denied.allowed
+    assert denied.allowed is False
     assert denied.tat == tat
     assert denied.retry_after == 100_000
     assert admit(tat, now + 99_999, params) is None

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from policyengine.limits import MemoryLimiter, RateLimitHeaders, rate_limit_headers
+from policyengine.limits import LimitOutcome, MemoryLimiter, RateLimitHeaders, rate_limit_headers
 from policyengine.limits.headers import (
     limit_field,
     policy_field,
     retry_after_field,
     sf_string,
 )
+from policyengine.limits.usage import current_period
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import make_rate, parse_rate
@@ -134,3 +135,38 @@ def test_the_headers_of_an_outcome_read_as_a_mapping_of_what_rate_limit_headers_
     assert headers["RateLimit-Policy"] == rate_limit_headers(outcome)["RateLimit-Policy"]
     assert list(headers) == ["RateLimit-Policy", "RateLimit"]
     assert dict(headers) == rate_limit_headers(outcome)  # the second read is the first
+
+
+def test_a_key_over_a_burst_lowered_since_gets_nothing_left_and_the_wait() -> None:
+    # Ten requests at once were within the old burst; the policy now allows one at once,
+    # so the stored TAT is a minute ahead where six seconds is the most the limit allows.
+    limiter = MemoryLimiter()
+    before = (RateLimit("default", parse_rate("10/minute")),)
+    for _ in range(10):
+        limiter.acquire("k", before, None, MIDNIGHT)
+    lowered = (RateLimit("default", make_rate(10, 60.0, 1)),)
+    denied = limiter.acquire("k", lowered, None, MIDNIGHT)
+    assert rate_limit_headers(denied) == {
+        "RateLimit-Policy": '"default";q=10;w=60',
+        "RateLimit": '"default";r=0;t=60',
+        "Retry-After": "60",
+    }
+    assert (denied.states[0].remaining, denied.states[0].reset) == (0, 60)
+    assert denied.headroom() == (("default", 0, 10),)
+
+
+def test_an_outcome_without_a_tat_for_each_limit_is_refused_not_half_described() -> None:
+    # What a third-party backend might answer by mistake: the headers must not quietly
+    # leave a limit out, nor the headroom.
+    outcome = LimitOutcome(True, None, LIMITS, (0,), round(MIDNIGHT * 1_000_000))
+    with pytest.raises(ValueError, match="zip"):
+        rate_limit_headers(outcome)
+    with pytest.raises(ValueError, match="zip"):
+        outcome.headroom()
+
+
+def test_an_outcome_told_of_credits_but_not_of_their_use_counts_none_used() -> None:
+    usage = Usage(5, "never")
+    outcome = LimitOutcome(True, None, (), (), 0, usage, current_period("never", 0))
+    assert outcome.headroom() == (("usage", 5, 5),)
+    assert rate_limit_headers(outcome)["RateLimit"] == '"usage";r=5'

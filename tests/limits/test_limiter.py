@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policyengine.limits import Limiter, LimitOutcome
+from policyengine.limits import Limiter, LimitOutcome, LimitState
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
 from policyengine.units import Rate, make_rate, parse_rate
@@ -117,6 +117,18 @@ def test_a_request_denied_by_one_limit_consumes_no_other(limiter: Limiter) -> No
     assert by_day.retry_after == pytest.approx(86_400 / 5 - 2)
 
 
+def test_several_limits_deny_until_the_very_microsecond_a_request_fits(
+    limiter: Limiter,
+) -> None:
+    limits = (named("second", "2/second"), named("day", "1000/day"))
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    early = limiter.acquire("k", limits, None, MIDNIGHT + 0.499_999)
+    assert (early.allowed, early.denied_by) == (False, ("second",))
+    assert early.retry_after == pytest.approx(0.000_001)
+    assert limiter.acquire("k", limits, None, MIDNIGHT + 0.5).allowed
+
+
 def test_the_longest_wait_among_denying_limits_is_the_retry_after(limiter: Limiter) -> None:
     limits = (named("fast", "1/second"), named("slow", "1/minute"))
     limiter.acquire("k", limits, None, MIDNIGHT)
@@ -198,6 +210,62 @@ def test_peek_shows_headroom_and_consumes_nothing(limiter: Limiter) -> None:
     ]
     look = limiter.peek("k", limits, usage, MIDNIGHT)
     assert (look.allowed, look.code, look.retry_after) == (False, "RATE_LIMITED", 0.1)
+
+
+def test_peek_at_rate_limits_alone_consumes_nothing(limiter: Limiter) -> None:
+    limits = (named("default", make_rate(10, 1.0, 3)),)
+    for _ in range(5):
+        look = limiter.peek("k", limits, None, MIDNIGHT)
+        assert (look.allowed, look.states[0].remaining, look.usage) == (True, 3, None)
+    assert [limiter.acquire("k", limits, None, MIDNIGHT).allowed for _ in range(4)] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_peek_at_credits_alone_shows_what_is_left_of_them(limiter: Limiter) -> None:
+    usage = Usage(2, "daily")
+    look = limiter.peek("k", (), usage, MIDNIGHT)
+    assert (look.allowed, look.usage) == (True, LimitState("usage", 2, 86_400, 2, 86_400))
+    limiter.acquire("k", (), usage, MIDNIGHT)
+    look = limiter.peek("k", (), usage, MIDNIGHT + 3_600)
+    assert (look.allowed, look.usage) == (True, LimitState("usage", 2, 86_400, 1, 82_800))
+    limiter.acquire("k", (), usage, MIDNIGHT)
+    spent = limiter.peek("k", (), usage, MIDNIGHT + 3_600)
+    assert (spent.allowed, spent.code, spent.retry_after) == (False, "USAGE_EXCEEDED", 82_800)
+    assert spent.usage == LimitState("usage", 2, 86_400, 0, 82_800)
+
+
+@pytest.mark.parametrize("now", [0.0, MIDNIGHT], ids=["the-epoch", "midnight"])
+def test_a_limit_new_to_a_key_starts_with_its_whole_burst(limiter: Limiter, now: float) -> None:
+    first, added = named("first", make_rate(10, 1.0, 3)), named("added", make_rate(1, 1.0, 1))
+    assert limiter.peek("k", (first,), Usage(5, "never"), now).states[0].remaining == 3
+    assert limiter.acquire("fresh", (added,), None, now).allowed
+    assert limiter.acquire("k", (first,), None, now).allowed
+    look = limiter.peek("k", (first, added), Usage(5, "never"), now)
+    assert [state.remaining for state in look.states] == [2, 1]
+    assert limiter.acquire("one", (first,), None, now).allowed
+    assert limiter.acquire("one", (added,), None, now).allowed
+    assert limiter.acquire("two", (first,), None, now).allowed
+    both = limiter.acquire("two", (first, added), None, now)
+    assert (both.allowed, [state.remaining for state in both.states]) == (True, [1, 0])
+    assert limiter.acquire("k", (first, added), Usage(5, "never"), now).allowed
+
+
+def test_credits_of_a_day_the_clock_goes_back_to_are_as_that_day_left_them(
+    limiter: Limiter,
+) -> None:
+    # Requests stamped by clocks a little apart arrive out of order around midnight.
+    usage = Usage(2, "daily")
+    today, yesterday = MIDNIGHT + 1, MIDNIGHT - 1
+    assert limiter.acquire("k", (), usage, today).allowed
+    assert limiter.acquire("k", (), usage, yesterday).allowed
+    assert limiter.acquire("k", (), usage, today).allowed
+    assert limiter.acquire("k", (), usage, yesterday).allowed
+    late = limiter.acquire("k", (), usage, yesterday)
+    assert (late.allowed, late.code) == (False, "USAGE_EXCEEDED")
 
 
 def test_each_key_has_its_own_limits(limiter: Limiter) -> None:

@@ -58,6 +58,62 @@ def test_idle_state_is_swept_once_the_table_has_doubled_or_a_minute_has_passed()
     assert len(limiter) == 1
 
 
+BRIEF = RateLimit("brief", parse_rate("1000/second"))  # idle a millisecond later
+
+
+@pytest.mark.parametrize(
+    ("limits", "usage"),
+    [
+        pytest.param((BRIEF,), Usage(5, "daily"), id="with-credits"),
+        pytest.param((BRIEF, RateLimit("day", parse_rate("1/day"))), None, id="two-limits"),
+    ],
+)
+def test_every_kind_of_check_sweeps_idle_state_alike(
+    limits: tuple[RateLimit, ...], usage: Usage | None
+) -> None:
+    # Idle state is left by one brief limit; checks of another kind, kept for a day,
+    # come at the instants a sweep is or is not due, and must sweep just as the others.
+    limiter = MemoryLimiter()
+    for i in range(1_024):
+        limiter.acquire(f"old-{i}", (BRIEF,), None, MIDNIGHT)
+    limiter.acquire("check-0", limits, usage, MIDNIGHT)  # sweeps, finds nothing idle yet
+    assert len(limiter) == 1_025
+    for i in range(1_024):
+        limiter.acquire(f"new-{i}", (BRIEF,), None, MIDNIGHT + 1)
+    limiter.acquire("check-1", limits, usage, MIDNIGHT + 1)  # not yet doubled: kept
+    assert len(limiter) == 2_050
+    limiter.acquire("check-2", limits, usage, MIDNIGHT + 1)  # doubled: the old go
+    assert len(limiter) == 1_027
+    limiter.acquire("check-3", limits, usage, MIDNIGHT + 61)  # a minute on, to the µs
+    assert len(limiter) == 4
+    for i in range(1_019):
+        limiter.acquire(f"late-{i}", (BRIEF,), None, MIDNIGHT + 121)
+    limiter.acquire("check-4", limits, usage, MIDNIGHT + 122)  # 1024 keys: no sweep yet
+    assert len(limiter) == 1_024
+    limiter.acquire("check-5", limits, usage, MIDNIGHT + 86_600)  # the checks' day is over
+    assert len(limiter) == 1
+
+
+def test_credits_that_end_at_the_epoch_are_swept_at_the_epoch() -> None:
+    limiter = MemoryLimiter()
+    usage = Usage(1, "daily")
+    for i in range(1_024):  # the last day before the epoch
+        limiter.acquire(f"old-{i}", (), usage, -43_200.0)
+    limiter.acquire("new", (), usage, 0.0)  # the 1025th key sweeps
+    assert len(limiter) == 1
+
+
+def test_the_credits_of_a_period_are_refilled_once_the_next_begins() -> None:
+    # The counter of a day that ended is dropped at the first check of the next day, so
+    # a request still stamped with the old day then finds it refilled.
+    limiter = MemoryLimiter()
+    usage = Usage(1, "daily")
+    assert limiter.acquire("k", (), usage, MIDNIGHT - 1).allowed
+    assert not limiter.acquire("k", (), usage, MIDNIGHT - 0.5).allowed
+    assert limiter.acquire("k", (), usage, MIDNIGHT).allowed
+    assert limiter.acquire("k", (), usage, MIDNIGHT - 0.5).allowed
+
+
 def test_resetting_a_key_never_seen_is_harmless() -> None:
     limiter = MemoryLimiter()
     limiter.reset("never-seen")
@@ -102,8 +158,11 @@ def test_memory_url_opens_an_in_process_limiter() -> None:
 
 
 def test_a_memory_url_with_an_address_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="memory://"):
-        open_limiter("memory://somewhere")
+    with pytest.raises(ConfigError) as raised:
+        open_limiter("memory://admin:s3cret@somewhere")
+    assert str(raised.value) == (
+        "invalid limiter URL 'memory://admin:***@somewhere': the in-memory limiter is memory://"
+    )
 
 
 def _seen(outcome: LimitOutcome) -> tuple[object, ...]:

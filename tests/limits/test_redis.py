@@ -3,7 +3,11 @@ script reloading, expiring keys, and the same answers as the memory backend."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
+import os
+import signal
 import socket
 import threading
 import time
@@ -17,6 +21,7 @@ from hypothesis import strategies as st
 
 from policyengine.errors import ConfigError, StorageError
 from policyengine.limits import Limiter, MemoryLimiter, open_limiter
+from policyengine.limits import redis as limits_redis
 from policyengine.limits.redis import ACQUIRE, ACQUIRE_SHA, RedisLimiter
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
@@ -88,29 +93,41 @@ def test_an_unreachable_redis_is_a_storage_error_at_once() -> None:
 
 
 def test_a_redis_that_never_answers_is_a_storage_error_after_one_short_timeout() -> None:
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)  # accepts connections, then says nothing
-        host, port = silent.getsockname()
-        limiter = RedisLimiter(f"redis://{host}:{port}/0", timeout=0.2)
-        started = time.monotonic()
-        with pytest.raises(StorageError):
-            limiter.acquire("k", DAILY, Usage(5, "daily"), MIDNIGHT)
-        elapsed = time.monotonic() - started
-        limiter.close()
+    silent = Server(drop=False)  # accepts connections, then says nothing
+    limiter = RedisLimiter(silent.url, timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(StorageError):
+        limiter.acquire("k", DAILY, Usage(5, "daily"), MIDNIGHT)
+    elapsed = time.monotonic() - started
+    limiter.close()
+    silent.close()
     assert 0.15 < elapsed < 0.6
 
 
 def test_the_script_is_loaded_again_after_redis_forgets_it(
-    redis_limiter: Limiter, raw: redis.Redis
+    redis_url: str, prefix: str, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    limits = (RateLimit("default", make_rate(10, 1.0, 2)),)
     # The script is called by the name Redis files it under.
     assert raw.script_load(ACQUIRE) == ACQUIRE_SHA.decode()
-    assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
-    raw.script_flush()
-    assert redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
-    assert not redis_limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    # A script Redis has never held is one it has forgotten (a restart, SCRIPT FLUSH):
+    # the same script with a comment of its own, so no other client's scripts are lost.
+    forgotten = f"{ACQUIRE}-- {uuid.uuid4().hex}\n"
+    sha = hashlib.sha1(forgotten.encode(), usedforsecurity=False).hexdigest()
+    monkeypatch.setattr(limits_redis, "ACQUIRE", forgotten)
+    monkeypatch.setattr(limits_redis, "ACQUIRE_SHA", sha.encode())
+    assert raw.script_exists(sha) == [False]
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limits = (RateLimit("default", make_rate(10, 1.0, 2)),)
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert raw.script_exists(sha) == [True]
+    # From then on a check is the script called by its name, on the same connection.
+    (connection,) = limiter._idle
+    connection.send_command("CLIENT", "ID")
+    connection_id = connection.read_response()
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert [client["cmd"] for client in raw.client_list(client_id=[connection_id])] == ["evalsha"]
+    assert not limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.close()
 
 
 def test_keys_expire_once_they_no_longer_matter(
@@ -293,12 +310,23 @@ class Server:
         self.socket.close()
 
 
-def test_by_default_a_redis_that_never_answers_costs_one_quarter_second_timeout() -> None:
+def check(limiter: Limiter, operation: str) -> None:
+    """A check, or a reset, of key ``k``."""
+    if operation == "reset":
+        limiter.reset("k")
+    else:
+        limiter.acquire("k", DAILY, None, MIDNIGHT)
+
+
+@pytest.mark.parametrize("operation", ["acquire", "reset"])
+def test_by_default_a_redis_that_never_answers_costs_one_quarter_second_timeout(
+    operation: str,
+) -> None:
     silent = Server(drop=False)
     limiter = RedisLimiter(silent.url)
     started = time.monotonic()
     with pytest.raises(StorageError, match="rate-limit store failed: Timeout"):
-        limiter.acquire("k", DAILY, None, MIDNIGHT)
+        check(limiter, operation)
     elapsed = time.monotonic() - started
     limiter.close()
     assert silent.connections() == 1  # a timeout is not retried
@@ -306,11 +334,12 @@ def test_by_default_a_redis_that_never_answers_costs_one_quarter_second_timeout(
     assert 0.2 < elapsed < 0.9
 
 
-def test_a_connection_that_breaks_is_tried_once_more_and_no_more() -> None:
+@pytest.mark.parametrize("operation", ["acquire", "reset"])
+def test_a_connection_that_breaks_is_tried_once_more_and_no_more(operation: str) -> None:
     dropping = Server(drop=True)
     limiter = RedisLimiter(dropping.url)
     with pytest.raises(StorageError, match=r"^rate-limit store failed: "):
-        limiter.acquire("k", DAILY, None, MIDNIGHT)
+        check(limiter, operation)
     limiter.close()
     time.sleep(0.05)
     assert dropping.connections() == 2
@@ -328,6 +357,57 @@ def test_a_connection_redis_closed_is_opened_again_without_failing_the_request(
     assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
     assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
     assert not limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.close()
+
+
+def test_a_reset_on_a_connection_redis_closed_opens_it_again_without_failing(
+    redis_url: str, prefix: str, raw: redis.Redis
+) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limits = (RateLimit("default", parse_rate("1/minute")),)
+    limiter.reset("k")  # leaves a pooled connection for the next reset
+    raw.client_kill_filter(_id=limiter._client.client_id())
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.reset("k")
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    limiter.close()
+
+
+def test_a_forked_child_shares_the_limits_and_uses_connections_of_its_own(
+    redis_url: str, prefix: str
+) -> None:
+    limiter = RedisLimiter(redis_url, prefix=prefix)
+    limits = (RateLimit("default", make_rate(10, 1.0, 3)),)
+    assert limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    (inherited,) = limiter._idle
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            admitted = [limiter.acquire("k", limits, None, MIDNIGHT).allowed]
+            (first,) = limiter._idle
+            admitted.append(limiter.acquire("k", limits, None, MIDNIGHT).allowed)
+            (second,) = limiter._idle
+            report = {"admitted": admitted, "own": first is not inherited, "kept": second is first}
+        except BaseException as error:
+            report = {"error": repr(error)}
+        finally:
+            os.write(write, json.dumps(report).encode())
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 20
+    while os.waitpid(child, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            pytest.fail("the forked child did not finish")
+        time.sleep(0.01)
+    with os.fdopen(read, "rb") as pipe:
+        report = json.loads(pipe.read())
+    assert report == {"admitted": [True, True], "own": True, "kept": True}
+    # The parent's own connection still works, and the child's requests counted.
+    assert not limiter.acquire("k", limits, None, MIDNIGHT).allowed
+    assert limiter._idle == [inherited]
     limiter.close()
 
 
