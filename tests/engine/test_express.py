@@ -395,18 +395,21 @@ def test_refusals_of_the_short_path_say_what_the_full_path_says() -> None:
             assert refused.rule.name == "credential"
 
 
-def test_a_credential_the_engine_cannot_read_fails_closed() -> None:
+def test_a_credential_no_key_could_be_is_malformed_on_both_paths() -> None:
     clock = Clock()
     with twins(clock, monitor="memory://") as (fast, full):
-        length = fast.engine.keys.key_format.length
+        secret = fast.secret("reader")
         for twin in (fast, full):
-            # A lone surrogate cannot be encoded to be hashed: the check fails, and denies.
-            asked = Request("\ud800" * length, "GET", "/v1/events", ip="203.0.113.9")
-            refused = twin.engine.check(asked)
-            assert (refused.allowed, refused.code, refused.step) == (False, "UNAVAILABLE", "engine")
-            assert refused.reason == "the engine could not decide"
-            assert refused.error is not None
-            assert refused.error.startswith("UnicodeEncodeError: ")
+            # A lone surrogate cannot be encoded to be hashed, and no key holds one.
+            for credential in ("\ud800" * len(secret), secret[:-1] + "\ud800"):
+                asked = Request(credential, "GET", "/v1/events", ip="203.0.113.9")
+                refused = twin.engine.check(asked)
+                assert (refused.allowed, refused.code, refused.step) == (
+                    False,
+                    "MALFORMED_CREDENTIAL",
+                    "credential",
+                )
+                assert refused.error is None
 
 
 def test_the_short_path_logs_each_decision_at_debug_level(caplog: pytest.LogCaptureFixture) -> None:
