@@ -1,4 +1,4 @@
-"""What a check hands the monitor, and how the writer makes a record of it.
+"""What a check hands the monitor, and how the writer makes a row of it.
 
 The check pays for one flat tuple and one append. The tuple holds plain values (strings,
 numbers, objects that live as long as the policy set or the key) and the limiter's
@@ -6,7 +6,7 @@ answer, never the request or the decision: whatever a queued tuple keeps alive, 
 garbage collector walks again and again while it waits (a request holds all its
 headers), and that walk, not the append, would be the cost of recording. Everything else
 — the client behind proxies, the route, the limits' headroom, the ids — is worked out in
-the writer thread.
+the writer thread, which makes a row of each (:mod:`policyengine.monitor.rows`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from policyengine.decision import Decision
 from policyengine.errors import InvalidValue
+from policyengine.keys.codec import to_micros
 from policyengine.limits.headers import RateLimitHeaders
-from policyengine.monitor.records import DecisionRecord, Headroom, Redactor, storable
+from policyengine.monitor.records import Redactor, storable
+from policyengine.monitor.rows import DecisionRow, limits_text
 from policyengine.monitor.stream import Stream
 from policyengine.net import Proxies, client_address, format_ip
 from policyengine.request import Request, new_request_id
@@ -85,9 +87,10 @@ def recorder(stream: Stream, proxied: bool) -> RecordDecision:
 
 
 class Recorder:
-    """Makes :class:`DecisionRecord` s of captured checks; used by the writer thread only.
+    """Makes :data:`~policyengine.monitor.rows.DecisionRow` s of captured checks; used by
+    the writer thread only.
 
-    It runs once per decision, so it is written for speed: records are built positionally,
+    It runs once per decision, so it is written for speed: a row is one tuple display,
     and client addresses, which repeat, are formatted once."""
 
     def __init__(self, environment: str, proxies: Proxies, key_prefix: str) -> None:
@@ -99,7 +102,7 @@ class Recorder:
         self._count = itertools.count()
         self._clients: dict[str, str | None] = {}
 
-    def record(self, captured: Captured) -> DecisionRecord:
+    def row(self, captured: Captured) -> DecisionRow:
         (
             latency, at, credential, method, path, resource, action, peer, headers, request_id,
             code, step, reason, rule, location, key, error, prepared, outcome,
@@ -121,18 +124,25 @@ class Recorder:
             resource = storable(resource)
         if action is not None:
             action = storable(action)
-        return DecisionRecord(
+        limits = () if outcome is None else outcome.headroom()
+        if key is None:
+            key_id = key_type = key_environment = expires = expires_us = None
+        else:
+            key_id, key_type, key_environment = key.id, key.type, key.environment
+            expires = key.expires_at
+            expires_us = None if expires is None else to_micros(expires)
+        return (
             f"{self._stem}{next(self._count):016x}",
-            at,
+            to_micros(at),
             storable(request_id) if request_id else new_request_id(),
-            code,
+            code.value,
             step,
             redact(reason) or "",
             credential,
-            key.id if key is not None else None,
-            key.type if key is not None else None,
-            key.environment if key is not None else None,
-            key.expires_at if key is not None else None,
+            key_id,
+            key_type,
+            key_environment,
+            expires_us,
             method,
             path,
             resource,
@@ -141,10 +151,14 @@ class Recorder:
             rule,
             f"{location.file}:{location.line}" if location is not None else None,
             redact(error),
-            latency,
-            () if outcome is None else tuple(Headroom(*h) for h in outcome.headroom()),
+            round(latency * 1e6),
+            limits_text(limits) if limits else "",
             self._environment,
             prepared.digest,
+            at,
+            expires,
+            latency,
+            limits,
         )
 
     def _client(self, peer: str | None, headers: Mapping[str, str] | None) -> str | None:

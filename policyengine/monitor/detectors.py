@@ -1,4 +1,4 @@
-"""The anomaly detectors: they read decision records as the writer writes them, never a
+"""The anomaly detectors: they read decision rows as the writer writes them, never a
 check, and report each sign of trouble as a :class:`~policyengine.monitor.alerts.Sign`.
 
 Every kind of :mod:`policyengine.policy.alerts` is here, with the thresholds the policy
@@ -13,11 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from policyengine.decision import Code
-from policyengine.keys.codec import to_micros
 from policyengine.monitor.alerts import Sign
 from policyengine.monitor.history import MINUTE, NO_NETWORK, KeyWatch, LoadHistory, Networks
 from policyengine.monitor.probing import MAX_WATCHED, PROBING, DenialBursts
-from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import (
+    AT,
+    CLIENT,
+    CODE,
+    ENVIRONMENT,
+    EXPIRES,
+    KEY_ENVIRONMENT,
+    KEY_ID,
+    LIMITS,
+    MOMENT,
+    OK,
+    PATH,
+    DecisionRow,
+    credits,
+    tightest,
+)
 from policyengine.policy.alerts import AlertSettings
 from policyengine.units import format_duration
 
@@ -25,6 +39,11 @@ from policyengine.units import format_duration
 _WINDOW = 3600.0
 
 Settings = Mapping[str, AlertSettings]
+WRONG_ENVIRONMENT, REVOKED, RATE_LIMITED = (
+    Code.WRONG_ENVIRONMENT.value,
+    Code.REVOKED.value,
+    Code.RATE_LIMITED.value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +93,27 @@ class Detectors:
         #: ``(key id, network) → (first, last use)`` since the writer last took them.
         self.networks: dict[tuple[str, str], tuple[datetime, datetime]] = {}
 
-    def observe(self, records: list[DecisionRecord], settings: Settings) -> list[Sign]:
+    def observe(self, rows: list[DecisionRow], settings: Settings) -> list[Sign]:
         signs: list[Sign] = []
         watch = _Watch.of(settings)
-        for record in records:
-            if watch.burst is not None and record.code in PROBING:
-                self._bursts.add(record, watch.burst, signs)
-            if record.key_id is not None:
-                self._key(record.key_id, record, watch, signs)
+        for row in rows:
+            if watch.burst is not None and row[CODE] in PROBING:
+                self._bursts.add(row, watch.burst, signs)
+            key_id = row[KEY_ID]
+            if key_id is not None:
+                self._key(key_id, row, watch, signs)
         return signs
 
     def take_networks(self) -> dict[tuple[str, str], tuple[datetime, datetime]]:
         taken, self.networks = self.networks, {}
         return taken
 
-    def _key(self, key_id: str, record: DecisionRecord, on: _Watch, signs: list[Sign]) -> None:
-        at = record.at
-        watch = self._watch(key_id, at, on)
-        network = self._network(record.client, on.new_network)
+    def _key(self, key_id: str, row: DecisionRow, on: _Watch, signs: list[Sign]) -> None:
+        at: datetime = row[MOMENT]
+        watch = self._watch(key_id, at, row[AT], on)
+        client = row[CLIENT]
+        code = row[CODE]
+        network = self._network(client, on.new_network)
         if on.new_network and network not in watch.networks and network != NO_NETWORK:
             known = sorted(n for n in watch.networks if n != NO_NETWORK)
             if known:
@@ -102,7 +124,7 @@ class Detectors:
                         at,
                         f"key {key_id} was used from {network}, a network it had not used",
                         network=network,
-                        client=record.client,
+                        client=client,
                         known_networks=known[:20],
                     )
                 )
@@ -125,51 +147,48 @@ class Detectors:
         if watch.last_seen is None or at > watch.last_seen:
             watch.last_seen = at
         if on.volume is not None:
-            self._volume(key_id, watch, record, on, signs)
+            self._volume(key_id, watch, row, on, signs)
         if on.saturated_for is not None:
-            self._saturation(key_id, watch, record, on.saturated_for, signs)
-        if on.wrong_environment and record.code is Code.WRONG_ENVIRONMENT:
+            self._saturation(key_id, watch, row, on.saturated_for, signs)
+        if on.wrong_environment and code == WRONG_ENVIRONMENT:
             signs.append(
                 _sign(
                     "wrong_environment",
                     key_id,
                     at,
-                    f"{record.key_environment} key {key_id} was sent to a "
-                    f"{record.environment} service",
-                    key_environment=record.key_environment,
-                    service_environment=record.environment,
-                    client=record.client,
+                    f"{row[KEY_ENVIRONMENT]} key {key_id} was sent to a {row[ENVIRONMENT]} service",
+                    key_environment=row[KEY_ENVIRONMENT],
+                    service_environment=row[ENVIRONMENT],
+                    client=client,
                 )
             )
-        if on.revoked and record.code is Code.REVOKED:
+        if on.revoked and code == REVOKED:
             signs.append(
                 _sign(
                     "revoked_key_used",
                     key_id,
                     at,
                     f"revoked key {key_id} is still being tried",
-                    client=record.client,
-                    path=record.path,
+                    client=client,
+                    path=row[PATH],
                 )
             )
-        credits = record.credits if on.credits_below is not None else None
-        if (
-            credits is not None
-            and credits.quota
-            and credits.remaining / credits.quota <= (on.credits_below or 0)
-        ):
-            signs.append(
-                _sign(
-                    "credits_low",
-                    key_id,
-                    at,
-                    f"key {key_id} has {credits.remaining} of {credits.quota} credits left",
-                    remaining=credits.remaining,
-                    quota=credits.quota,
+        left_credits = credits(row[LIMITS]) if on.credits_below is not None else None
+        if left_credits is not None:
+            _, remaining, quota = left_credits
+            if quota and remaining / quota <= (on.credits_below or 0):
+                signs.append(
+                    _sign(
+                        "credits_low",
+                        key_id,
+                        at,
+                        f"key {key_id} has {remaining} of {quota} credits left",
+                        remaining=remaining,
+                        quota=quota,
+                    )
                 )
-            )
-        expires = record.key_expires_at
-        if on.expiring_within is not None and expires is not None and record.allowed:
+        expires: datetime | None = row[EXPIRES]
+        if on.expiring_within is not None and expires is not None and code == OK:
             left = expires - at
             if left <= on.expiring_within:
                 signs.append(
@@ -183,26 +202,27 @@ class Detectors:
                     )
                 )
 
-    def _watch(self, key_id: str, at: datetime, on: _Watch) -> KeyWatch:
+    def _watch(self, key_id: str, at: datetime, micros: int, on: _Watch) -> KeyWatch:
         watch = self._keys.get(key_id)
         if watch is not None:
             self._keys.move_to_end(key_id)
             return watch
         window = on.volume_window
         history = self._history(key_id, at - window)
-        watch = self._keys[key_id] = KeyWatch.of(history, to_micros(at), at, window.total_seconds())
+        watch = self._keys[key_id] = KeyWatch.of(history, micros, at, window.total_seconds())
         if len(self._keys) > MAX_WATCHED:
             self._keys.popitem(last=False)
         return watch
 
     def _volume(
-        self, key_id: str, watch: KeyWatch, record: DecisionRecord, on: _Watch, signs: list[Sign]
+        self, key_id: str, watch: KeyWatch, row: DecisionRow, on: _Watch, signs: list[Sign]
     ) -> None:
         settings = on.volume
         assert settings is not None
-        watch.roll(to_micros(record.at) // MINUTE * MINUTE, settings["baseline"])
+        watch.roll(row[AT] // MINUTE * MINUTE, settings["baseline"])
         watch.count += 1
-        established = watch.first_seen <= record.at - on.volume_window
+        at: datetime = row[MOMENT]
+        established = watch.first_seen <= at - on.volume_window
         threshold = max(settings["minimum"], settings["factor"] * watch.baseline)
         if established and not watch.spiked and watch.count >= threshold:
             watch.spiked = True
@@ -210,7 +230,7 @@ class Detectors:
                 _sign(
                     "volume_spike",
                     key_id,
-                    record.at,
+                    at,
                     f"key {key_id} made {watch.count} requests in a minute, against a "
                     f"baseline of {watch.baseline:.1f}",
                     requests=watch.count,
@@ -224,17 +244,17 @@ class Detectors:
         self,
         key_id: str,
         watch: KeyWatch,
-        record: DecisionRecord,
+        row: DecisionRow,
         held_for: timedelta,
         signs: list[Sign],
     ) -> None:
-        tightest = record.headroom
-        held_at_limit = record.code is Code.RATE_LIMITED or (
-            record.allowed and tightest is not None and tightest.remaining == 0
-        )
-        if not held_at_limit:
+        code = row[CODE]
+        if code != OK and code != RATE_LIMITED:
             return
-        at = record.at
+        least = tightest(row[LIMITS])
+        if code == OK and (least is None or least[1] != 0):
+            return
+        at: datetime = row[MOMENT]
         # A minute without being held at the limit ends a streak.
         if watch.saturated_last is None or at - watch.saturated_last > timedelta(minutes=1):
             watch.saturated_since = at
@@ -250,7 +270,7 @@ class Detectors:
                     f"key {key_id} has been held at its rate limit for {_duration(held)}",
                     since=since.isoformat(),
                     held_seconds=int(held.total_seconds()),
-                    limit=tightest.name if tightest is not None else None,
+                    limit=least[0] if least is not None else None,
                 )
             )
 
