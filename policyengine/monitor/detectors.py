@@ -52,15 +52,20 @@ class _Watch:
     ``None`` for a kind that is off."""
 
     new_network: AlertSettings | None
+    #: The prefixes that make a network of an address (IPv4, IPv6), whether or not new
+    #: networks are watched.
+    prefixes: tuple[int, int]
     dormant_after: timedelta | None
-    volume: AlertSettings | None
+    #: ``(baseline, minimum, factor)``.
+    volume: tuple[float, float, float] | None
     volume_window: timedelta
     saturated_for: timedelta | None
     credits_below: float | None
     expiring_within: timedelta | None
     wrong_environment: bool
     revoked: bool
-    burst: AlertSettings | None
+    #: ``(denials, within)``.
+    burst: tuple[int, float] | None
 
     @classmethod
     def of(cls, settings: Settings) -> _Watch:
@@ -69,18 +74,21 @@ class _Watch:
         def seconds(kind: str, name: str) -> timedelta | None:
             return timedelta(seconds=on[kind][name]) if kind in on else None
 
+        network = on.get("new_network")
         volume = on.get("volume_spike")
+        burst = on.get("denial_burst")
         return cls(
-            on.get("new_network"),
+            network,
+            (int(network["ipv4_prefix"]), int(network["ipv6_prefix"])) if network else (24, 48),
             seconds("dormant_key", "after"),
-            volume,
+            (volume["baseline"], volume["minimum"], volume["factor"]) if volume else None,
             timedelta(seconds=volume["baseline"] if volume else _WINDOW),
             seconds("rate_limit_saturated", "for"),
             on["credits_low"]["below"] if "credits_low" in on else None,
             seconds("expiring_key_in_use", "within"),
             "wrong_environment" in on,
             "revoked_key_used" in on,
-            on.get("denial_burst"),
+            (int(burst["denials"]), burst["within"]) if burst else None,
         )
 
 
@@ -113,7 +121,7 @@ class Detectors:
         watch = self._watch(key_id, at, row[AT], on)
         client = row[CLIENT]
         code = row[CODE]
-        network = self._network(client, on.new_network)
+        network = self._network(client, on.prefixes)
         if on.new_network and network not in watch.networks and network != NO_NETWORK:
             known = sorted(n for n in watch.networks if n != NO_NETWORK)
             if known:
@@ -217,13 +225,13 @@ class Detectors:
     def _volume(
         self, key_id: str, watch: KeyWatch, row: DecisionRow, on: _Watch, signs: list[Sign]
     ) -> None:
-        settings = on.volume
-        assert settings is not None
-        watch.roll(row[AT] // MINUTE * MINUTE, settings["baseline"])
+        assert on.volume is not None
+        window, minimum, factor = on.volume
+        watch.roll(row[AT] // MINUTE * MINUTE, window)
         watch.count += 1
         at: datetime = row[MOMENT]
         established = watch.first_seen <= at - on.volume_window
-        threshold = max(settings["minimum"], settings["factor"] * watch.baseline)
+        threshold = max(minimum, factor * watch.baseline)
         if established and not watch.spiked and watch.count >= threshold:
             watch.spiked = True
             signs.append(
@@ -236,7 +244,7 @@ class Detectors:
                     requests=watch.count,
                     window_seconds=60,
                     baseline=round(watch.baseline, 2),
-                    factor=settings["factor"],
+                    factor=factor,
                 )
             )
 

@@ -8,7 +8,6 @@ from collections import OrderedDict, deque
 from policyengine.decision import Code
 from policyengine.monitor.alerts import Sign, SubjectType
 from policyengine.monitor.rows import CLIENT, CODE, KEY_ID, MOMENT, DecisionRow
-from policyengine.policy.alerts import AlertSettings
 from policyengine.units import format_duration
 
 #: Denials that look like probing: credentials that are no key of ours, and asking for
@@ -37,13 +36,14 @@ class DenialBursts:
     def __init__(self) -> None:
         self._windows: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
 
-    def add(self, row: DecisionRow, settings: AlertSettings, signs: list[Sign]) -> None:
+    def add(self, row: DecisionRow, burst: tuple[int, float], signs: list[Sign]) -> None:
+        """Count a denial; ``burst`` is ``denial_burst``'s ``(denials, within)``."""
         key_id = row[KEY_ID]
         subject_type: SubjectType = "key" if key_id is not None else "address"
         subject = key_id or row[CLIENT]
         if subject is None:
             return
-        count, within = int(settings["denials"]), settings["within"]
+        count, within = burst
         window = self._windows.get(subject)
         if window is None or window.maxlen != count:
             window = self._windows[subject] = deque(maxlen=count)

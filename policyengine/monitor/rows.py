@@ -80,7 +80,10 @@ def tightest(limits: Sequence[Limit]) -> Limit | None:
 
 def credits(limits: Sequence[Limit]) -> Limit | None:
     """The usage credits after the request, as :attr:`DecisionRecord.credits` finds them."""
-    return next((limit for limit in limits if limit[0] == USAGE), None)
+    for limit in limits:
+        if limit[0] == USAGE:
+            return limit
+    return None
 
 
 def record_of(row: DecisionRow) -> DecisionRecord:
