@@ -156,7 +156,7 @@ class Recorder:
             f"{location.file}:{location.line}" if location is not None else None,
             redact(error),
             round(latency * 1e6),
-            limits_text(limits) if limits else "",
+            limits_text(limits),
             self._environment,
             prepared.digest,
             at,

@@ -12,8 +12,7 @@ from policyengine.units import format_duration
 
 #: Denials that look like probing: credentials that are no key of ours, and asking for
 #: what a key may not do. (Revoked keys and the wrong environment have kinds of their own;
-#: rate limits are not probing.)
-#: By the codes' values, as decision rows hold them.
+#: rate limits are not probing.) By their values, as decision rows hold codes.
 PROBING = frozenset(
     code.value
     for code in (
