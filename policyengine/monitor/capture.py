@@ -1,4 +1,4 @@
-"""What a check hands the monitor, and how the writer makes a record of it.
+"""What a check hands the monitor, and how the writer makes a row of it.
 
 The check pays for one flat tuple and one append. The tuple holds plain values (strings,
 numbers, objects that live as long as the policy set or the key) and the limiter's
@@ -6,7 +6,7 @@ answer, never the request or the decision: whatever a queued tuple keeps alive, 
 garbage collector walks again and again while it waits (a request holds all its
 headers), and that walk, not the append, would be the cost of recording. Everything else
 — the client behind proxies, the route, the limits' headroom, the ids — is worked out in
-the writer thread.
+the writer thread, which makes a row of each (:mod:`policyengine.monitor.rows`).
 """
 
 from __future__ import annotations
@@ -18,16 +18,21 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from policyengine.decision import Decision
+from policyengine.decision import Code, Decision
 from policyengine.errors import InvalidValue
+from policyengine.keys.codec import to_micros
 from policyengine.limits.headers import RateLimitHeaders
-from policyengine.monitor.records import DecisionRecord, Headroom, Redactor, storable
+from policyengine.monitor.records import Redactor, storable
+from policyengine.monitor.rows import DecisionRow, limits_text
 from policyengine.monitor.stream import Stream
 from policyengine.net import Proxies, client_address, format_ip
 from policyengine.request import Request, new_request_id
 
 if TYPE_CHECKING:
     from policyengine.policy.prepared import PreparedPolicy
+
+#: Each code's value, looked up for a fraction of the enum property's cost.
+_VALUES = {code: code.value for code in Code}
 
 #: What a check calls: ``(perf_counter() at its start, when it decided, request,
 #: decision, policy set)``.
@@ -85,9 +90,10 @@ def recorder(stream: Stream, proxied: bool) -> RecordDecision:
 
 
 class Recorder:
-    """Makes :class:`DecisionRecord` s of captured checks; used by the writer thread only.
+    """Makes :data:`~policyengine.monitor.rows.DecisionRow` s of captured checks; used by
+    the writer thread only.
 
-    It runs once per decision, so it is written for speed: records are built positionally,
+    It runs once per decision, so it is written for speed: a row is one tuple display,
     and client addresses, which repeat, are formatted once."""
 
     def __init__(self, environment: str, proxies: Proxies, key_prefix: str) -> None:
@@ -98,8 +104,9 @@ class Recorder:
         self._stem = f"dec_{secrets.token_hex(6)}"
         self._count = itertools.count()
         self._clients: dict[str, str | None] = {}
+        self._expiries: dict[datetime, int] = {}
 
-    def record(self, captured: Captured) -> DecisionRecord:
+    def row(self, captured: Captured) -> DecisionRow:
         (
             latency, at, credential, method, path, resource, action, peer, headers, request_id,
             code, step, reason, rule, location, key, error, prepared, outcome,
@@ -121,18 +128,25 @@ class Recorder:
             resource = storable(resource)
         if action is not None:
             action = storable(action)
-        return DecisionRecord(
+        limits = () if outcome is None else outcome.headroom()
+        if key is None:
+            key_id = key_type = key_environment = expires = expires_us = None
+        else:
+            key_id, key_type, key_environment = key.id, key.type, key.environment
+            expires = key.expires_at
+            expires_us = None if expires is None else self._micros(expires)
+        return (
             f"{self._stem}{next(self._count):016x}",
-            at,
+            to_micros(at),
             storable(request_id) if request_id else new_request_id(),
-            code,
+            _VALUES[code],
             step,
             redact(reason) or "",
             credential,
-            key.id if key is not None else None,
-            key.type if key is not None else None,
-            key.environment if key is not None else None,
-            key.expires_at if key is not None else None,
+            key_id,
+            key_type,
+            key_environment,
+            expires_us,
             method,
             path,
             resource,
@@ -141,11 +155,24 @@ class Recorder:
             rule,
             f"{location.file}:{location.line}" if location is not None else None,
             redact(error),
-            latency,
-            () if outcome is None else tuple(Headroom(*h) for h in outcome.headroom()),
+            round(latency * 1e6),
+            limits_text(limits),
             self._environment,
             prepared.digest,
+            at,
+            expires,
+            latency,
+            limits,
         )
+
+    def _micros(self, expires: datetime) -> int:
+        """A key's expiry in µs: the same few keys expire at the same moments."""
+        found = self._expiries.get(expires)
+        if found is None:
+            if len(self._expiries) >= 65536:
+                self._expiries.clear()
+            found = self._expiries[expires] = to_micros(expires)
+        return found
 
     def _client(self, peer: str | None, headers: Mapping[str, str] | None) -> str | None:
         if peer is None:

@@ -1,4 +1,4 @@
-"""The anomaly detectors: they read decision records as the writer writes them, never a
+"""The anomaly detectors: they read decision rows as the writer writes them, never a
 check, and report each sign of trouble as a :class:`~policyengine.monitor.alerts.Sign`.
 
 Every kind of :mod:`policyengine.policy.alerts` is here, with the thresholds the policy
@@ -13,11 +13,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from policyengine.decision import Code
-from policyengine.keys.codec import to_micros
 from policyengine.monitor.alerts import Sign
 from policyengine.monitor.history import MINUTE, NO_NETWORK, KeyWatch, LoadHistory, Networks
 from policyengine.monitor.probing import MAX_WATCHED, PROBING, DenialBursts
-from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import (
+    AT,
+    CLIENT,
+    CODE,
+    ENVIRONMENT,
+    EXPIRES,
+    KEY_ENVIRONMENT,
+    KEY_ID,
+    LIMITS,
+    MOMENT,
+    OK,
+    PATH,
+    DecisionRow,
+    credits,
+    tightest,
+)
 from policyengine.policy.alerts import AlertSettings
 from policyengine.units import format_duration
 
@@ -25,6 +39,11 @@ from policyengine.units import format_duration
 _WINDOW = 3600.0
 
 Settings = Mapping[str, AlertSettings]
+WRONG_ENVIRONMENT, REVOKED, RATE_LIMITED = (
+    Code.WRONG_ENVIRONMENT.value,
+    Code.REVOKED.value,
+    Code.RATE_LIMITED.value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +52,20 @@ class _Watch:
     ``None`` for a kind that is off."""
 
     new_network: AlertSettings | None
+    #: The prefixes that make a network of an address (IPv4, IPv6), whether or not new
+    #: networks are watched.
+    prefixes: tuple[int, int]
     dormant_after: timedelta | None
-    volume: AlertSettings | None
+    #: ``(baseline, minimum, factor)``.
+    volume: tuple[float, float, float] | None
     volume_window: timedelta
     saturated_for: timedelta | None
     credits_below: float | None
     expiring_within: timedelta | None
     wrong_environment: bool
     revoked: bool
-    burst: AlertSettings | None
+    #: ``(denials, within)``.
+    burst: tuple[int, float] | None
 
     @classmethod
     def of(cls, settings: Settings) -> _Watch:
@@ -50,18 +74,21 @@ class _Watch:
         def seconds(kind: str, name: str) -> timedelta | None:
             return timedelta(seconds=on[kind][name]) if kind in on else None
 
+        network = on.get("new_network")
         volume = on.get("volume_spike")
+        burst = on.get("denial_burst")
         return cls(
-            on.get("new_network"),
+            network,
+            (int(network["ipv4_prefix"]), int(network["ipv6_prefix"])) if network else (24, 48),
             seconds("dormant_key", "after"),
-            volume,
+            (volume["baseline"], volume["minimum"], volume["factor"]) if volume else None,
             timedelta(seconds=volume["baseline"] if volume else _WINDOW),
             seconds("rate_limit_saturated", "for"),
             on["credits_low"]["below"] if "credits_low" in on else None,
             seconds("expiring_key_in_use", "within"),
             "wrong_environment" in on,
             "revoked_key_used" in on,
-            on.get("denial_burst"),
+            (int(burst["denials"]), burst["within"]) if burst else None,
         )
 
 
@@ -74,24 +101,27 @@ class Detectors:
         #: ``(key id, network) → (first, last use)`` since the writer last took them.
         self.networks: dict[tuple[str, str], tuple[datetime, datetime]] = {}
 
-    def observe(self, records: list[DecisionRecord], settings: Settings) -> list[Sign]:
+    def observe(self, rows: list[DecisionRow], settings: Settings) -> list[Sign]:
         signs: list[Sign] = []
         watch = _Watch.of(settings)
-        for record in records:
-            if watch.burst is not None and record.code in PROBING:
-                self._bursts.add(record, watch.burst, signs)
-            if record.key_id is not None:
-                self._key(record.key_id, record, watch, signs)
+        for row in rows:
+            if watch.burst is not None and row[CODE] in PROBING:
+                self._bursts.add(row, watch.burst, signs)
+            key_id = row[KEY_ID]
+            if key_id is not None:
+                self._key(key_id, row, watch, signs)
         return signs
 
     def take_networks(self) -> dict[tuple[str, str], tuple[datetime, datetime]]:
         taken, self.networks = self.networks, {}
         return taken
 
-    def _key(self, key_id: str, record: DecisionRecord, on: _Watch, signs: list[Sign]) -> None:
-        at = record.at
-        watch = self._watch(key_id, at, on)
-        network = self._network(record.client, on.new_network)
+    def _key(self, key_id: str, row: DecisionRow, on: _Watch, signs: list[Sign]) -> None:
+        at: datetime = row[MOMENT]
+        watch = self._watch(key_id, at, row[AT], on)
+        client = row[CLIENT]
+        code = row[CODE]
+        network = self._network(client, on.prefixes)
         if on.new_network and network not in watch.networks and network != NO_NETWORK:
             known = sorted(n for n in watch.networks if n != NO_NETWORK)
             if known:
@@ -102,7 +132,7 @@ class Detectors:
                         at,
                         f"key {key_id} was used from {network}, a network it had not used",
                         network=network,
-                        client=record.client,
+                        client=client,
                         known_networks=known[:20],
                     )
                 )
@@ -125,51 +155,48 @@ class Detectors:
         if watch.last_seen is None or at > watch.last_seen:
             watch.last_seen = at
         if on.volume is not None:
-            self._volume(key_id, watch, record, on, signs)
+            self._volume(key_id, watch, row, on, signs)
         if on.saturated_for is not None:
-            self._saturation(key_id, watch, record, on.saturated_for, signs)
-        if on.wrong_environment and record.code is Code.WRONG_ENVIRONMENT:
+            self._saturation(key_id, watch, row, on.saturated_for, signs)
+        if on.wrong_environment and code == WRONG_ENVIRONMENT:
             signs.append(
                 _sign(
                     "wrong_environment",
                     key_id,
                     at,
-                    f"{record.key_environment} key {key_id} was sent to a "
-                    f"{record.environment} service",
-                    key_environment=record.key_environment,
-                    service_environment=record.environment,
-                    client=record.client,
+                    f"{row[KEY_ENVIRONMENT]} key {key_id} was sent to a {row[ENVIRONMENT]} service",
+                    key_environment=row[KEY_ENVIRONMENT],
+                    service_environment=row[ENVIRONMENT],
+                    client=client,
                 )
             )
-        if on.revoked and record.code is Code.REVOKED:
+        if on.revoked and code == REVOKED:
             signs.append(
                 _sign(
                     "revoked_key_used",
                     key_id,
                     at,
                     f"revoked key {key_id} is still being tried",
-                    client=record.client,
-                    path=record.path,
+                    client=client,
+                    path=row[PATH],
                 )
             )
-        credits = record.credits if on.credits_below is not None else None
-        if (
-            credits is not None
-            and credits.quota
-            and credits.remaining / credits.quota <= (on.credits_below or 0)
-        ):
-            signs.append(
-                _sign(
-                    "credits_low",
-                    key_id,
-                    at,
-                    f"key {key_id} has {credits.remaining} of {credits.quota} credits left",
-                    remaining=credits.remaining,
-                    quota=credits.quota,
+        left_credits = credits(row[LIMITS]) if on.credits_below is not None else None
+        if left_credits is not None:
+            _, remaining, quota = left_credits
+            if quota and remaining / quota <= (on.credits_below or 0):
+                signs.append(
+                    _sign(
+                        "credits_low",
+                        key_id,
+                        at,
+                        f"key {key_id} has {remaining} of {quota} credits left",
+                        remaining=remaining,
+                        quota=quota,
+                    )
                 )
-            )
-        expires = record.key_expires_at
-        if on.expiring_within is not None and expires is not None and record.allowed:
+        expires: datetime | None = row[EXPIRES]
+        if on.expiring_within is not None and expires is not None and code == OK:
             left = expires - at
             if left <= on.expiring_within:
                 signs.append(
@@ -183,40 +210,41 @@ class Detectors:
                     )
                 )
 
-    def _watch(self, key_id: str, at: datetime, on: _Watch) -> KeyWatch:
+    def _watch(self, key_id: str, at: datetime, micros: int, on: _Watch) -> KeyWatch:
         watch = self._keys.get(key_id)
         if watch is not None:
             self._keys.move_to_end(key_id)
             return watch
         window = on.volume_window
         history = self._history(key_id, at - window)
-        watch = self._keys[key_id] = KeyWatch.of(history, to_micros(at), at, window.total_seconds())
+        watch = self._keys[key_id] = KeyWatch.of(history, micros, at, window.total_seconds())
         if len(self._keys) > MAX_WATCHED:
             self._keys.popitem(last=False)
         return watch
 
     def _volume(
-        self, key_id: str, watch: KeyWatch, record: DecisionRecord, on: _Watch, signs: list[Sign]
+        self, key_id: str, watch: KeyWatch, row: DecisionRow, on: _Watch, signs: list[Sign]
     ) -> None:
-        settings = on.volume
-        assert settings is not None
-        watch.roll(to_micros(record.at) // MINUTE * MINUTE, settings["baseline"])
+        assert on.volume is not None
+        window, minimum, factor = on.volume
+        watch.roll(row[AT] // MINUTE * MINUTE, window)
         watch.count += 1
-        established = watch.first_seen <= record.at - on.volume_window
-        threshold = max(settings["minimum"], settings["factor"] * watch.baseline)
+        at: datetime = row[MOMENT]
+        established = watch.first_seen <= at - on.volume_window
+        threshold = max(minimum, factor * watch.baseline)
         if established and not watch.spiked and watch.count >= threshold:
             watch.spiked = True
             signs.append(
                 _sign(
                     "volume_spike",
                     key_id,
-                    record.at,
+                    at,
                     f"key {key_id} made {watch.count} requests in a minute, against a "
                     f"baseline of {watch.baseline:.1f}",
                     requests=watch.count,
                     window_seconds=60,
                     baseline=round(watch.baseline, 2),
-                    factor=settings["factor"],
+                    factor=factor,
                 )
             )
 
@@ -224,17 +252,17 @@ class Detectors:
         self,
         key_id: str,
         watch: KeyWatch,
-        record: DecisionRecord,
+        row: DecisionRow,
         held_for: timedelta,
         signs: list[Sign],
     ) -> None:
-        tightest = record.headroom
-        held_at_limit = record.code is Code.RATE_LIMITED or (
-            record.allowed and tightest is not None and tightest.remaining == 0
-        )
-        if not held_at_limit:
+        code = row[CODE]
+        if code != OK and code != RATE_LIMITED:
             return
-        at = record.at
+        least = tightest(row[LIMITS])
+        if code == OK and (least is None or least[1] != 0):
+            return
+        at: datetime = row[MOMENT]
         # A minute without being held at the limit ends a streak.
         if watch.saturated_last is None or at - watch.saturated_last > timedelta(minutes=1):
             watch.saturated_since = at
@@ -250,7 +278,7 @@ class Detectors:
                     f"key {key_id} has been held at its rate limit for {_duration(held)}",
                     since=since.isoformat(),
                     held_seconds=int(held.total_seconds()),
-                    limit=tightest.name if tightest is not None else None,
+                    limit=least[0] if least is not None else None,
                 )
             )
 

@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policyengine.policy.alerts import AlertSettings
-
 #: A request with no client address counts as from this network, which is never new.
 NO_NETWORK = "-"
 MINUTE = 60_000_000
@@ -87,24 +85,27 @@ def alpha(window: float) -> float:
 
 
 class Networks:
-    """Client address → the network it counts as: its ``/24`` (IPv4) or ``/48`` (IPv6),
-    or the prefixes the settings give. Addresses repeat, so the answers are kept."""
+    """Client address → the network it counts as, by the prefixes given: ``(24, 48)``
+    makes it its ``/24`` (IPv4) or ``/48`` (IPv6). Addresses repeat, so the answers are
+    kept, as long as the prefixes stay the same."""
 
     def __init__(self) -> None:
-        self._found: dict[tuple[str, int, int], str] = {}
+        self._prefixes = (24, 48)
+        self._found: dict[str, str] = {}
 
-    def __call__(self, client: str | None, settings: AlertSettings | None) -> str:
+    def __call__(self, client: str | None, prefixes: tuple[int, int]) -> str:
         if client is None:
             return NO_NETWORK
-        v4 = int(settings["ipv4_prefix"]) if settings else 24
-        v6 = int(settings["ipv6_prefix"]) if settings else 48
-        key = (client, v4, v6)
-        found = self._found.get(key)
+        if prefixes != self._prefixes:
+            self._prefixes = prefixes
+            self._found.clear()
+        found = self._found.get(client)
         if found is None:
+            v4, v6 = prefixes
             address = ipaddress.ip_address(client)
             prefix = v4 if address.version == 4 else v6
             found = str(ipaddress.ip_network(f"{client}/{prefix}", strict=False))
             if len(self._found) >= 65536:
                 self._found.clear()
-            self._found[key] = found
+            self._found[client] = found
         return found

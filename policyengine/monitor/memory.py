@@ -16,6 +16,7 @@ from policyengine.monitor.alerts import Alert, added_to, raised_entry
 from policyengine.monitor.audit import AuditEntry, AuditHead
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import record_of
 from policyengine.monitor.store import (
     NETWORK_MEMORY,
     AlertQuery,
@@ -45,7 +46,7 @@ class MemoryStore:
     def write(self, batch: Batch) -> Written:
         written = Written()
         with self._lock:
-            self._decisions.extend(batch.decisions)
+            self._decisions.extend(map(record_of, batch.decisions))
             if len(self._decisions) > MAX_DECISIONS:
                 del self._decisions[: len(self._decisions) - MAX_DECISIONS]
             for key, bucket in batch.usage.items():

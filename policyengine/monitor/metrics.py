@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policyengine.errors import ConfigError
-from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import CODE, KEY_ENVIRONMENT, KEY_TYPE, LATENCY, DecisionRow
 
 #: Histogram bucket bounds, in seconds: a check takes microseconds, unless a store is slow.
 LATENCY_BUCKETS = (
@@ -51,15 +51,16 @@ class Metrics:
         self._latency_sum = 0.0
         self._alerts: dict[tuple[str, str], int] = {}
 
-    def count(self, records: Iterable[DecisionRecord]) -> None:
+    def count(self, rows: Iterable[DecisionRow]) -> None:
         decisions: dict[tuple[str, str, str], int] = {}
         buckets = [0] * len(self._buckets)
         total = 0.0
-        for record in records:
-            labels = (record.code.value, record.key_type or NONE, record.key_environment or NONE)
+        for row in rows:
+            labels = (row[CODE], row[KEY_TYPE] or NONE, row[KEY_ENVIRONMENT] or NONE)
             decisions[labels] = decisions.get(labels, 0) + 1
-            buckets[bisect.bisect_left(LATENCY_BUCKETS, record.latency)] += 1
-            total += record.latency
+            latency = row[LATENCY]
+            buckets[bisect.bisect_left(LATENCY_BUCKETS, latency)] += 1
+            total += latency
         with self._lock:
             for labels, count in decisions.items():
                 self._decisions[labels] = self._decisions.get(labels, 0) + count

@@ -7,15 +7,15 @@ from collections import OrderedDict, deque
 
 from policyengine.decision import Code
 from policyengine.monitor.alerts import Sign, SubjectType
-from policyengine.monitor.records import DecisionRecord
-from policyengine.policy.alerts import AlertSettings
+from policyengine.monitor.rows import CLIENT, CODE, KEY_ID, MOMENT, DecisionRow
 from policyengine.units import format_duration
 
 #: Denials that look like probing: credentials that are no key of ours, and asking for
 #: what a key may not do. (Revoked keys and the wrong environment have kinds of their own;
-#: rate limits are not probing.)
+#: rate limits are not probing.) By their values, as decision rows hold codes.
 PROBING = frozenset(
-    {
+    code.value
+    for code in (
         Code.MISSING_CREDENTIAL,
         Code.MALFORMED_CREDENTIAL,
         Code.NOT_FOUND,
@@ -23,7 +23,7 @@ PROBING = frozenset(
         Code.INSUFFICIENT_SCOPE,
         Code.DENIED_BY_POLICY,
         Code.IP_NOT_ALLOWED,
-    }
+    )
 )
 #: Keys and addresses watched at once; past it the longest unseen are forgotten.
 MAX_WATCHED = 100_000
@@ -35,12 +35,14 @@ class DenialBursts:
     def __init__(self) -> None:
         self._windows: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()
 
-    def add(self, record: DecisionRecord, settings: AlertSettings, signs: list[Sign]) -> None:
-        subject_type: SubjectType = "key" if record.key_id is not None else "address"
-        subject = record.key_id or record.client
+    def add(self, row: DecisionRow, burst: tuple[int, float], signs: list[Sign]) -> None:
+        """Count a denial; ``burst`` is ``denial_burst``'s ``(denials, within)``."""
+        key_id = row[KEY_ID]
+        subject_type: SubjectType = "key" if key_id is not None else "address"
+        subject = key_id or row[CLIENT]
         if subject is None:
             return
-        count, within = int(settings["denials"]), settings["within"]
+        count, within = burst
         window = self._windows.get(subject)
         if window is None or window.maxlen != count:
             window = self._windows[subject] = deque(maxlen=count)
@@ -48,8 +50,9 @@ class DenialBursts:
                 self._windows.popitem(last=False)
         else:
             self._windows.move_to_end(subject)
-        now = record.at.timestamp()
-        window.append((now, record.code.value))
+        at = row[MOMENT]
+        now = at.timestamp()
+        window.append((now, row[CODE]))
         span = now - window[0][0]
         if len(window) == count and span <= within:
             codes: dict[str, int] = {}
@@ -60,7 +63,7 @@ class DenialBursts:
                     "denial_burst",
                     subject,
                     subject_type,
-                    record.at,
+                    at,
                     f"{count} denials within {format_duration(round(span))} "
                     f"for {subject_type} {subject}",
                     {

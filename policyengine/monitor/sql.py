@@ -15,6 +15,7 @@ from policyengine.monitor.alerts import Alert, raised_entry
 from policyengine.monitor.audit import AuditEntry, AuditHead
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import STORED
 from policyengine.monitor.schema import (
     ALERTS,
     COMPONENT,
@@ -31,7 +32,6 @@ from policyengine.monitor.sql_rows import (
     SELECT_DENIALS,
     SELECT_USAGE,
     decision_from_row,
-    decision_row,
     decisions_statement,
     usage_points,
     usage_rows,
@@ -60,7 +60,7 @@ class SqlMonitorStore:
     def write(self, batch: Batch) -> Written:
         usage, denials = usage_rows(list(batch.usage.items()))
         with self._database.transaction(write=True) as run:
-            run.many(INSERT, [decision_row(record) for record in batch.decisions])
+            run.many(INSERT, [row[:STORED] for row in batch.decisions])
             run.many(ADD_USAGE, usage)
             run.many(ADD_DENIALS, denials)
             sql_alerts.add_networks(run, batch.networks)

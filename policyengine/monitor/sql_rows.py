@@ -8,23 +8,19 @@ from policyengine.db import Row
 from policyengine.db.where import Where
 from policyengine.decision import Code
 from policyengine.errors import StorageError
-from policyengine.keys.codec import from_micros, optional_micros, to_micros
-from policyengine.monitor.records import DecisionRecord, Headroom
+from policyengine.keys.codec import from_micros, optional_micros
+from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import COLUMNS, limits_from_text
 from policyengine.monitor.schema import DECISIONS, DENIALS, USAGE
 from policyengine.monitor.store import DecisionQuery
 from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint, point
 
-_FIELDS = (
-    "id", "at", "request_id", "code", "step", "reason", "credential", "key_id", "key_type",
-    "key_environment", "key_expires_at", "method", "path", "resource", "action", "client", "rule",
-    "rule_location", "error", "latency_us", "limits", "environment", "policy",
-)  # fmt: skip
-_COLUMNS = ", ".join(_FIELDS)
+_COLUMNS = ", ".join(COLUMNS)
 # Statements are assembled from the constant names above, never from input, which is
 # always passed as parameters: hence the ``noqa: S608`` marks.
 INSERT = (
     f"INSERT INTO {DECISIONS} ({_COLUMNS}) "  # noqa: S608
-    f"VALUES ({', '.join('?' for _ in _FIELDS)})"
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
 
@@ -53,49 +49,8 @@ SELECT_DENIALS = (
 )
 
 
-def limits_text(limits: Sequence[Headroom]) -> str:
-    """``default:599:600,usage:99:100``: limit names hold neither ``:`` nor ``,``."""
-    return ",".join(f"{h.name}:{h.remaining}:{h.quota}" for h in limits)
-
-
-def limits_from_text(text: str) -> tuple[Headroom, ...]:
-    found = []
-    for item in text.split(",") if text else ():
-        name, remaining, quota = item.split(":")
-        found.append(Headroom(name, int(remaining), int(quota)))
-    return tuple(found)
-
-
-def decision_row(record: DecisionRecord) -> tuple[object, ...]:
-    return (
-        record.id,
-        to_micros(record.at),
-        record.request_id,
-        record.code.value,
-        record.step,
-        record.reason,
-        record.credential,
-        record.key_id,
-        record.key_type,
-        record.key_environment,
-        None if record.key_expires_at is None else to_micros(record.key_expires_at),
-        record.method,
-        record.path,
-        record.resource,
-        record.action,
-        record.client,
-        record.rule,
-        record.rule_location,
-        record.error,
-        round(record.latency * 1e6),
-        limits_text(record.limits),
-        record.environment,
-        record.policy,
-    )
-
-
 def decision_from_row(row: Row) -> DecisionRecord:
-    value = dict(zip(_FIELDS, row, strict=True))
+    value = dict(zip(COLUMNS, row, strict=True))
     try:
         return DecisionRecord(
             id=value["id"],

@@ -18,6 +18,7 @@ from policyengine.monitor.alerts import Alert, AlertChange, AlertState
 from policyengine.monitor.audit import AuditDraft, AuditEntry, AuditHead, Chain
 from policyengine.monitor.history import KeyHistory
 from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import DecisionRow
 from policyengine.monitor.usage import Bucket, BucketKey, Step, UsagePoint
 from policyengine.redaction import redact
 
@@ -30,7 +31,9 @@ NETWORK_MEMORY = timedelta(days=400)
 class Batch:
     """What one transaction writes."""
 
-    decisions: list[DecisionRecord] = field(default_factory=list)
+    #: One row per decision (:mod:`policyengine.monitor.rows`); a store keeps what
+    #: :func:`~policyengine.monitor.rows.record_of` makes of each.
+    decisions: list[DecisionRow] = field(default_factory=list)
     #: What to add to each usage bucket.
     usage: dict[BucketKey, Bucket] = field(default_factory=dict)
     #: ``(key id, network) → (first, last use)`` to remember.

@@ -1,8 +1,9 @@
 """Usage per key: requests, allowed, denied by code, the least rate-limit headroom and the
 credits spent, counted per minute and rolled up by hour and day as records are written.
 
-The writer folds each batch into buckets here (:class:`UsageTally`), and the store adds
-them to what it holds, so that a bucket's counts grow across batches and processes.
+The writer folds each batch of decision rows into buckets here (:class:`UsageTally`), and
+the store adds them to what it holds, so that a bucket's counts grow across batches and
+processes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Literal
 
-from policyengine.decision import Code
-from policyengine.keys.codec import from_micros, to_micros
+from policyengine.keys.codec import from_micros
 from policyengine.limits.outcome import USAGE
-from policyengine.monitor.records import DecisionRecord
+from policyengine.monitor.rows import AT, CODE, KEY_ID, LIMITS, OK, DecisionRow
 
 Step = Literal["minute", "hour", "day"]
 STEPS: dict[Step, int] = {
@@ -82,30 +82,31 @@ class UsageTally:
     def __init__(self) -> None:
         self.buckets: dict[BucketKey, Bucket] = {}
 
-    def add(self, records: Iterable[DecisionRecord]) -> None:
-        # Records are counted into minutes, and only the minutes are rolled up: a batch
-        # holds many records and few minutes.
+    def add(self, rows: Iterable[DecisionRow]) -> None:
+        # Decisions are counted into minutes, and only the minutes are rolled up: a batch
+        # holds many decisions and few minutes.
         minutes: dict[tuple[str, int], Bucket] = {}
         minute = STEPS["minute"]
-        for record in records:
-            key_id = record.key_id
+        for row in rows:
+            key_id = row[KEY_ID]
             if key_id is None:
                 continue
-            key = (key_id, to_micros(record.at) // minute * minute)
+            key = (key_id, row[AT] // minute * minute)
             bucket = minutes.get(key)
             if bucket is None:
                 bucket = minutes[key] = Bucket()
             bucket.requests += 1
-            if record.code is Code.OK:
+            code = row[CODE]
+            limits = row[LIMITS]
+            if code == OK:
                 bucket.allowed += 1
-                if record.limits and record.limits[-1].name == USAGE:
+                if limits and limits[-1][0] == USAGE:
                     bucket.credits += 1
             else:
-                code = record.code.value
                 bucket.denied[code] = bucket.denied.get(code, 0) + 1
-            for limit in record.limits:
-                if limit.name != USAGE and limit.quota:
-                    fraction = limit.remaining / limit.quota
+            for name, remaining, quota in limits:
+                if name != USAGE and quota:
+                    fraction = remaining / quota
                     if bucket.headroom is None or fraction < bucket.headroom:
                         bucket.headroom = fraction
         buckets = self.buckets

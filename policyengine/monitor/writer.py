@@ -1,4 +1,4 @@
-"""The writer thread's work: queued items → records, usage, metrics and alerts → one
+"""The writer thread's work: queued items → decision rows, usage, metrics and alerts → one
 transaction per batch → notices to subscribers.
 
 A batch whose write fails is kept and tried again, in order, before anything newer; past
@@ -65,11 +65,11 @@ class Writer:
 
     def process(self, items: list[object]) -> None:
         batch = Batch(chain=self._chain)
-        record = self._recorder.record
+        row = self._recorder.row
         for item in items:
             if type(item) is tuple:
                 captured: Captured = item
-                batch.decisions.append(record(captured))
+                batch.decisions.append(row(captured))
             elif isinstance(item, AuditDraft):
                 batch.audit.append(item)
         if batch.decisions:
