@@ -138,6 +138,14 @@ def test_prefix_is_configurable_and_keys_of_another_prefix_are_refused() -> None
     assert key.startswith("acme_test_")
     assert acme.is_well_formed(key)
     assert not FORMAT.is_well_formed(key)
+    # A format made here, not at import: each environment's prefix is told apart.
+    for environment in ("live", "test"):
+        made = acme.generate(environment)  # type: ignore[arg-type]
+        assert acme.problem(made) is None
+        assert acme.mask(made) == f"acme_{environment}_…{made[-4:]}"
+    assert acme.problem(FORMAT.generate("live")) == (
+        "not an API key of ours: it should start with acme_live_ or acme_test_"
+    )
 
 
 @pytest.mark.parametrize("prefix", ["", "T", "Tdoc", "td_oc", "1abc", "a" * 17])
