@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from policyengine.engine import Engine
+from policyengine.keys.pages import IssuedKey
 from policyengine.limits import Limiter, LimitOutcome, MemoryLimiter
 from policyengine.policy.model import RateLimit
 from policyengine.record import Usage
@@ -55,6 +56,17 @@ def tdoc_engine(clock: Clock, **options: Any) -> Engine:
 def engine(clock: Clock) -> Iterator[Engine]:
     with tdoc_engine(clock) as built:
         yield built
+
+
+def scoped_key(engine: Engine, client: str = "203.0.113.9") -> IssuedKey:
+    """A live key that may read events and trigger runs, from ``client`` only."""
+    return engine.keys.create(
+        type="scoped",
+        label="CI",
+        environment="live",
+        scopes=["events:read", "tasks:trigger"],
+        allowed_ips=[client],
+    )
 
 
 def edited_policies(tmp_path: Path, file: str, old: str, new: str) -> Path:

@@ -4,7 +4,7 @@ action, the step and headers of a refusal, and a judgement for no environment.""
 
 from __future__ import annotations
 
-from conftest import Clock, behind_proxies
+from conftest import Clock, behind_proxies, scoped_key
 
 from policyengine.decision import Code, Step
 from policyengine.engine import Engine
@@ -16,14 +16,7 @@ CLIENT = "203.0.113.9"
 
 
 def _key(engine: Engine) -> str:
-    issued = engine.keys.create(
-        type="scoped",
-        label="CI",
-        environment="live",
-        scopes=["events:read", "tasks:trigger"],
-        allowed_ips=[CLIENT],
-    )
-    return issued.secret
+    return scoped_key(engine).secret
 
 
 def test_an_explained_token_decision_keeps_the_tokens_narrower_scopes(engine: Engine) -> None:

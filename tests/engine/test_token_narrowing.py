@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import SECRET, Clock, edited_policies
+from conftest import SECRET, Clock, edited_policies, scoped_key
 
 from policyengine.decision import Code
 from policyengine.engine import Engine
@@ -19,13 +19,7 @@ def code(engine: Engine, credential: str, method: str, path: str) -> Code:
 
 
 def test_a_scope_the_key_lost_is_lost_by_its_tokens(engine: Engine) -> None:
-    issued = engine.keys.create(
-        type="scoped",
-        label="CI",
-        environment="live",
-        scopes=["events:read", "tasks:trigger"],
-        allowed_ips=[CLIENT],
-    )
+    issued = scoped_key(engine)
     token = engine.tokens.issue(issued.secret, scopes=["events:read", "tasks:trigger"], ttl="15m")
     assert code(engine, token, "POST", "/v1/tasks/tsk_1/runs") is Code.OK
     engine.keys.update(issued.key.id, scopes=["events:read"])
@@ -78,13 +72,7 @@ def test_a_token_let_in_by_a_rule_that_reads_the_time_is_asked_again_as_time_pas
     with Engine.from_directory(
         policies, environment="live", store="memory://", secret=SECRET, clock=clock
     ) as engine:
-        issued = engine.keys.create(
-            type="scoped",
-            label="CI",
-            environment="live",
-            scopes=["events:read", "tasks:trigger"],
-            allowed_ips=[CLIENT],
-        )
+        issued = scoped_key(engine)
         clock.advance(1800)  # 12:30, so that the token outlives the morning
         token = engine.tokens.issue(issued.secret, scopes=["tasks:trigger"], ttl="1h")
         for _ in range(2):

@@ -10,6 +10,7 @@ import pytest
 from policyengine.decision import Code
 from policyengine.engine import Engine
 from policyengine.errors import StorageError
+from policyengine.keys.pages import IssuedKey
 from policyengine.monitor.writer import MAX_PENDING
 
 from .conftest import EngineFactory
@@ -42,14 +43,23 @@ def kept(engine: Engine, key_id: str) -> list[str]:
     return sorted(r.path or "" for r in engine.monitor.activity(key_id, code=EVERY_CODE))
 
 
+def failing(
+    make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> tuple[Engine, IssuedKey, Failing]:
+    """An engine with a key, whose monitor's store is about to fail with ``error``."""
+    engine = make_engine()
+    issued = reader(engine)
+    engine.monitor.flush(timeout=5)  # the key's creation is in the audit log
+    return engine, issued, Failing(engine, monkeypatch, error)
+
+
 @pytest.mark.parametrize("monitor_url", ["memory://"])
 def test_records_wait_out_a_store_outage_and_are_written_once_it_is_back(
     make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = make_engine()
-    issued = reader(engine)
-    engine.monitor.flush(timeout=5)  # the key's creation is in the audit log
-    store = Failing(engine, monkeypatch, StorageError("the monitor's database is down"))
+    engine, issued, store = failing(
+        make_engine, monkeypatch, StorageError("the monitor's database is down")
+    )
     store.failures = 2
     caplog.set_level("WARNING", logger="policyengine")
     for number in range(3):
@@ -70,10 +80,7 @@ def test_records_wait_out_a_store_outage_and_are_written_once_it_is_back(
 def test_an_outage_that_lasts_loses_the_oldest_batches_past_the_bound_and_counts_them(
     make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = make_engine()
-    issued = reader(engine)
-    engine.monitor.flush(timeout=5)  # the key's creation is in the audit log
-    store = Failing(engine, monkeypatch, StorageError("down"))
+    engine, issued, store = failing(make_engine, monkeypatch, StorageError("down"))
     store.failures = 10 * MAX_PENDING
     checks = MAX_PENDING + 5
     for number in range(checks):
@@ -94,10 +101,7 @@ def test_an_outage_that_lasts_loses_the_oldest_batches_past_the_bound_and_counts
 def test_a_batch_the_store_can_never_take_is_given_up_and_holds_nothing_back(
     make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = make_engine()
-    issued = reader(engine)
-    engine.monitor.flush(timeout=5)  # the key's creation is in the audit log
-    store = Failing(engine, monkeypatch, ValueError("a value no column takes"))
+    engine, issued, store = failing(make_engine, monkeypatch, ValueError("a value no column takes"))
     store.failures = 1
     caplog.set_level("ERROR", logger="policyengine")
     engine.check(get(issued.secret, "/v1/events/evt_refused"))
