@@ -137,6 +137,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/policy/test_differential.py",
             "tests/policy/test_regressions.py",
             "tests/policy/test_explain.py",
+            "tests/policy/test_prepared_edges.py",
             "tests/engine/test_check.py",
             "tests/engine/test_token_narrowing.py",
         ],

@@ -1,0 +1,200 @@
+"""The prepared policy set at its edges: a rule that raises, the plan's reference for what
+granted, instance scopes, tokens in explanations, which answers are steady, a key's limits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from strategies import BASE, KEY_TYPES, RESOURCES, condition
+from test_differential import context
+from test_regressions import REQUEST
+
+from policyengine.decision import Code, Step
+from policyengine.policy.model import PolicySet, RateLimit, Rule
+from policyengine.policy.prepared import CompiledRule, PreparedPolicy
+from policyengine.record import KeyRecord
+from policyengine.units import Rate
+
+WRITERS = Rule(
+    name="writers",
+    effect="allow",
+    reason="posts may write",
+    resources=("events",),
+    actions=("write",),
+    when=condition('request.method == "POST" and key.environment == "live"'),
+)
+LABELLED = Rule(
+    name="labelled",
+    effect="deny",
+    reason="not this key",
+    resources=("events",),
+    key_types=("everything",),
+    when=condition('key.label == "explained"'),
+)
+POLICY = PolicySet(
+    key_types=KEY_TYPES, rules=(WRITERS, LABELLED), resources=RESOURCES, headers=("x-team",)
+)
+
+
+def key(key_type: str, *scopes: str, **fields: object) -> KeyRecord:
+    return KeyRecord(
+        id="key_e1",
+        type=key_type,
+        label="explained",
+        environment="live",
+        prefix="tdoc_live_",
+        last4="abcd",
+        created_at=BASE,
+        scopes=scopes,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def ask(method: str, action: str, resource_id: str = "evt_1"):  # type: ignore[no-untyped-def]
+    request = {**REQUEST, "request.method": method, "request.action": action}
+    return context({**request, "resource.id": resource_id})
+
+
+def broken(prepared: PreparedPolicy, name: str) -> CompiledRule:
+    """``prepared`` with its rule ``name`` raising as a faulty condition would."""
+
+    def fails(key: object, ctx: object) -> bool:
+        raise ZeroDivisionError("division by zero")
+
+    index = next(i for i, c in enumerate(prepared._rules) if c.rule.name == name)
+    failing = replace(prepared._rules[index], test=fails)
+    rules = tuple(failing if i == index else c for i, c in enumerate(prepared._rules))
+    prepared._rules = rules
+    prepared._by_resource = {"events": list(rules)}
+    prepared._order = {id(c): i for i, c in enumerate(rules)}
+    return failing
+
+
+@pytest.mark.parametrize(
+    ("name", "key_type", "method"),
+    [("writers", "fixed", "POST"), ("labelled", "everything", "PUT")],
+)
+def test_a_rule_that_raises_denies_naming_the_rule_and_the_error(
+    name: str, key_type: str, method: str
+) -> None:
+    prepared = PreparedPolicy(POLICY)
+    failing = broken(prepared, name)
+    verdict = prepared.authorize(key(key_type), ask(method, "write"))
+    assert not verdict.allowed
+    assert (verdict.code, verdict.step) == (Code.UNAVAILABLE, "rules")
+    assert verdict.reason == f"the policy could not be evaluated: {failing.ref} failed"
+    assert verdict.rule == failing.ref
+    assert verdict.error == "ZeroDivisionError: division by zero"
+
+
+def test_an_explanation_shows_the_rule_that_raised_and_does_not_count_it_as_matched() -> None:
+    prepared = PreparedPolicy(POLICY)
+    failing = broken(prepared, "writers")
+    verdict, steps, scope, matched = prepared.explain(key("fixed"), ask("POST", "write"))
+    assert verdict.code is Code.UNAVAILABLE
+    assert scope is None
+    assert matched == []
+    assert steps == [
+        Step("scope", False, "no scope grants events/evt_1:write"),
+        Step("rules", False, f"{failing.ref} failed: division by zero"),
+    ]
+
+
+def test_an_explanation_evaluates_rules_about_the_key_against_that_key() -> None:
+    verdict, steps, scope, matched = PreparedPolicy(POLICY).explain(
+        key("everything"), ask("PUT", "write")
+    )
+    assert (verdict.code, verdict.reason) == (Code.DENIED_BY_POLICY, "not this key")
+    assert str(scope) == "*"
+    assert matched == [LABELLED]
+    assert steps == [
+        Step("scope", True, "scope * grants events/evt_1:write"),
+        Step("rules", False, "deny rule labelled (<memory>:1) matched"),
+    ]
+    # Another key type: the rule does not apply, so the explanation does not show it.
+    _, steps, _, matched = PreparedPolicy(POLICY).explain(key("fixed"), ask("POST", "write"))
+    assert matched == [WRITERS]
+    assert [s.detail for s in steps[1:]] == ["allow rule writers (<memory>:1) matched"]
+
+
+def test_a_key_without_a_scope_is_refused_unless_the_route_takes_any_key() -> None:
+    prepared = PreparedPolicy(POLICY)
+    refused = prepared.authorize(key("fixed"), ask("GET", "delete"))
+    assert (refused.code, refused.step) == (Code.INSUFFICIENT_SCOPE, "scope")
+    assert refused.reason == "no scope of this fixed key grants events:delete"
+    let_in = prepared.authorize(key("fixed"), ask("GET", "delete"), None, True)
+    assert let_in.allowed
+    assert let_in.reason == "events:delete is granted"
+    assert let_in.rule is not None
+    assert let_in.rule.name == "any-key route"
+
+
+def test_a_granted_request_names_what_granted_it() -> None:
+    prepared = PreparedPolicy(POLICY)
+    typed = prepared.authorize(key("fixed"), ask("GET", "read"))
+    assert (typed.code, typed.step, typed.reason) == (Code.OK, "done", "events:read is granted")
+    assert typed.rule is not None
+    assert typed.rule.name == "the scopes of key type 'fixed'"
+    own = prepared.authorize(key("own", "events:read"), ask("GET", "read"))
+    assert own.allowed
+    assert own.rule is not None
+    assert own.rule.name == "the key's own scopes, within key type 'own'"
+
+
+def test_a_key_of_an_unknown_type_is_refused_saying_so() -> None:
+    verdict = PreparedPolicy(POLICY).authorize(key("gone"), ask("GET", "read"))
+    assert (verdict.code, verdict.step) == (Code.INSUFFICIENT_SCOPE, "scope")
+    assert verdict.reason == "the key type 'gone' is not in the policies"
+
+
+def test_an_instance_scope_grants_only_its_own_resource_and_instance() -> None:
+    prepared = PreparedPolicy(POLICY)
+    own = key("own", "events/evt_1:read", "tasks/evt_2:read")
+    assert prepared.authorize(own, ask("GET", "read", "evt_1")).allowed
+    for resource_id in ("evt_2", "evt_3", ""):
+        refused = prepared.authorize(own, ask("GET", "read", resource_id))
+        assert refused.code is Code.INSUFFICIENT_SCOPE, resource_id
+    _, steps, scope, _ = prepared.explain(own, ask("GET", "read", "evt_1"))
+    assert str(scope) == "events/evt_1:read"
+    assert steps[0] == Step("scope", True, "scope events/evt_1:read grants events/evt_1:read")
+
+
+def test_an_explanation_of_a_token_shows_the_tokens_scope_and_answer() -> None:
+    prepared = PreparedPolicy(POLICY)
+    everything = replace(key("everything"), label="another")  # the deny rule is not about it
+    verdict, steps, scope, _ = prepared.explain(everything, ask("GET", "read"), ("events:read",))
+    assert verdict.allowed
+    assert str(scope) == "events:read"
+    assert steps[0] == Step("scope", True, "scope events:read grants events/evt_1:read")
+    verdict, steps, scope, _ = prepared.explain(everything, ask("PUT", "write"), ("events:read",))
+    assert verdict.code is Code.INSUFFICIENT_SCOPE
+    assert (
+        verdict.reason == "no scope of this token grants events:write (its everything key's would)"
+    )
+    assert scope is None
+    assert steps[0] == Step("scope", False, "no scope grants events/evt_1:write")
+
+
+def test_an_answer_is_steady_once_worked_out_and_only_for_what_it_was_asked() -> None:
+    prepared = PreparedPolicy(POLICY)
+    fixed = key("fixed")
+    assert not prepared.is_steady(fixed, None, "events", "read", False)
+    assert prepared.authorize(fixed, ask("GET", "read")).allowed
+    assert prepared.is_steady(fixed, None, "events", "read", False)
+    assert not prepared.is_steady(fixed, None, "events", "write", False)
+    assert not prepared.is_steady(fixed, ("events:read",), "events", "read", False)
+
+
+def test_a_keys_own_rates_replace_or_add_to_its_types_limits_per_key() -> None:
+    slow, fast = Rate(1, 60.0, 1), Rate(100, 1.0, 10)
+    typed = replace(KEY_TYPES["fixed"], rate_limits=(RateLimit("minute", slow, "allow"),))
+    prepared = PreparedPolicy(replace(POLICY, key_types={**KEY_TYPES, "fixed": typed}))
+    plain = key("fixed")
+    mine = replace(key("fixed", rate_limits={"minute": fast, "burst": slow}), id="key_e2")
+    assert prepared.limits_for(plain) == ((RateLimit("minute", slow, "allow"),), None)
+    assert prepared.limits_for(mine) == (
+        (RateLimit("minute", fast, "allow"), RateLimit("burst", slow, "deny")),
+        None,
+    )
+    assert prepared.limits_for(plain)[0] == (RateLimit("minute", slow, "allow"),)
