@@ -198,3 +198,21 @@ def test_a_keys_own_rates_replace_or_add_to_its_types_limits_per_key() -> None:
         None,
     )
     assert prepared.limits_for(plain)[0] == (RateLimit("minute", slow, "allow"),)
+
+
+def test_a_granted_answer_no_deny_rule_can_change_is_steady_whatever_its_allow_rules_read() -> None:
+    """An allow rule reading the headers only matters where no scope grants."""
+    by_header = Rule(
+        name="by-header",
+        effect="allow",
+        reason="the team may read",
+        resources=("events",),
+        when=condition('request.headers["x-team"] == "ops"'),
+    )
+    prepared = PreparedPolicy(replace(POLICY, rules=(by_header,)))
+    fixed = key("fixed")
+    assert prepared.authorize(fixed, ask("GET", "read")).allowed
+    assert prepared.is_steady(fixed, None, "events", "read", False)
+    refused = prepared.authorize(fixed, ask("GET", "delete"))
+    assert refused.code is Code.INSUFFICIENT_SCOPE
+    assert not prepared.is_steady(fixed, None, "events", "delete", False)
