@@ -216,3 +216,23 @@ def test_a_granted_answer_no_deny_rule_can_change_is_steady_whatever_its_allow_r
     refused = prepared.authorize(fixed, ask("GET", "delete"))
     assert refused.code is Code.INSUFFICIENT_SCOPE
     assert not prepared.is_steady(fixed, None, "events", "delete", False)
+
+
+@pytest.mark.parametrize(
+    ("when", "steady"),
+    [
+        ('key.label == "explained" and request.ip in "10.0.0.0/8"', True),
+        ('resource.id == "evt_1" and request.method == "GET"', True),
+        ('request.action == "read" and request.credential == "key"', True),
+        ('request.path == "/v1/x" and resource.type == "events"', True),
+        ("weekday(request.time) == key.label", False),
+        ('request.headers["x-team"] == "ops"', False),
+    ],
+)
+def test_an_answer_is_steady_only_when_its_rules_read_nothing_that_changes_per_request(
+    when: str, steady: bool
+) -> None:
+    rule = Rule(name="r", effect="deny", reason="no", resources=("events",), when=condition(when))
+    prepared = PreparedPolicy(replace(POLICY, rules=(rule,)))
+    prepared.authorize(key("fixed"), ask("GET", "read"))
+    assert prepared.is_steady(key("fixed"), None, "events", "read", False) is steady
