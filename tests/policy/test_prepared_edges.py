@@ -11,6 +11,7 @@ from test_differential import context
 from test_regressions import REQUEST
 
 from policyengine.decision import Code, Step
+from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import PolicySet, RateLimit, Rule
 from policyengine.policy.prepared import CompiledRule, PreparedPolicy
 from policyengine.record import KeyRecord
@@ -32,6 +33,7 @@ LABELLED = Rule(
     key_types=("everything",),
     when=condition('key.label == "explained"'),
 )
+STEADY_RULE = 'key.label == "explained" and request.method == "PUT"'
 POLICY = PolicySet(
     key_types=KEY_TYPES, rules=(WRITERS, LABELLED), resources=RESOURCES, headers=("x-team",)
 )
@@ -236,3 +238,17 @@ def test_an_answer_is_steady_only_when_its_rules_read_nothing_that_changes_per_r
     prepared = PreparedPolicy(replace(POLICY, rules=(rule,)))
     prepared.authorize(key("fixed"), ask("GET", "read"))
     assert prepared.is_steady(key("fixed"), None, "events", "read", False) is steady
+
+
+def test_no_answer_of_a_policy_set_counting_coverage_is_steady_unless_fixed() -> None:
+    """Coverage counts every evaluation: an answer a rule decides is asked afresh."""
+    rule = Rule(
+        name="r", effect="deny", reason="no", resources=("events",), when=condition(STEADY_RULE)
+    )
+    coverage = Coverage()
+    prepared = PreparedPolicy(replace(POLICY, rules=(rule,)), coverage)
+    assert prepared.authorize(key("fixed"), ask("GET", "read")).allowed
+    assert not prepared.is_steady(key("fixed"), None, "events", "read", False)
+    assert prepared.authorize(key("fixed"), ask("GET", "delete")).code is Code.INSUFFICIENT_SCOPE
+    assert prepared.is_steady(key("fixed"), None, "events", "delete", False)
+    assert coverage.report(prepared.policy).branches  # the rule's condition is counted
