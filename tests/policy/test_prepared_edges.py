@@ -252,3 +252,31 @@ def test_no_answer_of_a_policy_set_counting_coverage_is_steady_unless_fixed() ->
     assert prepared.authorize(key("fixed"), ask("GET", "delete")).code is Code.INSUFFICIENT_SCOPE
     assert prepared.is_steady(key("fixed"), None, "events", "delete", False)
     assert coverage.report(prepared.policy).branches  # the rule's condition is counted
+
+
+def test_rules_on_any_resource_and_on_this_one_are_read_once_each_in_file_order() -> None:
+    anywhere = Rule(name="anywhere", effect="deny", reason="first", resources=("*",))
+    both = Rule(name="both", effect="deny", reason="second", resources=("events", "*"))
+    named = Rule(name="named", effect="deny", reason="third", resources=("events",))
+    prepared = PreparedPolicy(replace(POLICY, rules=(anywhere, both, named)))
+    verdict, steps, _, matched = prepared.explain(key("everything"), ask("GET", "read"))
+    assert (verdict.code, verdict.reason) == (Code.DENIED_BY_POLICY, "first")
+    assert matched == [anywhere, both, named]
+    assert [s.detail for s in steps[1:]] == [
+        "deny rule anywhere (<memory>:1) matched",
+        "deny rule both (<memory>:1) matched",
+        "deny rule named (<memory>:1) matched",
+    ]
+    later = PreparedPolicy(replace(POLICY, rules=(named, both, anywhere)))
+    assert later.authorize(key("everything"), ask("GET", "read")).reason == "third"
+    # A resource no rule names: only the rules on any resource apply.
+    tasks = context({**REQUEST, "resource.type": "tasks", "request.action": "read"})
+    assert prepared.explain(key("everything"), tasks)[3] == [anywhere, both]
+
+
+def test_a_rule_naming_its_resource_twice_is_read_once() -> None:
+    twice = Rule(name="twice", effect="deny", reason="no", resources=("events", "events"))
+    prepared = PreparedPolicy(replace(POLICY, rules=(twice,)))
+    _, steps, _, matched = prepared.explain(key("everything"), ask("GET", "read"))
+    assert matched == [twice]
+    assert [s.detail for s in steps[1:]] == ["deny rule twice (<memory>:1) matched"]
