@@ -280,3 +280,31 @@ def test_a_rule_naming_its_resource_twice_is_read_once() -> None:
     _, steps, _, matched = prepared.explain(key("everything"), ask("GET", "read"))
     assert matched == [twice]
     assert [s.detail for s in steps[1:]] == ["deny rule twice (<memory>:1) matched"]
+
+
+def test_among_matching_deny_rules_one_about_networks_decides_whatever_the_order() -> None:
+    policy = Rule(name="policy", effect="deny", reason="by policy", resources=("events",))
+    network = Rule(
+        name="network", effect="deny", reason="not here", resources=("*",), code="IP_NOT_ALLOWED"
+    )
+    for rules in ((policy, network), (network, policy)):
+        prepared = PreparedPolicy(replace(POLICY, rules=rules))
+        verdict = prepared.authorize(key("everything"), ask("GET", "read"))
+        assert (verdict.code, verdict.step, verdict.reason) == (
+            Code.IP_NOT_ALLOWED,
+            "rules",
+            "not here",
+        )
+
+
+def test_a_keys_own_scopes_count_only_within_its_types_allowance_and_a_token_within_them() -> None:
+    prepared = PreparedPolicy(POLICY)
+    own = key("own", "events:read", "tasks:write", "not a scope")
+    assert prepared.authorize(own, ask("GET", "read")).allowed
+    tasks = context({**REQUEST, "resource.type": "tasks", "request.action": "write"})
+    assert prepared.authorize(own, tasks).code is Code.INSUFFICIENT_SCOPE
+    assert [str(s) for s in prepared.grants(own, KEY_TYPES["own"])] == ["events:read"]
+    narrowed = ("events:read", "events:write", "nonsense")
+    assert [str(s) for s in prepared.grants(own, KEY_TYPES["own"], narrowed)] == ["events:read"]
+    assert prepared.authorize(own, ask("PUT", "write"), narrowed).code is Code.INSUFFICIENT_SCOPE
+    assert prepared.grants(own, None) == []
