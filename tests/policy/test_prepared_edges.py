@@ -14,7 +14,7 @@ from policyengine.decision import Code, Step
 from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import PolicySet, RateLimit, Rule
 from policyengine.policy.prepared import CompiledRule, PreparedPolicy
-from policyengine.record import KeyRecord
+from policyengine.record import KeyRecord, Usage
 from policyengine.units import Rate
 
 WRITERS = Rule(
@@ -308,3 +308,32 @@ def test_a_keys_own_scopes_count_only_within_its_types_allowance_and_a_token_wit
     assert [str(s) for s in prepared.grants(own, KEY_TYPES["own"], narrowed)] == ["events:read"]
     assert prepared.authorize(own, ask("PUT", "write"), narrowed).code is Code.INSUFFICIENT_SCOPE
     assert prepared.grants(own, None) == []
+
+
+def test_a_keys_credits_are_its_own_else_its_types_and_an_unknown_type_has_no_limits() -> None:
+    monthly, daily = Usage(100), Usage(5, "daily")
+    typed = replace(KEY_TYPES["fixed"], usage=monthly)
+    prepared = PreparedPolicy(replace(POLICY, key_types={**KEY_TYPES, "fixed": typed}))
+    assert prepared.limits_for(key("fixed")) == ((), monthly)
+    assert prepared.limits_for(replace(key("fixed", usage=daily), id="key_e3")) == ((), daily)
+    assert prepared.limits_for(replace(key("gone"), id="key_e4")) == ((), None)
+
+
+def test_coverage_counts_the_conditions_of_every_rule_it_evaluates() -> None:
+    guarded = Rule(
+        name="guarded",
+        effect="deny",
+        reason="no",
+        resources=("events",),
+        when=condition('request.method == "PUT"'),
+        unless=condition('key.label == "explained"'),
+    )
+    coverage = Coverage()
+    prepared = PreparedPolicy(replace(POLICY, rules=(guarded,)), coverage)
+    assert prepared.authorize(key("everything"), ask("PUT", "write")).allowed
+    assert prepared.authorize(key("everything"), ask("GET", "read")).allowed
+    report = coverage.report(prepared.policy)
+    assert [(b.text, outcomes) for b, outcomes in report.branches] == [
+        ('request.method == "PUT"', {True, False}),
+        ('key.label == "explained"', {True}),
+    ]
