@@ -144,7 +144,6 @@ class PreparedPolicy:
         if plan.fixed is not None:
             return plan.fixed
         granted = plan.granted or ctx.resource_id in plan.instances
-        current = None
         denied = None
         allowed_by = None
         try:
@@ -160,6 +159,7 @@ class PreparedPolicy:
                 if current.test(key, ctx) and denied is None:
                     denied = current
         except Exception as error:  # any error in a rule denies
+            # Only a rule's test can raise here, so `current` is the rule that failed.
             return _failed(current, error)
         if denied is not None:
             return denied.verdict
@@ -372,12 +372,11 @@ def _compile(rule: Rule, coverage: Coverage | None) -> CompiledRule:
     return CompiledRule(rule, test, ref, verdict, steady)
 
 
-def _failed(rule: CompiledRule | None, error: Exception) -> Verdict:
-    name = rule.ref if rule is not None else "a rule"
+def _failed(rule: CompiledRule, error: Exception) -> Verdict:
     return Verdict(
         Code.UNAVAILABLE,
         "rules",
-        f"the policy could not be evaluated: {name} failed",
-        rule.ref if rule is not None else None,
+        f"the policy could not be evaluated: {rule.ref} failed",
+        rule.ref,
         f"{type(error).__name__}: {error}",
     )
