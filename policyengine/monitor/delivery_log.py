@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from policyengine.errors import ConfigError, MonitorError
+from policyengine.monitor.hook_urls import redact_hook_url
 from policyengine.monitor.pages import Page
 from policyengine.redaction import redact
 
@@ -69,6 +70,13 @@ class Delivery:
     #: Attempts since the delivery was queued or last replayed (the schedule's position).
     tries: int
     attempts: tuple[Attempt, ...] = ()
+
+    def __repr__(self) -> str:  # the URL as read back: its path may hold a credential
+        return (
+            f"Delivery(id={self.id!r}, target={self.target!r}, "
+            f"url={redact_hook_url(self.url)!r}, event_type={self.event_type!r}, "
+            f"state={self.state!r}, tries={self.tries}, attempts={len(self.attempts)})"
+        )
 
     @property
     def payload(self) -> Any:

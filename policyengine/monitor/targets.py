@@ -54,6 +54,9 @@ class TargetUrl:
     port: int
     path: str
 
+    def __repr__(self) -> str:  # the URL as read back: its path may hold a credential
+        return f"TargetUrl({redact_hook_url(self.url)!r})"
+
 
 @dataclass(frozen=True, slots=True)
 class ResolvedTarget:

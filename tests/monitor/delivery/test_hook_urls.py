@@ -4,11 +4,13 @@ secret-named query values hidden; ordinary paths, the scheme, host and port kept
 from __future__ import annotations
 
 import string
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from policyengine.monitor.delivery_log import Delivery
 from policyengine.monitor.hook_urls import RedactedHookUrl, redact_hook_url
 from policyengine.monitor.targets import TargetRefused, parse_target_url
 
@@ -158,3 +160,25 @@ def test_a_refused_url_is_named_in_the_error_without_its_token() -> None:
     assert SLACK_TOKEN not in str(refused.value)
     assert "ftp://hooks.slack.com/services/***/***/***" in str(refused.value)
     assert refused.value.url == url
+
+
+def test_a_delivery_and_a_parsed_target_show_the_url_as_read_back() -> None:
+    url = f"https://hooks.slack.com/services/T024BE7LD/B01ABCDEF/{SLACK_TOKEN}"
+    delivery = Delivery(
+        id="dlv_1",
+        target="hook_1",
+        url=url,
+        event_type="key.created",
+        body="{}",
+        state="pending",
+        created_at=datetime(2026, 12, 4, tzinfo=UTC),
+        next_attempt_at=None,
+        delivered_at=None,
+        tries=0,
+    )
+    for shown in (repr(delivery), repr(parse_target_url(url)), f"{[delivery]}"):
+        assert SLACK_TOKEN not in shown
+        assert "https://hooks.slack.com/services/***/***/***" in shown
+    assert "dlv_1" in repr(delivery)
+    assert "'pending'" in repr(delivery)
+    assert delivery.url == url
