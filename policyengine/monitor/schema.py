@@ -112,4 +112,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             f"CREATE INDEX {AUDIT}_subject ON {AUDIT} (subject, at DESC, seq DESC)",
         ),
     ),
+    Migration(
+        2,
+        "index the decision records by request id, which explaining a request looks up",
+        # Request ids mostly grow in order (a stem and a counter), so this index costs the
+        # inserts little; without it, finding a request walked all of its key's records.
+        (f"CREATE INDEX {DECISIONS}_request ON {DECISIONS} (request_id)",),
+    ),
 )
