@@ -10,7 +10,9 @@ fresh checkout (a directory holding the bundled ``policies/``), one block after 
   output: ``…`` within a line stands for any text, and ``...`` alone on a line for any
   number of lines (in what a Python block prints too). ``$ export NAME=tdoc_…`` (any key prefix; or ``=key_…``) sets ``NAME``
   to the last secret (or key id) that a command printed, as a reader copies it from the
-  screen; any other ``export`` sets what the shell makes of its value.
+  screen; any other ``export`` sets what the shell makes of its value;
+- a page marked ``<!-- ports: 8731 8732 -->`` runs with each of those ports replaced,
+  throughout, by one that is free, so that two runs at once never meet.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ class Block:
     file: str | None
 
 
-def blocks(page: Path) -> list[Block]:
+def blocks(page: Path, ports: dict[str, str] | None = None) -> list[Block]:
     text = page.read_text(encoding="utf-8")
+    for written, free in (ports or {}).items():
+        text = re.sub(rf"(?<!\d){written}(?!\d)", free, text)
     return [
         Block(text.count("\n", 0, m.start("fence")) + 1, m["lang"], m["body"], m["file"])
         for m in _BLOCK.finditer(text)
@@ -140,6 +144,18 @@ def _reachable(service: str) -> bool:
     return True
 
 
+def free_ports(page: Path) -> dict[str, str]:
+    """Each port the page names in ``<!-- ports: … -->``, and a free one to use instead."""
+    named = re.search(r"^<!-- ports: (.*) -->$", page.read_text(encoding="utf-8"), re.M)
+    ports = {}
+    with contextlib.ExitStack() as held:  # held together, so that no two are the same
+        for written in named[1].split() if named else ():
+            listener = held.enter_context(socket.socket())
+            listener.bind(("127.0.0.1", 0))
+            ports[written] = str(listener.getsockname()[1])
+    return ports
+
+
 def pages() -> list[Path]:
     return sorted(TUTORIALS.glob("*.md"))
 
@@ -162,7 +178,7 @@ def test_the_tutorial_does_what_it_says(
     modules = set(sys.modules)
     reader = Reader(tmp_path, monkeypatch)
     try:
-        found = blocks(page)
+        found = blocks(page, free_ports(page))
         for index, block in enumerate(found):
             where = f"{page.relative_to(ROOT)}:{block.line}"
             if block.file is not None:
