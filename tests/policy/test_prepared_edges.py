@@ -11,6 +11,7 @@ from test_differential import context
 from test_regressions import REQUEST
 
 from policyengine.decision import Code, Step
+from policyengine.errors import Location
 from policyengine.policy.coverage import Coverage
 from policyengine.policy.model import PolicySet, RateLimit, Rule
 from policyengine.policy.prepared import CompiledRule, PreparedPolicy
@@ -132,16 +133,31 @@ def test_a_key_without_a_scope_is_refused_unless_the_route_takes_any_key() -> No
     assert let_in.rule.name == "any-key route"
 
 
-def test_a_granted_request_names_what_granted_it() -> None:
-    prepared = PreparedPolicy(POLICY)
+def test_a_granted_request_names_what_granted_it_and_where_it_is_written() -> None:
+    written = {
+        name: replace(key_type, location=Location("keys.yaml", line, 3))
+        for line, (name, key_type) in enumerate(KEY_TYPES.items(), start=4)
+    }
+    prepared = PreparedPolicy(replace(POLICY, key_types=written))
     typed = prepared.authorize(key("fixed"), ask("GET", "read"))
     assert (typed.code, typed.step, typed.reason) == (Code.OK, "done", "events:read is granted")
-    assert typed.rule is not None
-    assert typed.rule.name == "the scopes of key type 'fixed'"
+    assert str(typed.rule) == "the scopes of key type 'fixed' (keys.yaml:4)"
     own = prepared.authorize(key("own", "events:read"), ask("GET", "read"))
     assert own.allowed
-    assert own.rule is not None
-    assert own.rule.name == "the key's own scopes, within key type 'own'"
+    assert str(own.rule) == "the key's own scopes, within key type 'own' (keys.yaml:6)"
+
+
+def test_a_request_an_allow_rule_lets_in_is_answered_with_that_rules_reason() -> None:
+    verdict = PreparedPolicy(POLICY).authorize(key("fixed"), ask("POST", "write"))
+    assert (verdict.code, verdict.step, verdict.reason) == (Code.OK, "done", "posts may write")
+    assert verdict.rule is not None
+    assert verdict.rule.name == "writers"
+
+
+def test_a_rules_compiled_condition_is_named_after_the_rule_in_tracebacks() -> None:
+    compiled = {c.rule.name: c for c in PreparedPolicy(POLICY)._rules}
+    for name in ("writers", "labelled"):
+        assert compiled[name].test.__code__.co_filename == f"<rule {name}>"
 
 
 def test_a_key_of_an_unknown_type_is_refused_saying_so() -> None:
