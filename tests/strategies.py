@@ -154,11 +154,15 @@ def _comparison(depth: int) -> st.SearchStrategy[str]:
     cidr_list = st.lists(st.sampled_from(CIDRS + ADDRESSES), max_size=3).map(
         lambda items: "[" + ", ".join(items if len(items) % 2 else [f'"{i}"' for i in items]) + "]"
     )
+    # The client's own address among the networks: an address the checker makes a network.
+    with_client = st.lists(st.sampled_from((*CIDRS, *ADDRESSES, "request.ip")), max_size=3).map(
+        lambda items: "[" + ", ".join(sorted({*items, "request.ip"}, key=str.lower)) + "]"
+    )
     membership = st.one_of(
         st.tuples(
-            st.just("request.ip"),
+            st.one_of(st.just("request.ip"), st.sampled_from(ADDRESSES)),
             st.sampled_from(["in", "not in"]),
-            st.one_of(cidr_list, st.just("key.allowed_ips"), st.sampled_from(CIDRS)),
+            st.one_of(cidr_list, with_client, st.just("key.allowed_ips"), st.sampled_from(CIDRS)),
         ),
         st.tuples(
             _string(depth),

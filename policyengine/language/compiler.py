@@ -34,14 +34,15 @@ def _in_ranges(address: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     return any(first <= address <= last for first, last in ranges)
 
 
-def _in_range(address: int, network: tuple[int, int]) -> bool:
-    return network[0] <= address <= network[1]
+def _point(address: int) -> tuple[int, int]:
+    """An address as the one-address network it is among networks."""
+    return (address, address)
 
 
 _RUNTIME: dict[str, object] = {
     "_glob": glob_matches,
     "_in_ranges": _in_ranges,
-    "_in_range": _in_range,
+    "_point": _point,
     **{f"_f_{name}": b.impl for name, b in BUILTINS.items()},
 }
 
@@ -49,7 +50,12 @@ _RUNTIME: dict[str, object] = {
 class _Emitter:
     def __init__(self, probe: Probe | None) -> None:
         self.names: dict[str, object] = {}
+        self.use(probe)
+
+    def use(self, probe: Probe | None) -> None:
+        """Probe what is emitted next with ``probe``: each condition of a rule has its own."""
         self.probe = probe
+        self.hit = self.const(probe.hit) if probe is not None else ""
 
     def const(self, value: object) -> str:
         name = f"_k{len(self.names)}"
@@ -59,9 +65,7 @@ class _Emitter:
     def emit(self, node: ast.Expr) -> str:
         code = self._emit(node)
         if self.probe is not None and node.type == BOOL and not isinstance(node, ast.Literal):
-            branch = self.probe.register(node)
-            self.names.setdefault("_cov", self.probe.hit)
-            return f"_cov({branch}, {code})"
+            return f"{self.hit}({self.probe.register(node)}, {code})"
         return code
 
     def _emit(self, node: ast.Expr) -> str:
@@ -71,7 +75,7 @@ class _Emitter:
             case ast.ListExpr(items=items):
                 if all(isinstance(i, ast.Literal) for i in items):
                     return self.const(tuple(_literal_range(i, node) for i in items))
-                return "(" + "".join(f"{self.emit(i)}, " for i in items) + ")"
+                return "(" + "".join(f"{self.item(i, node)}, " for i in items) + ")"
             case ast.Path():
                 return self.path(node)
             case ast.Call(name=name, args=args):
@@ -96,6 +100,12 @@ class _Emitter:
                 return f"({code})"
         raise TypeError(f"not a condition node: {node!r}")
 
+    def item(self, item: ast.Expr, container: ast.ListExpr) -> str:
+        """An item of a list that is not all literals: an address among networks (say
+        ``request.ip`` in ``[request.ip, 10.0.0.0/8]``) becomes a one-address network."""
+        code = self.emit(item)
+        return f"_point({code})" if _among_networks(item, container) else code
+
     def path(self, node: ast.Path) -> str:
         attribute = ATTRIBUTES.get(node.dotted)
         if attribute is not None:
@@ -106,10 +116,10 @@ class _Emitter:
     def membership(self, left: ast.Expr, right: ast.Expr) -> str:
         value = self.emit(left)
         if right.type == CIDR:
-            if isinstance(right, ast.Literal):
-                first, last = cast(tuple[int, int], right.value)
-                return f"({self.const(first)} <= {value} <= {self.const(last)})"
-            return f"_in_range({value}, {self.emit(right)})"
+            # A network is only ever written as a literal: no attribute or function gives one.
+            assert isinstance(right, ast.Literal)
+            first, last = cast(tuple[int, int], right.value)
+            return f"({self.const(first)} <= {value} <= {self.const(last)})"
         if isinstance(right, ast.ListExpr) and all(isinstance(i, ast.Literal) for i in right.items):
             assert right.type is not None
             if right.type.item == CIDR:
@@ -123,12 +133,16 @@ class _Emitter:
         return f"({value} in {self.emit(right)})"
 
 
+def _among_networks(item: ast.Expr, container: ast.ListExpr) -> bool:
+    """Whether ``item`` is an address in a list of networks (the checker makes a list that
+    mixes the two a list of networks)."""
+    return container.type is not None and container.type.item == CIDR and item.type != CIDR
+
+
 def _literal_range(item: ast.Expr, container: ast.ListExpr) -> object:
     """A literal's value; an address in a list of networks becomes a one-address network."""
     assert isinstance(item, ast.Literal)
-    if container.type is not None and container.type.item == CIDR and item.type != CIDR:
-        return (item.value, item.value)
-    return item.value
+    return (item.value, item.value) if _among_networks(item, container) else item.value
 
 
 def compile_predicate(
@@ -144,7 +158,7 @@ def compile_predicate(
     if when is not None:
         terms.append(emitter.emit(when))
     if unless is not None:
-        emitter.probe = probes[1]
+        emitter.use(probes[1])
         terms.append(f"not {emitter.emit(unless)}")
     body = " and ".join(terms) or "True"
     namespace: dict[str, object] = {"__builtins__": {}, **_RUNTIME, **emitter.names}

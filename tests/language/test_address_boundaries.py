@@ -5,8 +5,14 @@ sometimes, so each is pinned here by example."""
 from __future__ import annotations
 
 import pytest
+import reference
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import ADDRESSES, CIDRS
 from test_conditions import KEY, holds, request
 
+from policyengine.language.checker import check
+from policyengine.language.parser import parse
 from policyengine.net import NetworkSet, parse_ip, parse_network
 
 EDGES = [
@@ -72,3 +78,38 @@ def test_the_keys_allow_list_in_a_condition_holds_its_edges() -> None:
     assert holds("request.ip in key.allowed_ips", request("10.255.255.255"))
     assert not holds("request.ip in key.allowed_ips", request("11.0.0.0"))
     assert holds("request.ip in key.allowed_ips", request("2001:db8::"))
+
+
+@pytest.mark.parametrize(
+    ("condition", "client", "expected"),
+    [
+        # An address written among networks is the one-address network it names.
+        ("request.ip in [10.1.2.3, 192.168.0.0/16]", "10.1.2.3", True),
+        ("request.ip in [10.1.2.3, 192.168.0.0/16]", "10.1.2.4", False),
+        # The client's own address among networks, wherever it stands in the list.
+        ("request.ip in [request.ip, 192.168.0.0/16]", "10.1.2.3", True),
+        ("198.51.100.7 in [request.ip, 192.168.0.0/16]", "10.1.2.3", False),
+        ("198.51.100.7 in [request.ip, 192.168.0.0/16]", "198.51.100.7", True),
+        ("192.168.4.4 not in [192.168.0.0/16, request.ip]", "10.1.2.3", False),
+        ("len([10.0.0.1, 10.0.0.0/8, request.ip]) == 3", "10.1.2.3", True),
+    ],
+)
+def test_an_address_among_networks_is_a_one_address_network(
+    condition: str, client: str, expected: bool
+) -> None:
+    assert holds(condition, request(client)) is expected
+
+
+@given(
+    left=st.sampled_from(["request.ip", *ADDRESSES]),
+    negated=st.booleans(),
+    items=st.lists(st.sampled_from([*CIDRS, *ADDRESSES, "request.ip"]), min_size=1, max_size=4),
+    client=st.sampled_from(ADDRESSES),
+)
+def test_membership_among_addresses_and_networks_is_the_references(
+    left: str, negated: bool, items: list[str], client: str
+) -> None:
+    source = f"{left} {'not in' if negated else 'in'} [{', '.join(items)}]"
+    env = {"request.ip": reference.address(client)}
+    expected = reference.evaluate(check(parse(source), frozenset()), env)
+    assert holds(source, request(client)) is expected, source

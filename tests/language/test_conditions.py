@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -97,6 +98,13 @@ def refused(source: str) -> ConditionError:
         ("len(key.allowed_ips) + 1 >= 3", True),
         ("is_ipv4(request.ip)", True),
         ('request.method in ["GET", "HEAD"] or resource.type == "events"', True),
+        ('request.method in [key.environment, "POST"]', True),
+        ('request.method not in [lower(request.method), key.label, "GET"]', True),
+        ("key.environment in [upper(key.environment), key.type]", False),
+        ('len(["a", "b", "c"]) == 3 and len([key.label, "b"]) == 2', True),
+        ('resource.id matches lower("EVT_*")', True),
+        ("request.path matches key.label", False),
+        ('request.path matches request.path + "*"', True),
         ('key.label + "!" == "Nightly Export!"', True),
         ("1.5 + 1 == 2.5", True),
         ("true and not false", True),
@@ -234,6 +242,55 @@ def test_policy_values_cannot_inject_code() -> None:
     source = 'key.label == "\\" or __import__(\'os\') or \\""'
     assert holds(source) is False
     assert holds('key.metadata["__class__"] == ""')
+
+
+def test_a_compiled_condition_reaches_no_python_builtins() -> None:
+    test = compile_predicate(check(parse('key.label == "x"'), frozenset()), None, "r")
+    assert test.__globals__["__builtins__"] == {}
+
+
+def test_a_rule_without_conditions_matches_every_request() -> None:
+    everything = compile_predicate(None, None, "always")
+    assert everything(KEY, request()) is True
+    assert everything(replace(KEY, label="other"), request("192.0.2.1", method="GET")) is True
+
+
+class Probe:
+    """Counts what the compiler registers and which way each branch goes."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.registered: list[str] = []
+        self.hits: list[tuple[int, bool]] = []
+
+    def register(self, node: Expr) -> int:
+        self.registered.append(self.source[node.start : node.end])
+        return len(self.registered) - 1
+
+    def hit(self, branch: int, value: bool) -> bool:
+        self.hits.append((branch, value))
+        return value
+
+
+def test_coverage_probes_see_each_boolean_part_of_when_and_unless_apart() -> None:
+    when = 'key.environment == "live" and (request.method == "GET" or true)'
+    unless = 'resource.id matches "tsk_*"'
+    probes = (Probe(when), Probe(unless))
+    trees = (check(parse(when), frozenset()), check(parse(unless), frozenset()))
+    test = compile_predicate(*trees, "covered", probes)
+    # Every boolean part, inner ones first, and no literal: ``true`` cannot go two ways.
+    assert probes[0].registered == [
+        'key.environment == "live"',
+        'request.method == "GET"',
+        'request.method == "GET" or true',
+        when,
+    ]
+    assert probes[1].registered == [unless]
+    assert test(KEY, request()) is True
+    assert probes[0].hits == [(0, True), (1, False), (2, True), (3, True)]
+    assert probes[1].hits == [(0, False)]
+    assert test(KEY, request(resource_id="tsk_1")) is False
+    assert probes[1].hits == [(0, False), (0, True)]
 
 
 def test_a_network_on_the_left_of_in_is_refused() -> None:
