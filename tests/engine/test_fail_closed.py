@@ -180,6 +180,31 @@ def test_an_error_anywhere_in_the_engine_denies(
     assert caplog.messages.count("check failed: RuntimeError: unexpected") == 2
 
 
+def test_a_key_lookup_that_raises_denies_on_both_paths(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    issued = engine.keys.create(type="read-only", label="r", environment="live")
+    assert engine.check(get(issued.secret)).allowed  # its answer is kept for the short path
+
+    class BrokenHasher:
+        def digest(self, secret: str) -> bytes:
+            raise RuntimeError("the hasher broke")
+
+    monkeypatch.setattr(engine.keys.lookups, "_hasher", BrokenHasher())
+    caplog.set_level("WARNING", logger="policyengine")
+    fast = engine.try_check(get(issued.secret))
+    for decision in (fast, *_both_paths(engine, get(issued.secret))):
+        assert decision is not None
+        assert (decision.code, decision.status) == (Code.UNAVAILABLE, 503)
+        assert not decision.allowed
+        assert (decision.step, decision.reason, decision.error) == (
+            "engine",
+            "the engine could not decide",
+            "RuntimeError: the hasher broke",
+        )
+    assert caplog.messages.count("check failed: RuntimeError: the hasher broke") == 3
+
+
 def test_an_empty_policy_set_denies_everything(clock: Clock) -> None:
     with Engine(PolicySet(key_types={}), store="memory://", secret=SECRET, clock=clock) as engine:
         decision = engine.check(get("tdoc_live_" + "a" * 36))
