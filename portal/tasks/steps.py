@@ -16,7 +16,13 @@ import httpx
 from policyengine.engine import Engine
 from policyengine.integrations.asgi import ASGIApp
 from policyengine.units import parse_duration
-from portal.models.tasks import NotifyStep, RequestStep, StepState, WaitStep
+from portal.models.tasks import (
+    NotifyStep,
+    RequestStep,
+    StepState,
+    WaitStep,
+    has_dot_segment,
+)
 from portal.store.database import Clock
 from portal.store.runs import Claim
 from portal.tasks.authority import Refused, step_credential
@@ -69,6 +75,9 @@ async def request(step: RequestStep, state: StepState, context: StepContext) -> 
     engine checks the call, limits count it, monitoring sees it."""
     claim = context.claim
     said: dict[str, Any] = {"method": step.method, "path": step.path}
+    if has_dot_segment(step.path):
+        why = "the path has a '.' or '..' segment, which would send the call elsewhere"
+        return Outcome(False, said, f"{step.method} {step.path}: {why}")
     try:
         token = await anyio.to_thread.run_sync(
             step_credential, context.engine, claim.key_id, claim.scopes, context.clock()

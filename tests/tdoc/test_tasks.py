@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from policyengine.engine import Engine
+from portal.models.tasks import RequestStep, TaskFields
 
 from .conftest import CLIENT, EVENT, AppFactory, Keys, bearer, sent, wait_for_run
 
@@ -154,6 +155,13 @@ def test_secrets_a_step_gets_back_are_not_kept(client: TestClient, keys: Keys) -
         ({"type": "request", "method": "GET", "path": "https://example.com/"}, "steps[0].path"),
         ({"type": "request", "method": "GET", "path": "/v1/events?limit=1"}, "steps[0].path"),
         ({"type": "request", "method": "POST", "path": "/v1/tasks/tsk_1/runs"}, "steps[0].path"),
+        # Dot segments: the call would go to /v1/tasks/tsk_1/runs, or anywhere else.
+        ({"type": "request", "method": "POST", "path": "/v1/tasks/tsk_1/./runs"}, "steps[0].path"),
+        (
+            {"type": "request", "method": "POST", "path": "/v1/tasks/x/../tsk_1/runs"},
+            "steps[0].path",
+        ),
+        ({"type": "request", "method": "GET", "path": "/v1/events/../keys"}, "steps[0].path"),
         ({"type": "notify", "kind": "task.run.succeeded"}, "steps[0].kind"),
         ({"type": "notify", "kind": "key.revoked"}, "steps[0].kind"),
     ],
@@ -274,3 +282,22 @@ def test_hooks_hear_of_a_run_without_what_its_requests_read(client: TestClient, 
     assert step["result"]["status"] == 200
     assert step["result"]["body"] == "[withheld]"
     assert keys.ids["reader"] not in str(told[0].data)
+
+
+def test_a_stored_step_with_dot_segments_fails_its_run_and_reaches_no_route(
+    client: TestClient, keys: Keys
+) -> None:
+    # A task stored before such paths were refused still lists, but its run makes no call.
+    leaf = make_task(client, keys.writer, {"type": "wait", "duration": "1ms"})
+    path = f"/v1/tasks/x/../{leaf}/runs"
+    step = RequestStep.model_construct(type="request", method="POST", path=path, body=None)
+    fields = TaskFields.model_construct(name="old", description="", steps=[step])
+    task = client.app.state.services.tasks.create(fields, keys.ids["writer"])  # type: ignore[attr-defined]
+    listed = client.get("/v1/tasks", headers=bearer(keys.reader))
+    assert listed.status_code == 200
+    assert task.id in [t["id"] for t in listed.json()["data"]]
+    run = wait_for_run(client, trigger(client, keys.writer, task.id), keys.writer)
+    assert run["state"] == "failed"
+    assert "'.' or '..' segment" in run["error"]
+    # No status: the call was never made.
+    assert run["steps"][0]["result"] == {"method": "POST", "path": path}
