@@ -33,6 +33,9 @@ MAX_RESULT_BYTES = 64 * 1024
 SECRET_FIELDS = frozenset({"secret", "access_token", "token"})
 WITHHELD = "[withheld]"
 REQUEST_TIMEOUT_SECONDS = 30.0
+#: A wait longer than this does not hold a worker: the run is handed back to the queue,
+#: to be taken up when the wait is over, so that a few long waits do not stall every run.
+PARK_AFTER_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,13 @@ class Outcome:
     result: dict[str, Any]
     #: Why the step failed, in a line: it becomes the run's error.
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """The step is waiting until ``until``; no worker need hold the run meanwhile."""
+
+    until: datetime
 
 
 #: Queues an event of a kind for the hooks that want it; the ids of the deliveries.
@@ -57,11 +67,15 @@ class StepContext:
     stopping: anyio.Event
 
 
-async def wait(step: WaitStep, state: StepState, context: StepContext) -> Outcome | None:
-    """Waits until ``duration`` after the step first started, across restarts."""
+async def wait(step: WaitStep, state: StepState, context: StepContext) -> Outcome | Parked | None:
+    """Waits until ``duration`` after the step first started, across restarts; a wait
+    with more than :data:`PARK_AFTER_SECONDS` left is :class:`Parked` instead."""
     seconds = parse_duration(step.duration)
     started = state.started_at or context.clock()
-    remaining = (started + timedelta(seconds=seconds) - context.clock()).total_seconds()
+    until = started + timedelta(seconds=seconds)
+    remaining = (until - context.clock()).total_seconds()
+    if remaining > PARK_AFTER_SECONDS:
+        return Parked(until)
     if remaining > 0:
         with anyio.move_on_after(remaining) as timer:
             await context.stopping.wait()

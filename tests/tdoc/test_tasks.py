@@ -301,3 +301,36 @@ def test_a_stored_step_with_dot_segments_fails_its_run_and_reaches_no_route(
     assert "'.' or '..' segment" in run["error"]
     # No status: the call was never made.
     assert run["steps"][0]["result"] == {"method": "POST", "path": path}
+
+
+def test_long_waits_do_not_hold_the_workers_from_other_runs(
+    make_app: AppFactory, keys: Keys
+) -> None:
+    # One key's runs that wait an hour must not stall everyone's runs behind them.
+    with TestClient(make_app(workers=1), client=CLIENT) as client:
+        slow = make_task(client, keys.writer, {"type": "wait", "duration": "1h"})
+        waiting = [trigger(client, keys.writer, slow) for _ in range(3)]
+        quick = make_task(
+            client, keys.admin, {"type": "request", "method": "GET", "path": "/v1/events"}
+        )
+        run = wait_for_run(client, trigger(client, keys.admin, quick), keys.admin, timeout=5)
+        assert run["state"] == "succeeded"
+        for location in waiting:
+            parked = client.get(location, headers=bearer(keys.reader)).json()
+            assert parked["state"] == "running"
+            assert parked["steps"][0]["status"] == "running"
+
+
+def test_a_parked_wait_is_taken_up_when_it_is_over(client: TestClient, keys: Keys) -> None:
+    task = make_task(
+        client,
+        keys.writer,
+        {"type": "wait", "duration": "2500ms"},
+        {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT},
+    )
+    run = wait_for_run(client, trigger(client, keys.writer, task), keys.writer)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["attempts"] == 1
+    assert run["steps"][0]["result"] == {"waited": "2500ms"}
+    assert run["steps"][0]["duration_ms"] >= 2500
+    assert run["steps"][1]["result"]["status"] == 201
