@@ -9,7 +9,7 @@ from portal.api.scopes import may_read_answer, token_scopes
 from portal.http.errors import NotFound
 from portal.models.common import Page
 from portal.models.tasks import Run, Task, TaskFields
-from portal.tasks.shown import shown
+from portal.tasks.shown import shown, shown_task
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -20,7 +20,8 @@ def no_task(task_id: str) -> NotFound:
 
 @router.get("", summary="List tasks")
 def list_tasks(services: ServicesDep, limit: Limit = 20, cursor: Cursor = None) -> Page[Task]:
-    return services.tasks.list(limit, cursor)
+    page = services.tasks.list(limit, cursor)
+    return page.model_copy(update={"data": [shown_task(task) for task in page.data]})
 
 
 @router.post("", status_code=201, summary="Create a task")
@@ -30,9 +31,10 @@ def create_task(
     """A task is a list of steps run in order: ``wait`` (a duration), ``notify`` (an event
     delivered to the hooks that subscribe to its kind), ``request`` (a call to this API
     with the authority of the key that triggers the run). A task does not change once
-    created."""
+    created. It is answered whole this once; read back, a request step's body has its
+    secrets and the credential parts of its URLs hidden, as ``/v1/hooks`` hides them."""
     task = services.tasks.create(fields, caller.key_id)
-    services.tell("task.created", {"task": task.model_dump(mode="json")})
+    services.tell("task.created", {"task": shown_task(task).model_dump(mode="json")})
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     return task
 
@@ -42,7 +44,7 @@ def get_task(id: str, services: ServicesDep) -> Task:
     task = services.tasks.get(id)
     if task is None:
         raise no_task(id)
-    return task
+    return shown_task(task)
 
 
 @router.post("/{id}/runs", status_code=202, summary="Trigger a run")

@@ -15,6 +15,7 @@ import httpx
 
 from policyengine.engine import Engine
 from policyengine.integrations.asgi import ASGIApp
+from policyengine.monitor.hook_urls import redact_hook_url
 from policyengine.units import parse_duration
 from portal.models.tasks import (
     NotifyStep,
@@ -148,15 +149,23 @@ def _body(response: httpx.Response) -> Any:
 
 def withhold(value: Any) -> Any:
     """``value`` with every secret a response may carry (a key's, a hook's, a token)
-    replaced, so that a run's result never stores one."""
+    replaced, and every URL with the parts that could be a credential hidden (a hook's,
+    as ``/v1/hooks`` reads it back, whole only in the answer that registered it), so
+    that a run's result never stores one."""
     if isinstance(value, dict):
-        return {
-            k: WITHHELD if k in SECRET_FIELDS and isinstance(v, str) else withhold(v)
-            for k, v in value.items()
-        }
+        return {k: _withheld(k, v) for k, v in value.items()}
     if isinstance(value, list):
         return [withhold(item) for item in value]
     return value
+
+
+def _withheld(name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if name in SECRET_FIELDS:
+            return WITHHELD
+        if name == "url":
+            return redact_hook_url(value)
+    return withhold(value)
 
 
 def elapsed_ms(start: datetime, end: datetime) -> float:

@@ -334,3 +334,36 @@ def test_a_parked_wait_is_taken_up_when_it_is_over(client: TestClient, keys: Key
     assert run["steps"][0]["result"] == {"waited": "2500ms"}
     assert run["steps"][0]["duration_ms"] >= 2500
     assert run["steps"][1]["result"]["status"] == 201
+
+
+def test_a_hook_url_a_step_registered_is_shown_as_the_hooks_api_shows_it(
+    client: TestClient, keys: Keys
+) -> None:
+    # Slack's URL is its credential: /v1/hooks hides it, and so must a run's result, which
+    # any key that may read tasks and hooks reads.
+    url = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/SuperSecretToken1234567890"
+    task = make_task(
+        client,
+        keys.writer,
+        {
+            "type": "request",
+            "method": "POST",
+            "path": "/v1/hooks",
+            "body": {"url": url, "events": ["event.*"]},
+        },
+    )
+    location = trigger(client, keys.writer, task)
+    assert wait_for_run(client, location, keys.writer)["state"] == "succeeded"
+    listed = client.get("/v1/hooks", headers=bearer(keys.reader)).json()["data"]
+    shown = listed[0]["url"]
+    assert shown == "https://hooks.slack.com/services/***/***/***"
+    run = client.get(location, headers=bearer(keys.reader))
+    assert run.json()["steps"][0]["result"]["body"]["hook"]["url"] == shown
+    # Nor does the task itself show it, read back; it registered the whole URL all the same.
+    one = client.get(f"/v1/tasks/{task}", headers=bearer(keys.reader))
+    assert one.json()["steps"][0]["body"]["url"] == shown
+    every = client.get("/v1/tasks", headers=bearer(keys.reader))
+    for answer in (run, one, every):
+        assert "SuperSecretToken" not in answer.text
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert services.hooks.get(listed[0]["id"]).url == url
