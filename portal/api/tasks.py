@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.scopes import may_read_answer, token_scopes
-from portal.http.errors import NotFound
+from portal.http.errors import Forbidden, NotFound
 from portal.models.common import Page
-from portal.models.tasks import Run, Task, TaskFields
+from portal.models.tasks import RequestStep, Run, Task, TaskFields
+from portal.tasks.authority import run_scopes
 from portal.tasks.shown import shown, shown_task
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -51,11 +52,20 @@ def get_task(id: str, services: ServicesDep) -> Task:
 def trigger_run(id: str, services: ServicesDep, caller: CallerDep, response: Response) -> Run:
     """Queues a run of the task and answers at once with it, ``queued``; poll its URL
     (the Location header) to watch it go ``running`` and end ``succeeded`` or ``failed``.
-    The run's requests carry the authority of the key that triggers it, and no more."""
+    The run's requests carry the authority of the key that triggers it, and no more; of a
+    task another key wrote, no more than that key's scopes either."""
     task = services.tasks.get(id)
     if task is None:
         raise no_task(id)
-    run = services.runs.enqueue(task, caller.key_id, token_scopes(services, caller), caller.ip)
+    scopes = run_scopes(
+        services.engine, task.created_by, caller.key_id, token_scopes(services, caller)
+    )
+    if scopes == () and any(isinstance(step, RequestStep) for step in task.steps):
+        raise Forbidden(
+            f"task {id} was written by another key, and this key holds none of its scopes: "
+            "its requests could do nothing"
+        )
+    run = services.runs.enqueue(task, caller.key_id, scopes, caller.ip)
     services.wake_workers()
     response.headers["Location"] = f"/v1/tasks/{id}/runs/{run.id}"
     return run

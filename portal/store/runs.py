@@ -38,7 +38,8 @@ class Claim:
     run: RunModel
     steps: list[Step]
     key_id: str
-    #: The scopes the trigger's token carried; ``None`` when a key triggered the run.
+    #: The scopes the run's requests carry (the trigger's token's, narrowed to the task
+    #: author's); ``None``: the trigger's key's own, when it triggered its own task.
     scopes: tuple[str, ...] | None
     client_ip: str | None
 

@@ -367,3 +367,55 @@ def test_a_hook_url_a_step_registered_is_shown_as_the_hooks_api_shows_it(
         assert "SuperSecretToken" not in answer.text
     services = client.app.state.services  # type: ignore[attr-defined]
     assert services.hooks.get(listed[0]["id"]).url == url
+
+
+def test_a_run_does_no_more_than_the_key_that_wrote_its_task(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    # A write key writes a task that revokes a key and listens to every key event, and an
+    # admin runs it: the requests carry the admin's authority only within the writer's.
+    task = make_task(
+        client,
+        keys.writer,
+        {"type": "request", "method": "POST", "path": f"/v1/keys/{keys.ids['reader']}/revoke"},
+        {
+            "type": "request",
+            "method": "POST",
+            "path": "/v1/hooks",
+            "body": {"url": "https://hooks.example.com/k", "events": ["key.*"]},
+        },
+    )
+    run = wait_for_run(client, trigger(client, keys.admin, task), keys.admin)
+    assert run["state"] == "failed"
+    assert run["steps"][0]["result"]["decision"]["code"] == "INSUFFICIENT_SCOPE"
+    assert client.get("/v1/events", headers=bearer(keys.reader)).status_code == 200
+    assert client.get("/v1/hooks", headers=bearer(keys.reader)).json()["data"] == []
+    # What the writer may do, the admin's run of the writer's task does.
+    events = make_task(
+        client,
+        keys.writer,
+        {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT},
+    )
+    run = wait_for_run(client, trigger(client, keys.admin, events), keys.admin)
+    assert run["state"] == "succeeded", run["error"]
+    assert run["steps"][0]["result"]["body"]["created_by"] == keys.ids["admin"]
+
+
+def test_a_task_whose_author_shares_no_scope_with_the_trigger_is_not_run(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    author = engine.keys.create(
+        type="scoped", label="a", environment="test", scopes=["tasks:write", "events:write"]
+    ).secret
+    runner = engine.keys.create(
+        type="scoped", label="r", environment="test", scopes=["tasks:trigger"]
+    ).secret
+    task = make_task(
+        client, author, {"type": "request", "method": "POST", "path": "/v1/events", "body": EVENT}
+    )
+    refused = client.post(f"/v1/tasks/{task}/runs", headers=bearer(runner))
+    assert refused.status_code == 403
+    assert "holds none of its scopes" in refused.json()["error"]["message"]
+    # A task of waits and notices needs no authority: anyone who may trigger runs it.
+    quiet = make_task(client, author, {"type": "wait", "duration": "1ms"})
+    assert client.post(f"/v1/tasks/{quiet}/runs", headers=bearer(runner)).status_code == 202
