@@ -419,3 +419,53 @@ def test_a_task_whose_author_shares_no_scope_with_the_trigger_is_not_run(
     # A task of waits and notices needs no authority: anyone who may trigger runs it.
     quiet = make_task(client, author, {"type": "wait", "duration": "1ms"})
     assert client.post(f"/v1/tasks/{quiet}/runs", headers=bearer(runner)).status_code == 202
+
+
+def test_behind_a_trusted_proxy_a_run_calls_from_the_clients_address(store_url: str) -> None:
+    # The engine judges the client the proxy names; a run triggered through the proxy must
+    # be judged by that client's networks too, not by the proxy's own address.
+    from portal.app import create_app
+
+    from .conftest import POLICIES, SECRET
+
+    behind = Engine.from_directory(
+        POLICIES,
+        environment="test",
+        store=store_url,
+        secret=SECRET,
+        maintenance_interval=None,
+        handle_signals=False,
+        trusted_proxies=["127.0.0.0/8"],
+    )
+    office = behind.keys.create(
+        type="write", label="office", environment="test", allowed_ips=["198.51.100.0/24"]
+    ).secret
+    app = create_app(behind, store=store_url, close_engine=True, poll=0.05, pages=False)
+    forwarded = {**bearer(office), "X-Forwarded-For": "198.51.100.7"}
+    with TestClient(app, client=CLIENT) as client:
+        assert client.get("/v1/events", headers=bearer(office)).status_code == 403
+        made = client.post(
+            "/v1/tasks",
+            json={
+                "name": "read",
+                "steps": [{"type": "request", "method": "GET", "path": "/v1/events"}],
+            },
+            headers=forwarded,
+        )
+        assert made.status_code == 201
+        started = client.post(f"/v1/tasks/{made.json()['id']}/runs", headers=forwarded)
+        assert started.status_code == 202
+        location = started.headers["Location"]
+        deadline = time.monotonic() + 10
+        while (run := client.get(location, headers=forwarded).json())["state"] not in (
+            "succeeded",
+            "failed",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert run["state"] == "succeeded", run["error"]
+        simulated = client.post(
+            "/v1/explain", json={"method": "GET", "path": "/v1/events"}, headers=forwarded
+        )
+        assert simulated.json()["request"]["ip"] == "198.51.100.7"
+        assert simulated.json()["allowed"] is True
