@@ -100,7 +100,10 @@ async def request(step: RequestStep, state: StepState, context: StepContext) -> 
     except Refused as refused:
         said.update(status=refused.code.status, decision=_decision(refused.code, refused.message))
         return Outcome(False, said, f"{step.method} {step.path}: {refused.code}: {refused.message}")
-    transport = httpx.ASGITransport(app=context.app, client=(claim.client_ip or "127.0.0.1", 0))
+    transport = httpx.ASGITransport(app=context.app)
+    # The trigger's address, or none, as the trigger had none (a server on a Unix socket):
+    # never one made up here, which a network rule or allow list could take for a client.
+    transport.client = (claim.client_ip, 0) if claim.client_ip else None  # type: ignore[assignment]
     headers = {
         "Authorization": f"Bearer {token}",
         "X-Request-ID": f"{claim.run.id}.{state.index}",

@@ -469,3 +469,22 @@ def test_behind_a_trusted_proxy_a_run_calls_from_the_clients_address(store_url: 
         )
         assert simulated.json()["request"]["ip"] == "198.51.100.7"
         assert simulated.json()["allowed"] is True
+
+
+def test_a_run_triggered_from_no_known_address_calls_from_none(
+    client: TestClient, engine: Engine
+) -> None:
+    # A server on a Unix socket knows no client address: the run's requests must not be
+    # made from a loopback address that an allow list or a network rule would let in.
+    local = engine.keys.create(
+        type="write", label="local", environment="test", allowed_ips=["127.0.0.0/8"]
+    )
+    task_id = make_task(
+        client, local.secret, {"type": "request", "method": "GET", "path": "/v1/events"}
+    )
+    services = client.app.state.services  # type: ignore[attr-defined]
+    run = services.runs.enqueue(services.tasks.get(task_id), local.key.id, None, None)
+    services.wake_workers()
+    done = wait_for_run(client, f"/v1/tasks/{task_id}/runs/{run.id}", local.secret)
+    assert done["state"] == "failed"
+    assert done["steps"][0]["result"]["decision"]["code"] == "IP_NOT_ALLOWED"
