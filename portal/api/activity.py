@@ -3,11 +3,13 @@ key. Any key may read its own (the rule ``keys-read-themselves``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from portal.api.deps import Cursor, Limit, ServicesDep, own_key
+from portal.api.explained import shown_location, shown_places
 from portal.http.openapi import errors
 from portal.models.common import Instant, Page
 from portal.models.monitor import AlertEntry, DecisionEntry, LifecycleEntry, Usage, UsagePoint
@@ -52,13 +54,29 @@ def activity(
         cursor=cursor,
         limit=limit,
     )
+    directory = services.engine.directory
     entries: list[Activity] = [
-        DecisionEntry.model_validate(item.as_dict())
+        _decision(item.as_dict(), directory)
         if item.event == "decision"
         else LifecycleEntry.model_validate(item.as_dict())
         for item in found
     ]
     return Page[Activity](data=entries, next_cursor=found.next_cursor)
+
+
+def _decision(fields: dict[str, Any], directory: Path | None) -> DecisionEntry:
+    """A decision as recorded, its policy files named relative to the policies' parent
+    folder, never by the server's absolute path (as ``/v1/decisions`` names them)."""
+    entry = DecisionEntry.model_validate(fields)
+    return entry.model_copy(
+        update={
+            "rule_location": shown_location(entry.rule_location, directory),
+            "trace": [
+                step.model_copy(update={"detail": shown_places(step.detail, directory)})
+                for step in entry.trace
+            ],
+        }
+    )
 
 
 @router.get("/usage", summary="A key's usage", responses=errors(400))

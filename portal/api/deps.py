@@ -11,7 +11,8 @@ from pydantic import AfterValidator
 from policyengine.decision import Decision
 from policyengine.errors import KeyNotFound
 from policyengine.integrations.asgi import STATE_KEY
-from policyengine.integrations.http import bearer
+from policyengine.integrations.http import bearer, scope_headers
+from policyengine.net import client_address, format_ip
 from policyengine.record import KeyRecord
 from portal.services import Services
 from portal.store.paging import decode_cursor
@@ -45,9 +46,20 @@ def caller(request: Request) -> Caller:
         # decision is a wiring fault, and it must not be taken for permission.
         raise RuntimeError("the route was reached without the engine's decision")
     credential = bearer(request.headers.get("authorization")) or ""
-    return Caller(
-        decision.key.id, credential, request.client.host if request.client else None, decision
-    )
+    return Caller(decision.key.id, credential, _client_ip(request), decision)
+
+
+def _client_ip(request: Request) -> str | None:
+    """The client's address as the engine judged it: behind a trusted proxy, the client
+    its forwarding header names, not the proxy. A run's requests come from it, and a
+    simulation defaults to it, so they are judged by the networks the caller is in."""
+    if request.client is None:
+        return None
+    # The engine denied any request whose forwarding header names no client, so this one
+    # names one; were it not so, the error fails the request rather than guess.
+    headers = scope_headers(request.scope)
+    proxies = services(request).engine.proxies
+    return format_ip(client_address(request.client.host, headers, proxies))
 
 
 ServicesDep = Annotated[Services, Depends(services)]

@@ -7,6 +7,7 @@ never by the server's absolute path.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +36,26 @@ def shown_file(file: str, directory: Path | None) -> str:
     return path.name
 
 
+#: A rule's place as the engine writes it in a step's detail: ``(<file>:<line>)``.
+_PLACE = re.compile(r"\(([^()]+):(\d+)\)")
+
+
+def shown_places(text: str, directory: Path | None) -> str:
+    """``text`` with every policy file it names (any rule's, not only the deciding one's)
+    named as :func:`shown_file` names it."""
+    return _PLACE.sub(lambda m: f"({shown_file(m[1], directory)}:{m[2]})", text)
+
+
+def shown_location(location: str | None, directory: Path | None) -> str | None:
+    """A ``<file>:<line>`` location with its file named as :func:`shown_file` names it."""
+    if not location:
+        return location
+    file, _, line = location.rpartition(":")
+    if not line.isdigit():
+        return shown_file(location, directory)
+    return f"{shown_file(file, directory)}:{line}"
+
+
 def _rule(
     name: str | None, file: str | None, line: int | None, directory: Path | None
 ) -> ExplainedRule | None:
@@ -43,14 +64,12 @@ def _rule(
     return ExplainedRule(name=name, file=shown_file(file, directory) if file else None, line=line)
 
 
-def _steps(steps: tuple[Step, ...], file: str | None, directory: Path | None) -> list[TraceStep]:
-    """The steps, with the deciding rule's file named as :func:`shown_file` names it."""
-    shown = shown_file(file, directory) if file else None
-
-    def detail(text: str) -> str:
-        return text.replace(f"({file}:", f"({shown}:") if file and shown else text
-
-    return [TraceStep(step=s.step, passed=s.passed, detail=detail(s.detail)) for s in steps]
+def _steps(steps: tuple[Step, ...], directory: Path | None) -> list[TraceStep]:
+    """The steps, with each policy file named as :func:`shown_file` names it."""
+    return [
+        TraceStep(step=s.step, passed=s.passed, detail=shown_places(s.detail, directory))
+        for s in steps
+    ]
 
 
 def from_record(record: DecisionRecord, directory: Path | None) -> Explanation:
@@ -79,7 +98,7 @@ def from_record(record: DecisionRecord, directory: Path | None) -> Explanation:
         key=key,
         rule=_rule(record.rule, file, line, directory),
         error=record.error,
-        trace=_steps(record.trace, file, directory),
+        trace=_steps(record.trace, directory),
         limits=[
             ExplainedLimit(name=h.name, limit=h.quota, remaining=h.remaining) for h in record.limits
         ],
@@ -128,6 +147,6 @@ def from_dry_run(
             directory,
         ),
         error=decision.error,
-        trace=_steps(trace, location.file if location else None, directory),
+        trace=_steps(trace, directory),
         limits=limits,
     )

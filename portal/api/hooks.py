@@ -11,10 +11,11 @@ from policyengine.monitor.delivery_log import Delivery as QueuedDelivery
 from policyengine.monitor.hook_urls import RedactedHookUrl, redact_hook_url
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.scopes import require_reading
-from portal.http.errors import NotFound
+from portal.http.errors import Conflict, NotFound
 from portal.http.openapi import errors
 from portal.models.common import Page
 from portal.models.hooks import Attempt, Delivery, Hook, HookCreated, HookFields
+from portal.store.hooks import TooManyHooks
 
 router = APIRouter(prefix="/v1/hooks", tags=["hooks"])
 
@@ -37,7 +38,7 @@ def list_hooks(services: ServicesDep, limit: Limit = 20, cursor: Cursor = None) 
     return page.model_copy(update={"data": [shown(hook) for hook in page.data]})
 
 
-@router.post("", status_code=201, summary="Register a hook")
+@router.post("", status_code=201, summary="Register a hook", responses=errors(409))
 def create_hook(
     fields: HookFields, services: ServicesDep, caller: CallerDep, response: Response
 ) -> HookCreated:
@@ -46,11 +47,15 @@ def create_hook(
     ``{"type", "timestamp", "data"}`` with the ``webhook-id``, ``webhook-timestamp`` and
     ``webhook-signature`` headers of the Standard Webhooks specification; verify them with
     its libraries and the secret. Deliveries are retried with backoff; a URL that
-    resolves to a private, loopback or link-local address is refused. A hook hears only
+    resolves to a private, loopback or link-local address is refused. A key may have at
+    most 20 hooks registered at once (``409`` beyond). A hook hears only
     what the key that registers it may read: ``key.*`` and ``alert.*`` take
     ``keys:read``, ``event.*`` ``events:read``, ``task.*`` ``tasks:read``."""
     require_reading(services, caller, fields.events)
-    hook, secret = services.hooks.create(fields, caller.key_id)
+    try:
+        hook, secret = services.hooks.create(fields, caller.key_id)
+    except TooManyHooks as error:
+        raise Conflict(str(error)) from None
     response.headers["Location"] = f"/v1/hooks/{hook.id}"
     return HookCreated(secret=secret, hook=hook)
 

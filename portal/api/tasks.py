@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response
 
 from portal.api.deps import CallerDep, Cursor, Limit, ServicesDep
 from portal.api.scopes import may_read_answer, token_scopes
-from portal.http.errors import NotFound
+from portal.http.errors import Forbidden, NotFound
 from portal.models.common import Page
-from portal.models.tasks import Run, Task, TaskFields
-from portal.tasks.shown import shown
+from portal.models.tasks import RequestStep, Run, Task, TaskFields
+from portal.tasks.authority import run_scopes
+from portal.tasks.shown import shown, shown_task
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -20,7 +21,8 @@ def no_task(task_id: str) -> NotFound:
 
 @router.get("", summary="List tasks")
 def list_tasks(services: ServicesDep, limit: Limit = 20, cursor: Cursor = None) -> Page[Task]:
-    return services.tasks.list(limit, cursor)
+    page = services.tasks.list(limit, cursor)
+    return page.model_copy(update={"data": [shown_task(task) for task in page.data]})
 
 
 @router.post("", status_code=201, summary="Create a task")
@@ -30,9 +32,10 @@ def create_task(
     """A task is a list of steps run in order: ``wait`` (a duration), ``notify`` (an event
     delivered to the hooks that subscribe to its kind), ``request`` (a call to this API
     with the authority of the key that triggers the run). A task does not change once
-    created."""
+    created. It is answered whole this once; read back, a request step's body has its
+    secrets and the credential parts of its URLs hidden, as ``/v1/hooks`` hides them."""
     task = services.tasks.create(fields, caller.key_id)
-    services.tell("task.created", {"task": task.model_dump(mode="json")})
+    services.tell("task.created", {"task": shown_task(task).model_dump(mode="json")})
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     return task
 
@@ -42,18 +45,27 @@ def get_task(id: str, services: ServicesDep) -> Task:
     task = services.tasks.get(id)
     if task is None:
         raise no_task(id)
-    return task
+    return shown_task(task)
 
 
 @router.post("/{id}/runs", status_code=202, summary="Trigger a run")
 def trigger_run(id: str, services: ServicesDep, caller: CallerDep, response: Response) -> Run:
     """Queues a run of the task and answers at once with it, ``queued``; poll its URL
     (the Location header) to watch it go ``running`` and end ``succeeded`` or ``failed``.
-    The run's requests carry the authority of the key that triggers it, and no more."""
+    The run's requests carry the authority of the key that triggers it, and no more; of a
+    task another key wrote, no more than that key's scopes either."""
     task = services.tasks.get(id)
     if task is None:
         raise no_task(id)
-    run = services.runs.enqueue(task, caller.key_id, token_scopes(services, caller), caller.ip)
+    scopes = run_scopes(
+        services.engine, task.created_by, caller.key_id, token_scopes(services, caller)
+    )
+    if scopes == () and any(isinstance(step, RequestStep) for step in task.steps):
+        raise Forbidden(
+            f"task {id} was written by another key, and this key holds none of its scopes: "
+            "its requests could do nothing"
+        )
+    run = services.runs.enqueue(task, caller.key_id, scopes, caller.ip)
     services.wake_workers()
     response.headers["Location"] = f"/v1/tasks/{id}/runs/{run.id}"
     return run

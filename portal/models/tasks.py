@@ -75,9 +75,20 @@ class RequestStep(Body):
     @field_validator("path")
     @classmethod
     def _no_trigger(cls, value: str, info: Any) -> str:
+        # A task read back from the store keeps loading; its run refuses the step instead.
+        stored = isinstance(info.context, dict) and info.context.get("stored")
+        if has_dot_segment(value) and not stored:
+            raise ValueError("a path has no '.' or '..' segment: write the path it stands for")
         if info.data.get("method") == "POST" and _TRIGGER.match(value):
             raise ValueError("a task cannot trigger runs: a run could otherwise start itself")
         return value
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether ``path`` holds a ``.`` or ``..`` segment. The call a request step makes
+    resolves them before the engine sees the path, so such a path would reach a route
+    other than the one written (``/v1/tasks/x/../tsk_1/runs`` triggers a run)."""
+    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 Step = Annotated[WaitStep | NotifyStep | RequestStep, Field(discriminator="type")]

@@ -16,6 +16,14 @@ from portal.store.database import Clock, new_id, written
 from portal.store.paging import Listing
 
 _COLUMNS = "id, url, events, description, created_at"
+#: The most hooks one key may have registered at once. Every event is delivered to every
+#: hook that wants it, so without a bound one key could turn each event (and each
+#: ``notify`` step of its tasks) into any number of deliveries.
+MAX_HOOKS_PER_KEY = 20
+
+
+class TooManyHooks(Exception):
+    """The key has registered :data:`MAX_HOOKS_PER_KEY` hooks already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +56,15 @@ class HookStore:
         self._clock = clock
 
     def create(self, fields: HookFields, created_by: str) -> tuple[Hook, str]:
+        """The hook and its secret; :class:`TooManyHooks` if ``created_by`` has its fill."""
         hook_id, secret = new_id("hk"), new_secret()
         with self._db.transaction(write=True) as run:
+            rows, _ = run("SELECT COUNT(*) FROM tdoc_hooks WHERE created_by = ?", (created_by,))
+            if int(rows[0][0]) >= MAX_HOOKS_PER_KEY:
+                raise TooManyHooks(
+                    f"this key has registered {MAX_HOOKS_PER_KEY} hooks, the most one key "
+                    "may have; delete one it no longer needs first"
+                )
             run(
                 "INSERT INTO tdoc_hooks (id, url, events, description, secret, created_at, "
                 "created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",

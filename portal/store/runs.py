@@ -1,7 +1,8 @@
 """The run queue, in the database every instance shares.
 
 A worker claims the oldest queued run, or a running one whose lease has run out (its
-worker died), and holds it by a lease that it renews while it works. With PostgreSQL the
+worker died, or it was parked for a long wait until then), and holds it by a lease that
+it renews while it works. With PostgreSQL the
 claim skips rows another instance is claiming (``FOR UPDATE SKIP LOCKED``), so that each
 run is taken by one worker; SQLite takes its write lock for the whole claim, to the same
 end. Every write about a claimed run names its worker, so that a worker that lost its
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
 
@@ -37,7 +38,8 @@ class Claim:
     run: RunModel
     steps: list[Step]
     key_id: str
-    #: The scopes the trigger's token carried; ``None`` when a key triggered the run.
+    #: The scopes the run's requests carry (the trigger's token's, narrowed to the task
+    #: author's); ``None``: the trigger's key's own, when it triggered its own task.
     scopes: tuple[str, ...] | None
     client_ip: str | None
 
@@ -103,7 +105,9 @@ class RunStore:
         with self._db.transaction(write=True) as run:
             rows, _ = run(
                 "UPDATE tdoc_runs SET state = 'running', lease_owner = ?, lease_until = ?, "  # noqa: S608
-                "attempts = attempts + 1, started_at = COALESCE(started_at, ?) "
+                # A parked run (running, held by no one) is resumed, not attempted again.
+                "attempts = attempts + CASE WHEN state = 'running' AND lease_owner IS NULL "
+                "THEN 0 ELSE 1 END, started_at = COALESCE(started_at, ?) "
                 "WHERE id = (SELECT id FROM tdoc_runs WHERE state = 'queued' "
                 "OR (state = 'running' AND lease_until < ?) "
                 f"ORDER BY created_at, id LIMIT 1{self._skip_locked}) "
@@ -158,6 +162,16 @@ class RunStore:
             "UPDATE tdoc_runs SET state = 'queued', steps = ?, lease_owner = NULL, "
             "lease_until = NULL WHERE id = ?",
             (_states(steps),),
+        )
+
+    def park(self, run_id: str, owner: str, steps: list[StepState], until: datetime) -> bool:
+        """Let go of a running run until ``until`` (a long wait), its progress kept: it
+        stays ``running``, held by no worker, and any worker takes it up from then on."""
+        return self._held(
+            run_id,
+            owner,
+            "UPDATE tdoc_runs SET steps = ?, lease_owner = NULL, lease_until = ? WHERE id = ?",
+            (_states(steps), to_micros(until)),
         )
 
     def _held(self, run_id: str, owner: str, statement: str, values: tuple[object, ...]) -> bool:

@@ -21,7 +21,7 @@ def _task(row: Row) -> Task:
         id=row[0],
         name=row[1],
         description=row[2],
-        steps=STEPS.validate_json(row[3]),
+        steps=STEPS.validate_json(row[3], context={"stored": True}),
         created_at=from_micros(row[4]),
         created_by=row[5],
     )

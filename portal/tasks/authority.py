@@ -1,4 +1,8 @@
-"""The authority a run's ``request`` steps carry: the key that triggered the run, never more.
+"""The authority a run's ``request`` steps carry: the key that triggered the run, never more,
+and, when another key wrote the task, never more than that key's scopes either. A task is
+written by one key and may be triggered by another: without the second bound, a key that
+may write tasks could write one that revokes keys or registers a hook on ``key.*``, and
+wait for an admin to run it.
 
 Nothing of the trigger's secret is kept. When a step calls the API, a token is issued
 for the key (narrowed to the scopes the trigger's own token carried, if it came with
@@ -15,6 +19,7 @@ from datetime import datetime
 from policyengine.decision import Code
 from policyengine.engine import Engine
 from policyengine.errors import KeyRequestError
+from policyengine.policy.scopes import covered, parse_scope
 
 #: How long the token of one step's call lives.
 STEP_TOKEN_TTL = 300
@@ -28,6 +33,31 @@ class Refused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def run_scopes(
+    engine: Engine, author_id: str, trigger_id: str, trigger_scopes: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """The scopes a run's requests carry: those the trigger holds (its token's, or its key's
+    when ``trigger_scopes`` is ``None``), narrowed to those the task's author holds, unless
+    the author triggers it. Empty when the two share none."""
+    if author_id == trigger_id:
+        return trigger_scopes
+    trigger = trigger_scopes if trigger_scopes is not None else _granted(engine, trigger_id)
+    held = tuple(parse_scope(text) for text in trigger)
+    authored = tuple(parse_scope(text) for text in _granted(engine, author_id))
+    both = [s for s in authored if covered(s, held)] + [s for s in held if covered(s, authored)]
+    return tuple(dict.fromkeys(str(scope) for scope in both))
+
+
+def _granted(engine: Engine, key_id: str) -> list[str]:
+    # The scopes of the key's type and its own, whatever its state: a task outlives the
+    # key that wrote it (rotated, revoked), and still does no more than that key could.
+    key = engine.keys.lookup_id(key_id)
+    if key is None:
+        return []
+    prepared = engine.prepared
+    return [str(scope) for scope in prepared.grants(key, prepared.key_types.get(key.type))]
 
 
 def step_credential(

@@ -22,14 +22,14 @@ from portal.store.database import Clock
 from portal.store.runs import Claim, RunStore
 from portal.tasks import steps
 from portal.tasks.shown import shown, to_nobody
-from portal.tasks.steps import Outcome, Publish, StepContext, elapsed_ms
+from portal.tasks.steps import Outcome, Parked, Publish, StepContext, elapsed_ms
 
 log = logging.getLogger("portal.tasks")
 
 #: A run picked up this many times without finishing is given up on.
 MAX_ATTEMPTS = 5
 
-StepRunner = Callable[[Step, StepState, StepContext], Awaitable[Outcome | None]]
+StepRunner = Callable[[Step, StepState, StepContext], Awaitable[Outcome | Parked | None]]
 
 
 class LeaseLost(Exception):
@@ -66,6 +66,9 @@ class Runner:
             state.started_at = state.started_at or self.clock()
             await self._record(claim, owner, states)
             outcome = await _run_step(step, state, context)
+            if isinstance(outcome, Parked):
+                await self._park(claim, owner, states, outcome)
+                return None
             if outcome is None:
                 state.status = "pending"
                 await self._release(claim, owner, states)
@@ -88,6 +91,15 @@ class Runner:
     async def _release(self, claim: Claim, owner: str, states: list[StepState]) -> None:
         await anyio.to_thread.run_sync(self.runs.release, claim.run.id, owner, states)
         log.info("run %s handed back to the queue at step %s", claim.run.id, _current(states))
+
+    async def _park(
+        self, claim: Claim, owner: str, states: list[StepState], parked: Parked
+    ) -> None:
+        if not await anyio.to_thread.run_sync(
+            self.runs.park, claim.run.id, owner, states, parked.until
+        ):
+            raise LeaseLost(claim.run.id)
+        log.info("run %s waits until %s at step %s", claim.run.id, parked.until, _current(states))
 
     async def _finish(
         self,
@@ -115,7 +127,7 @@ class Runner:
             log.exception("could not tell the hooks that run %s is %s", run.id, kind)
 
 
-async def _run_step(step: Step, state: StepState, context: StepContext) -> Outcome | None:
+async def _run_step(step: Step, state: StepState, context: StepContext) -> Outcome | Parked | None:
     if isinstance(step, WaitStep):
         return await steps.wait(step, state, context)
     if isinstance(step, RequestStep):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from portal.models.tasks import Run
-from portal.tasks.steps import WITHHELD
+from portal.models.tasks import RequestStep, Run, Task
+from portal.tasks.steps import WITHHELD, withhold
 
 #: ``(method, path) → bool``: whether the reader may see what that request answered.
 MayRead = Callable[[str, str], bool]
@@ -39,3 +39,17 @@ def shown(run: Run, may_read: MayRead) -> Run:
 
 def to_nobody(method: str, path: str) -> bool:
     return False
+
+
+def shown_task(task: Task) -> Task:
+    """``task`` as it is read back: the bodies of its request steps with every secret and
+    every URL's credential parts hidden, as their answers are (:func:`withhold`). The task
+    runs what its author wrote; readers of tasks see no more of it than ``/v1/hooks``
+    shows of a hook."""
+    steps = [
+        step.model_copy(update={"body": withhold(step.body)})
+        if isinstance(step, RequestStep) and step.body is not None
+        else step
+        for step in task.steps
+    ]
+    return task.model_copy(update={"steps": steps})

@@ -15,8 +15,15 @@ import httpx
 
 from policyengine.engine import Engine
 from policyengine.integrations.asgi import ASGIApp
+from policyengine.monitor.hook_urls import redact_hook_url
 from policyengine.units import parse_duration
-from portal.models.tasks import NotifyStep, RequestStep, StepState, WaitStep
+from portal.models.tasks import (
+    NotifyStep,
+    RequestStep,
+    StepState,
+    WaitStep,
+    has_dot_segment,
+)
 from portal.store.database import Clock
 from portal.store.runs import Claim
 from portal.tasks.authority import Refused, step_credential
@@ -27,6 +34,9 @@ MAX_RESULT_BYTES = 64 * 1024
 SECRET_FIELDS = frozenset({"secret", "access_token", "token"})
 WITHHELD = "[withheld]"
 REQUEST_TIMEOUT_SECONDS = 30.0
+#: A wait longer than this does not hold a worker: the run is handed back to the queue,
+#: to be taken up when the wait is over, so that a few long waits do not stall every run.
+PARK_AFTER_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,13 @@ class Outcome:
     result: dict[str, Any]
     #: Why the step failed, in a line: it becomes the run's error.
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """The step is waiting until ``until``; no worker need hold the run meanwhile."""
+
+    until: datetime
 
 
 #: Queues an event of a kind for the hooks that want it; the ids of the deliveries.
@@ -51,11 +68,15 @@ class StepContext:
     stopping: anyio.Event
 
 
-async def wait(step: WaitStep, state: StepState, context: StepContext) -> Outcome | None:
-    """Waits until ``duration`` after the step first started, across restarts."""
+async def wait(step: WaitStep, state: StepState, context: StepContext) -> Outcome | Parked | None:
+    """Waits until ``duration`` after the step first started, across restarts; a wait
+    with more than :data:`PARK_AFTER_SECONDS` left is :class:`Parked` instead."""
     seconds = parse_duration(step.duration)
     started = state.started_at or context.clock()
-    remaining = (started + timedelta(seconds=seconds) - context.clock()).total_seconds()
+    until = started + timedelta(seconds=seconds)
+    remaining = (until - context.clock()).total_seconds()
+    if remaining > PARK_AFTER_SECONDS:
+        return Parked(until)
     if remaining > 0:
         with anyio.move_on_after(remaining) as timer:
             await context.stopping.wait()
@@ -69,6 +90,9 @@ async def request(step: RequestStep, state: StepState, context: StepContext) -> 
     engine checks the call, limits count it, monitoring sees it."""
     claim = context.claim
     said: dict[str, Any] = {"method": step.method, "path": step.path}
+    if has_dot_segment(step.path):
+        why = "the path has a '.' or '..' segment, which would send the call elsewhere"
+        return Outcome(False, said, f"{step.method} {step.path}: {why}")
     try:
         token = await anyio.to_thread.run_sync(
             step_credential, context.engine, claim.key_id, claim.scopes, context.clock()
@@ -76,7 +100,10 @@ async def request(step: RequestStep, state: StepState, context: StepContext) -> 
     except Refused as refused:
         said.update(status=refused.code.status, decision=_decision(refused.code, refused.message))
         return Outcome(False, said, f"{step.method} {step.path}: {refused.code}: {refused.message}")
-    transport = httpx.ASGITransport(app=context.app, client=(claim.client_ip or "127.0.0.1", 0))
+    transport = httpx.ASGITransport(app=context.app)
+    # The trigger's address, or none, as the trigger had none (a server on a Unix socket):
+    # never one made up here, which a network rule or allow list could take for a client.
+    transport.client = (claim.client_ip, 0) if claim.client_ip else None  # type: ignore[assignment]
     headers = {
         "Authorization": f"Bearer {token}",
         "X-Request-ID": f"{claim.run.id}.{state.index}",
@@ -125,15 +152,23 @@ def _body(response: httpx.Response) -> Any:
 
 def withhold(value: Any) -> Any:
     """``value`` with every secret a response may carry (a key's, a hook's, a token)
-    replaced, so that a run's result never stores one."""
+    replaced, and every URL with the parts that could be a credential hidden (a hook's,
+    as ``/v1/hooks`` reads it back, whole only in the answer that registered it), so
+    that a run's result never stores one."""
     if isinstance(value, dict):
-        return {
-            k: WITHHELD if k in SECRET_FIELDS and isinstance(v, str) else withhold(v)
-            for k, v in value.items()
-        }
+        return {k: _withheld(k, v) for k, v in value.items()}
     if isinstance(value, list):
         return [withhold(item) for item in value]
     return value
+
+
+def _withheld(name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if name in SECRET_FIELDS:
+            return WITHHELD
+        if name == "url":
+            return redact_hook_url(value)
+    return withhold(value)
 
 
 def elapsed_ms(start: datetime, end: datetime) -> float:

@@ -6,6 +6,7 @@ reader's key."""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ templates = Jinja2Templates(directory=HERE / "templates")
 #: The largest console request the samples endpoint writes out: anyone may ask, and a
 #: request a person composes is a few kilobytes.
 MAX_SAMPLES_REQUEST = 32 * 1024
+#: How many base URLs the reference's samples are kept for. The base comes from the
+#: request's Host header, which anyone sets, so only the most recently used few are kept:
+#: a spray of made-up hosts costs their rendering and nothing that stays.
+MAX_SAMPLE_BASES = 8
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
 
 
@@ -54,7 +59,19 @@ class PortalConfig:
 class _Cache:
     doc: Mapping[str, Any] | None = None
     reference: Reference | None = None
-    samples: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    samples: OrderedDict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=OrderedDict)
+
+    def samples_at(self, base: str, reference: Reference) -> dict[str, list[dict[str, Any]]]:
+        """Every operation's samples against ``base``, kept for the most recent bases."""
+        found = self.samples.get(base)
+        if found is None:
+            found = {op.id: operation_samples(base, op) for op in reference.operations}
+            self.samples[base] = found
+            while len(self.samples) > MAX_SAMPLE_BASES:
+                self.samples.popitem(last=False)
+        else:
+            self.samples.move_to_end(base)
+        return found
 
 
 def samples_for(
@@ -148,7 +165,7 @@ def make_router(config: PortalConfig | None = None) -> APIRouter:
     def reference_of(request: Request) -> Reference:
         doc = request.app.openapi()
         if cache.doc is not doc:
-            cache.doc, cache.reference, cache.samples = doc, read(doc), {}
+            cache.doc, cache.reference, cache.samples = doc, read(doc), OrderedDict()
         assert cache.reference is not None
         return cache.reference
 
@@ -175,12 +192,7 @@ def make_router(config: PortalConfig | None = None) -> APIRouter:
 
     @router.get("/reference", response_class=HTMLResponse)
     def reference(request: Request) -> HTMLResponse:
-        api, base = reference_of(request), base_url(request)
-        samples = cache.samples.get(base)
-        if samples is None:
-            samples = cache.samples[base] = {
-                op.id: operation_samples(base, op) for op in api.operations
-            }
+        samples = cache.samples_at(base_url(request), reference_of(request))
         return page(request, "reference.html", nav="reference", samples=samples)
 
     @router.get("/console", response_class=HTMLResponse)

@@ -170,3 +170,27 @@ def test_a_simulated_request_that_does_not_validate_is_refused(
         assert answer.status_code == 422, body
         assert answer.json()["error"]["code"] == "INVALID_REQUEST"
     assert client.post("/v1/explain", json={"method": "GET", "path": "/"}).status_code == 401
+
+
+def test_no_explanation_names_a_policy_file_by_the_servers_absolute_path(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    # The policies were loaded by their absolute path; every rule a trace mentions, not
+    # only the one that decided, is named relative to the policies' parent folder.
+    assert engine.directory is not None
+    assert engine.directory.is_absolute()
+    secret = str(engine.directory.parent)
+    reader = bearer(keys.reader)
+    own, other = (f"/v1/keys/{keys.ids[name]}" for name in ("reader", "writer"))
+    assert client.get(own, headers={**reader, "X-Request-ID": "own-2"}).status_code == 200
+    simulated = client.post("/v1/explain", json={"method": "GET", "path": other}, headers=reader)
+    assert simulated.status_code == 200
+    rules = next(s for s in simulated.json()["trace"] if s["step"] == "rules")
+    assert "keys-read-themselves (policies/rules.yaml:" in rules["detail"]
+    settled(engine)
+    activity = client.get(f"{own}/activity", headers=reader)
+    assert activity.status_code == 200
+    entry = next(e for e in activity.json()["data"] if e.get("request_id") == "own-2")
+    assert entry["rule_location"].startswith("policies/rules.yaml:")
+    for answer in (simulated, activity, client.get("/v1/decisions", headers=reader)):
+        assert secret not in answer.text

@@ -303,3 +303,27 @@ def test_a_hooks_delivery_log_quotes_no_token_of_its_url(
             f"HTTP 301: redirect to {shown} not followed"
         ]
         assert SLACK_TOKEN not in answer.text
+
+
+def test_a_key_registers_at_most_twenty_hooks(client: TestClient, keys: Keys) -> None:
+    # Every event goes to every hook that wants it: one key's hooks must not multiply
+    # each event (or each notify step of its tasks) without bound.
+    made = [
+        client.post(
+            "/v1/hooks",
+            json={**HOOK, "url": f"https://hooks.example.com/{n}"},
+            headers=bearer(keys.writer),
+        )
+        for n in range(21)
+    ]
+    assert [r.status_code for r in made] == [201] * 20 + [409]
+    error = made[-1].json()["error"]
+    assert error["code"] == "CONFLICT"
+    assert "20 hooks" in error["message"]
+    listed = client.get("/v1/hooks?limit=100", headers=bearer(keys.reader)).json()["data"]
+    assert len(listed) == 20
+    # Another key has its own twenty; and a key that deletes one may register one again.
+    assert client.post("/v1/hooks", json=HOOK, headers=bearer(keys.admin)).status_code == 201
+    first = made[0].json()["hook"]["id"]
+    assert client.delete(f"/v1/hooks/{first}", headers=bearer(keys.writer)).status_code == 204
+    assert client.post("/v1/hooks", json=HOOK, headers=bearer(keys.writer)).status_code == 201

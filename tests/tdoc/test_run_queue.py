@@ -124,3 +124,33 @@ def test_a_released_run_is_queued_again_with_its_progress(url: str) -> None:
         assert again.run.steps[0].started_at == clock.now
     finally:
         opened.close()
+
+
+def test_a_parked_run_is_taken_up_when_its_wait_is_over_and_not_counted_again(
+    url: str,
+) -> None:
+    clock = Clock()
+    (run_id,) = queue(url, 1, clock)
+    opened = open_database(url)
+    try:
+        store = RunStore(opened.database, clock, shared=opened.shared)
+        claim = store.claim("worker", timedelta(seconds=30))
+        assert claim is not None
+        steps = [
+            step.model_copy(update={"status": "running", "started_at": clock.now})
+            for step in claim.run.steps
+        ]
+        assert store.park(run_id, "worker", steps, clock.now + timedelta(minutes=10))
+        # Parked, the run is no worker's: the one that parked it writes nothing more.
+        assert not store.renew(run_id, "worker", timedelta(seconds=30))
+        clock.now += timedelta(minutes=9)
+        assert store.claim("other", timedelta(seconds=30)) is None
+        clock.now += timedelta(minutes=2)
+        resumed = store.claim("other", timedelta(seconds=30))
+        assert resumed is not None
+        assert resumed.run.id == run_id
+        assert resumed.run.state == "running"
+        assert resumed.run.attempts == 1
+        assert resumed.run.steps[0].status == "running"
+    finally:
+        opened.close()

@@ -183,9 +183,11 @@ def test_a_stop_lets_requests_finish_and_leaves_runs_to_resume(tmp_path: Path) -
         admin = first.admin_key
         assert admin is not None
         with first.client(admin) as client:
+            # Two seconds: a longer wait would park the run rather than hold a worker, and
+            # the stop would have nothing to hand back.
             task = client.post(
                 "/v1/tasks",
-                json={"name": "long", "steps": [{"type": "wait", "duration": "4s"}]},
+                json={"name": "long", "steps": [{"type": "wait", "duration": "2s"}]},
             ).json()
             location = client.post(f"/v1/tasks/{task['id']}/runs").headers["Location"]
             deadline = time.monotonic() + 10

@@ -5,7 +5,9 @@ samples endpoint; the docs; and no asset from anywhere but the portal."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +254,25 @@ def test_the_docs_are_never_framed_and_never_sniffed(client: TestClient) -> None
     assert headers["x-content-type-options"] == "nosniff"
     asset = client.get("/static/portal.css").headers
     assert asset["x-content-type-options"] == "nosniff"
+
+
+def test_reference_keeps_nothing_for_each_made_up_host(client: TestClient) -> None:
+    # Anyone sets the Host header, and the samples are written for it: a spray of made-up
+    # hosts must not leave a set of samples behind for each one.
+    def visit(hosts: range) -> None:
+        for n in hosts:
+            page = client.get("/reference", headers={"host": f"h{n}.example"})
+            assert f"http://h{n}.example/v1/widgets" in page.text
+
+    tracemalloc.start()
+    try:
+        visit(range(10))
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        visit(range(10, 60))
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 256 * 1024, f"{grown} bytes kept after 50 more made-up hosts"
