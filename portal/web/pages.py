@@ -5,10 +5,11 @@ reader's key."""
 
 from __future__ import annotations
 
+import html
 import json
-from collections import OrderedDict
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,17 @@ templates = Jinja2Templates(directory=HERE / "templates")
 #: The largest console request the samples endpoint writes out: anyone may ask, and a
 #: request a person composes is a few kilobytes.
 MAX_SAMPLES_REQUEST = 32 * 1024
-#: How many base URLs the reference's samples are kept for. The base comes from the
-#: request's Host header, which anyone sets, so only the most recently used few are kept:
-#: a spray of made-up hosts costs their rendering and nothing that stays.
-MAX_SAMPLE_BASES = 8
+#: The base URL the reference's samples are written against once; each page puts the
+#: reader's own base in its place. Every language writes it, and Pygments colours it, as
+#: it is: it holds no character any of them quotes or escapes.
+SAMPLE_BASE = "http://tdoc.invalid"
+#: A base URL that every sample's literals hold as it is: a scheme, a host name or address,
+#: a port, and a path of plain segments. The base comes from the request's Host header,
+#: which anyone sets; any other is replaced by the server's own address.
+_PLAIN_BASE = re.compile(
+    r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~-]+)*"
+)
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
 
 
@@ -59,19 +67,45 @@ class PortalConfig:
 class _Cache:
     doc: Mapping[str, Any] | None = None
     reference: Reference | None = None
-    samples: OrderedDict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=OrderedDict)
+    #: Every operation's samples against :data:`SAMPLE_BASE`, written once per document.
+    samples: dict[str, list[dict[str, Any]]] | None = None
 
     def samples_at(self, base: str, reference: Reference) -> dict[str, list[dict[str, Any]]]:
-        """Every operation's samples against ``base``, kept for the most recent bases."""
-        found = self.samples.get(base)
-        if found is None:
-            found = {op.id: operation_samples(base, op) for op in reference.operations}
-            self.samples[base] = found
-            while len(self.samples) > MAX_SAMPLE_BASES:
-                self.samples.popitem(last=False)
-        else:
-            self.samples.move_to_end(base)
-        return found
+        """Every operation's samples against ``base`` (a :func:`plain_base`): written
+        once, whatever the base, so that no Host header makes the server write them again."""
+        if self.samples is None:
+            self.samples = {
+                op.id: operation_samples(SAMPLE_BASE, op) for op in reference.operations
+            }
+        return {
+            op_id: [rebased(sample, base) for sample in found]
+            for op_id, found in self.samples.items()
+        }
+
+
+def rebased(sample: dict[str, Any], base: str) -> dict[str, Any]:
+    """A sample written against :data:`SAMPLE_BASE`, against ``base`` instead."""
+    return {
+        **sample,
+        "code": sample["code"].replace(SAMPLE_BASE, base),
+        "html": sample["html"].replace(SAMPLE_BASE, html.escape(base)),
+    }
+
+
+def plain_base(url: str, server: tuple[str, int | None] | None, scheme: str) -> str:
+    """``url`` (the request's base, from its Host header) if it is a plain base URL, else
+    the server's own address: a base that samples could not hold as it is never reaches
+    them, nor costs a rendering of its own."""
+    url = url.rstrip("/")
+    if _PLAIN_BASE.fullmatch(url):
+        return url
+    own = f"{scheme}://localhost"
+    if server is not None:
+        host, port = server
+        host = f"[{host}]" if ":" in host else host
+        address = f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
+        own = address if _PLAIN_BASE.fullmatch(address) else own  # not a Unix socket's path
+    return own
 
 
 def samples_for(
@@ -165,12 +199,13 @@ def make_router(config: PortalConfig | None = None) -> APIRouter:
     def reference_of(request: Request) -> Reference:
         doc = request.app.openapi()
         if cache.doc is not doc:
-            cache.doc, cache.reference, cache.samples = doc, read(doc), OrderedDict()
+            cache.doc, cache.reference, cache.samples = doc, read(doc), None
         assert cache.reference is not None
         return cache.reference
 
     def base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+        scheme = "https" if request.url.scheme == "https" else "http"
+        return plain_base(str(request.base_url), request.scope.get("server"), scheme)
 
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
         reference = reference_of(request)

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from portal.web import DocsSite, pages
 from portal.web.docs import DocsApp
-from portal.web.reference import slug
+from portal.web.reference import read, slug
 
 from .sample_app import sample_app
 
@@ -276,3 +276,66 @@ def test_reference_keeps_nothing_for_each_made_up_host(client: TestClient) -> No
         tracemalloc.stop()
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 256 * 1024, f"{grown} bytes kept after 50 more made-up hosts"
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://127.0.0.1:8000",
+        "https://api.tdoc.example",
+        "http://[2001:db8::7]:8443",
+        "https://docs.example.com:444/tdoc/api",
+    ],
+)
+def test_samples_written_once_are_those_written_for_the_readers_base(
+    client: TestClient, base: str
+) -> None:
+    reference = read(client.get("/openapi.json").json())
+    for op in reference.operations:
+        once = [pages.rebased(s, base) for s in pages.operation_samples(pages.SAMPLE_BASE, op)]
+        assert once == pages.operation_samples(base, op), op.id
+
+
+def test_no_host_header_makes_the_reference_write_its_samples_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    write = pages.operation_samples
+
+    def counted(base: str, op: Any) -> list[dict[str, Any]]:
+        written.append(base)
+        return write(base, op)
+
+    monkeypatch.setattr(pages, "operation_samples", counted)
+    for n in range(5):
+        page = client.get("/reference", headers={"host": f"h{n}.example:8080"})
+        assert f"http://h{n}.example:8080/v1/widgets" in page.text
+    assert written == [pages.SAMPLE_BASE] * 4  # each of the 4 operations, once
+
+
+@pytest.mark.parametrize(
+    ("url", "server", "shown"),
+    [
+        ("http://api.tdoc.example/", ("10.0.0.5", 8000), "http://api.tdoc.example"),
+        ("https://[2001:db8::7]:8443/", ("::1", 8443), "https://[2001:db8::7]:8443"),
+        ("http://evil.example'\"; touch pwned #/", ("10.0.0.5", 8000), "http://10.0.0.5:8000"),
+        ("http://evil.example/<script>/", ("::1", 8000), "http://[::1]:8000"),
+        ("http://-x.example/", ("10.0.0.5", None), "http://10.0.0.5"),
+        ("http://é.example/", None, "http://localhost"),
+        ("http://a b/", ("/run/tdoc.sock", None), "http://localhost"),
+    ],
+)
+def test_a_base_no_sample_could_hold_as_it_is_gives_way_to_the_servers_address(
+    url: str, server: tuple[str, int | None] | None, shown: str
+) -> None:
+    assert pages.plain_base(url, server, "http") == shown
+
+
+def test_the_reference_shows_a_made_up_host_no_sample_could_hold_as_the_servers_address(
+    client: TestClient,
+) -> None:
+    page = client.get("/reference", headers={"host": "-x.example"})
+    assert page.status_code == 200
+    assert "-x.example" not in page.text
+    # The test client's server, with its port.
+    assert "http://testserver:80/v1/widgets" in page.text
