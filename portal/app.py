@@ -23,6 +23,7 @@ from portal.http import errors
 from portal.http.body_limit import BodyLimit
 from portal.http.context import RequestContext
 from portal.http.guard import ApiGuard
+from portal.http.head import HeadAsGet
 from portal.http.openapi import install_openapi
 from portal.services import Services
 from portal.store.database import Clock, utc_now
@@ -94,6 +95,7 @@ def create_app(
     errors.install(app, union_tags=frozenset({"wait", "notify", "request"}))
     if pages:
         web.install(app, portal_config(engine), docs)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(BodyLimit)
     app.add_middleware(ApiGuard, engine=engine)
     app.add_middleware(RequestContext)

@@ -238,3 +238,20 @@ def test_no_answer_of_the_api_is_kept_by_a_cache_or_sniffed(client: TestClient, 
     for answer in answers:
         assert answer.headers["cache-control"] == "no-store", answer.request.url
         assert answer.headers["x-content-type-options"] == "nosniff", answer.request.url
+
+
+def test_head_of_a_get_route_answers_as_get_without_the_body(
+    client: TestClient, keys: Keys
+) -> None:
+    got = client.get("/v1/events", headers={**bearer(keys.reader), "X-Request-ID": "get-1"})
+    head = client.head("/v1/events", headers={**bearer(keys.reader), "X-Request-ID": "head-1"})
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["X-Request-ID"] == "head-1"
+    assert "RateLimit" in head.headers
+    # The engine judges it as it judges the GET: without a key, or without the scope, no.
+    assert client.head("/v1/events").status_code == 401
+    assert client.head("/v1/keys", headers=bearer(keys.reader)).status_code == 403
+    # Where the policies route no GET, they route no HEAD either.
+    assert client.head("/v1/tokens", headers=bearer(keys.admin)).status_code == 403
