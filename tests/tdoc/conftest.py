@@ -46,16 +46,22 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tdoc.db'}"
 
 
-@pytest.fixture
-def engine(store_url: str) -> Iterator[Engine]:
-    built = Engine.from_directory(
+def tdoc_engine(store_url: str, **options: Any) -> Engine:
+    """An engine over tDoc's policies and ``store_url``, as the tests build them."""
+    return Engine.from_directory(
         POLICIES,
         environment="test",
         store=store_url,
         secret=SECRET,
         maintenance_interval=None,
         handle_signals=False,
+        **options,
     )
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    built = tdoc_engine(store_url)
     yield built
     built.close()
 

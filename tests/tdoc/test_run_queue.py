@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.models.tasks import TaskFields
+from portal.models.tasks import StepState, TaskFields
 from portal.store.database import Opened, open_database
 from portal.store.runs import Claim, RunStore
 from portal.store.tasks import TaskStore
@@ -106,18 +106,23 @@ def test_a_lease_that_runs_out_lets_another_worker_take_the_run(url: str) -> Non
         opened.close()
 
 
+def claimed_steps(store: RunStore, clock: Clock, status: str) -> list[StepState]:
+    """The steps of the run ``"worker"`` claims, each begun now and ``status``."""
+    claim = store.claim("worker", timedelta(seconds=30))
+    assert claim is not None
+    return [
+        step.model_copy(update={"status": status, "started_at": clock.now})
+        for step in claim.run.steps
+    ]
+
+
 def test_a_released_run_is_queued_again_with_its_progress(url: str) -> None:
     clock = Clock()
     (run_id,) = queue(url, 1, clock)
     opened = open_database(url)
     try:
         store = RunStore(opened.database, clock, shared=opened.shared)
-        claim = store.claim("worker", timedelta(seconds=30))
-        assert claim is not None
-        steps = [
-            step.model_copy(update={"status": "pending", "started_at": clock.now})
-            for step in claim.run.steps
-        ]
+        steps = claimed_steps(store, clock, "pending")
         assert store.release(run_id, "worker", steps)
         again = store.claim("next", timedelta(seconds=30))
         assert again is not None
@@ -134,12 +139,7 @@ def test_a_parked_run_is_taken_up_when_its_wait_is_over_and_not_counted_again(
     opened = open_database(url)
     try:
         store = RunStore(opened.database, clock, shared=opened.shared)
-        claim = store.claim("worker", timedelta(seconds=30))
-        assert claim is not None
-        steps = [
-            step.model_copy(update={"status": "running", "started_at": clock.now})
-            for step in claim.run.steps
-        ]
+        steps = claimed_steps(store, clock, "running")
         assert store.park(run_id, "worker", steps, clock.now + timedelta(minutes=10))
         # Parked, the run is no worker's: the one that parked it writes nothing more.
         assert not store.renew(run_id, "worker", timedelta(seconds=30))

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from policyengine.engine import Engine
 from portal.models.tasks import RequestStep, TaskFields
 
-from .conftest import CLIENT, EVENT, AppFactory, Keys, bearer, sent, wait_for_run
+from .conftest import CLIENT, EVENT, AppFactory, Keys, bearer, sent, tdoc_engine, wait_for_run
 
 
 def make_task(client: TestClient, key: str, *steps: dict[str, Any]) -> str:
@@ -426,17 +426,7 @@ def test_behind_a_trusted_proxy_a_run_calls_from_the_clients_address(store_url: 
     # be judged by that client's networks too, not by the proxy's own address.
     from portal.app import create_app
 
-    from .conftest import POLICIES, SECRET
-
-    behind = Engine.from_directory(
-        POLICIES,
-        environment="test",
-        store=store_url,
-        secret=SECRET,
-        maintenance_interval=None,
-        handle_signals=False,
-        trusted_proxies=["127.0.0.0/8"],
-    )
+    behind = tdoc_engine(store_url, trusted_proxies=["127.0.0.0/8"])
     office = behind.keys.create(
         type="write", label="office", environment="test", allowed_ips=["198.51.100.0/24"]
     ).secret
