@@ -40,7 +40,7 @@ class Services:
         started (the application starts its workers)."""
         opened = open_database(store)
         database = opened.database
-        hooks = HookStore(database, clock)
+        hooks = HookStore(database, clock, shared=opened.shared)
         try:
             deliveries = DeliveryQueue.open(store, hooks.secret, delivery, start=False)
         except BaseException:

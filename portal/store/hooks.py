@@ -51,14 +51,21 @@ _HOOKS = Listing("tdoc_hooks", _COLUMNS, _hook, lambda h: (h.created_at, h.id))
 
 
 class HookStore:
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, *, shared: bool = False) -> None:
+        """``shared``: several transactions may write at once (PostgreSQL), so a create
+        takes a lock on its key's hooks before it counts them; SQLite's write lock is one
+        already."""
         self._db = database
         self._clock = clock
+        self._shared = shared
 
     def create(self, fields: HookFields, created_by: str) -> tuple[Hook, str]:
         """The hook and its secret; :class:`TooManyHooks` if ``created_by`` has its fill."""
         hook_id, secret = new_id("hk"), new_secret()
         with self._db.transaction(write=True) as run:
+            if self._shared:
+                # Two creates at once would each count the other out and both insert.
+                run("SELECT pg_advisory_xact_lock(hashtext(?))", (f"tdoc_hooks:{created_by}",))
             rows, _ = run("SELECT COUNT(*) FROM tdoc_hooks WHERE created_by = ?", (created_by,))
             if int(rows[0][0]) >= MAX_HOOKS_PER_KEY:
                 raise TooManyHooks(

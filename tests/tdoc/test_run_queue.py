@@ -1,5 +1,6 @@
 """The run queue that instances share: each run is claimed by one worker, a lease that
-runs out lets another take the run up, and a worker that lost its lease writes nothing."""
+runs out lets another take the run up, and a worker that lost its lease writes nothing;
+and the hooks they register at once, which keep a key to its bound."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from portal.models.hooks import HookFields
 from portal.models.tasks import StepState, TaskFields
 from portal.store.database import Opened, open_database
+from portal.store.hooks import MAX_HOOKS_PER_KEY, HookStore, TooManyHooks
 from portal.store.runs import Claim, RunStore
 from portal.store.tasks import TaskStore
 
@@ -154,3 +157,41 @@ def test_a_parked_run_is_taken_up_when_its_wait_is_over_and_not_counted_again(
         assert resumed.run.steps[0].status == "running"
     finally:
         opened.close()
+
+
+def test_instances_registering_hooks_at_once_keep_a_key_to_its_twenty(url: str) -> None:
+    clock = Clock()
+    databases: list[Opened] = [open_database(url) for _ in range(4)]
+    made: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    everyone = threading.Barrier(4)  # all count at once, however the threads are scheduled
+
+    def register(number: int, opened: Opened) -> None:
+        store = HookStore(opened.database, clock, shared=opened.shared)
+        everyone.wait(timeout=60)
+        for attempt in range(10):
+            fields = HookFields(url=f"https://hooks.example.com/{number}/{attempt}", events=["*"])
+            try:
+                hook, _ = store.create(fields, "key_x")
+            except TooManyHooks:
+                with lock:
+                    refused.append(f"{number}/{attempt}")
+            else:
+                with lock:
+                    made.append(hook.id)
+
+    threads = [
+        threading.Thread(target=register, args=(n, databases[n])) for n in range(len(databases))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        kept = HookStore(databases[0].database, clock).list(100, None).data
+    finally:
+        for database in databases:
+            database.close()
+    assert (len(made), len(refused)) == (MAX_HOOKS_PER_KEY, 40 - MAX_HOOKS_PER_KEY)
+    assert sorted(h.id for h in kept) == sorted(made)
