@@ -268,7 +268,7 @@ class Engine:
         # Replays (``request.time``) and dry runs are not traffic: answered, not recorded.
         record = self._record
         if record is not None and request.time is None and not dry_run:
-            record(started, now, request, decision, prepared)
+            record(started, now.timestamp(), request, decision, prepared)
         return decision
 
     def _check(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from time import perf_counter
 from typing import TYPE_CHECKING
 
@@ -141,7 +140,7 @@ def express(engine: Engine) -> Express:
         if log.isEnabledFor(DEBUG):
             logged(decision)
         if record is not None:
-            record(started, datetime.fromtimestamp(at, UTC), request, decision, prepared)
+            record(started, at, request, decision, prepared)
         return decision
 
     return check

@@ -15,7 +15,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from policyengine.decision import Code, Decision
@@ -34,13 +34,14 @@ if TYPE_CHECKING:
 #: Each code's value, looked up for a fraction of the enum property's cost.
 _VALUES = {code: code.value for code in Code}
 
-#: What a check calls: ``(perf_counter() at its start, when it decided, request,
-#: decision, policy set)``.
-RecordDecision = Callable[[float, datetime, Request, Decision, "PreparedPolicy"], None]
+#: What a check calls: ``(perf_counter() at its start, when it decided in seconds since
+#: the epoch, request, decision, policy set)``. The writer makes the time a datetime: a
+#: check that made one would wait for it.
+RecordDecision = Callable[[float, float, Request, Decision, "PreparedPolicy"], None]
 
-#: One captured check: latency, time, credential kind, method, path, resource, action,
-#: peer, headers (behind proxies only), request id, code, step, reason, rule name, rule
-#: location, key, error, policy set, and the limiter's answer.
+#: One captured check: latency, time (seconds since the epoch), credential kind, method,
+#: path, resource, action, peer, headers (behind proxies only), request id, code, step,
+#: reason, rule name, rule location, key, error, policy set, and the limiter's answer.
 Captured = tuple[Any, ...]
 
 
@@ -51,7 +52,7 @@ def recorder(stream: Stream, proxied: bool) -> RecordDecision:
 
     def record(
         started: float,
-        at: datetime,
+        at: float,
         request: Request,
         decision: Decision,
         prepared: PreparedPolicy,
@@ -108,9 +109,10 @@ class Recorder:
 
     def row(self, captured: Captured) -> DecisionRow:
         (
-            latency, at, credential, method, path, resource, action, peer, headers, request_id,
-            code, step, reason, rule, location, key, error, prepared, outcome,
+            latency, seconds, credential, method, path, resource, action, peer, headers,
+            request_id, code, step, reason, rule, location, key, error, prepared, outcome,
         ) = captured  # fmt: skip
+        at = datetime.fromtimestamp(seconds, UTC)
         redact = self._redact
         method = storable(method.upper()) if method else None
         if path is not None:
