@@ -35,6 +35,13 @@ def fast_settings(**overrides: object) -> DeliverySettings:
     return DeliverySettings(**options)  # type: ignore[arg-type]
 
 
+def one_attempt(**overrides: object) -> DeliverySettings:
+    """:func:`fast_settings` whose retries are half a minute away, so that ``run_due()``
+    after a failed attempt makes just that one however long it took (the fast schedule's
+    first retry is due 50 ms later, within the same ``run_due()`` on a busy machine)."""
+    return fast_settings(**{"schedule": (30.0, 30.0, 30.0), **overrides})
+
+
 @pytest.fixture
 def secret() -> str:
     return generate_secret()

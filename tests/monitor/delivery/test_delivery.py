@@ -18,7 +18,7 @@ from policyengine.monitor.targets import ResolvedTarget, TargetRefused
 from policyengine.monitor.transport import Response
 from policyengine.monitor.webhooks import generate_secret
 
-from .conftest import QueueFactory, fast_settings
+from .conftest import QueueFactory, fast_settings, one_attempt
 from .support import Answer, running_receiver, wait_for_state
 
 
@@ -150,7 +150,7 @@ def test_a_private_target_is_refused_at_the_attempt_and_logged_with_the_reason(
     make_queue: QueueFactory,
 ) -> None:
     with running_receiver() as receiver:
-        queue = make_queue(settings=fast_settings(allow=()), start=False)
+        queue = make_queue(settings=one_attempt(allow=()), start=False)
         sent = queue.enqueue("hook_1", receiver.url(), "key.revoked", {})
         assert queue.run_due() == 1
         assert receiver.received == []
@@ -188,7 +188,7 @@ def test_the_connection_goes_to_the_address_resolved_once_with_the_url_s_host(
 
 def test_a_redirect_is_reported_and_not_followed(make_queue: QueueFactory) -> None:
     with running_receiver(Answer(302, location="http://169.254.169.254/latest")) as receiver:
-        queue = make_queue(start=False)
+        queue = make_queue(settings=one_attempt(), start=False)
         sent = queue.enqueue("hook_1", receiver.url(), "key.revoked", {})
         queue.run_due()
         assert len(receiver.received) == 1
@@ -205,7 +205,7 @@ def test_a_redirect_is_logged_without_the_secrets_its_location_carries(
 ) -> None:
     location = "https://login.example.com/next?token=s3cr3t-value&step=2"
     with running_receiver(Answer(307, location=location)) as receiver:
-        queue = make_queue(start=False)
+        queue = make_queue(settings=one_attempt(), start=False)
         sent = queue.enqueue("hook_1", receiver.url(), "key.revoked", {})
         queue.run_due()
     after = queue.get(sent.id)
@@ -222,7 +222,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_timeout(
     make_queue: QueueFactory,
 ) -> None:
     with running_receiver(Answer(trickle=3.0)) as receiver:
-        queue = make_queue(settings=fast_settings(timeout=0.3), start=False)
+        queue = make_queue(settings=one_attempt(timeout=0.3), start=False)
         sent = queue.enqueue("hook_1", receiver.url(), "key.revoked", {})
         began = time.monotonic()
         queue.run_due()
@@ -451,7 +451,7 @@ def test_a_redirect_to_the_hook_s_own_path_is_logged_without_its_token(
     make_queue: QueueFactory, caplog: pytest.LogCaptureFixture, location: str, shown: str
 ) -> None:
     with running_receiver(Answer(301, location=location)) as receiver:
-        queue = make_queue(start=False)
+        queue = make_queue(settings=one_attempt(), start=False)
         with caplog.at_level("INFO", logger="policyengine"):
             sent = queue.enqueue("hook_1", receiver.url(SLACK_PATH), "key.revoked", {})
             queue.run_due()
