@@ -19,7 +19,8 @@ from datetime import datetime
 from policyengine.decision import Code
 from policyengine.engine import Engine
 from policyengine.errors import KeyRequestError
-from policyengine.policy.scopes import covered, parse_scope
+from policyengine.policy.scopes import Scope, covered, parse_scope
+from policyengine.record import KeyRecord
 
 #: How long the token of one step's call lives.
 STEP_TOKEN_TTL = 300
@@ -43,21 +44,27 @@ def run_scopes(
     the author triggers it. Empty when the two share none."""
     if author_id == trigger_id:
         return trigger_scopes
-    trigger = trigger_scopes if trigger_scopes is not None else _granted(engine, trigger_id)
-    held = tuple(parse_scope(text) for text in trigger)
-    authored = tuple(parse_scope(text) for text in _granted(engine, author_id))
+    held = (
+        tuple(parse_scope(text) for text in trigger_scopes)
+        if trigger_scopes is not None
+        else _held(engine, trigger_id)
+    )
+    authored = _held(engine, author_id)
     both = [s for s in authored if covered(s, held)] + [s for s in held if covered(s, authored)]
     return tuple(dict.fromkeys(str(scope) for scope in both))
 
 
-def _granted(engine: Engine, key_id: str) -> list[str]:
-    # The scopes of the key's type and its own, whatever its state: a task outlives the
-    # key that wrote it (rotated, revoked), and still does no more than that key could.
+def _held(engine: Engine, key_id: str) -> tuple[Scope, ...]:
+    # Whatever the key's state: a task outlives the key that wrote it (rotated, revoked),
+    # and still does no more than that key could.
     key = engine.keys.lookup_id(key_id)
-    if key is None:
-        return []
+    return () if key is None else tuple(_granted(engine, key))
+
+
+def _granted(engine: Engine, key: KeyRecord) -> list[Scope]:
+    """The scopes of the key's type, or its own within the type's allowance."""
     prepared = engine.prepared
-    return [str(scope) for scope in prepared.grants(key, prepared.key_types.get(key.type))]
+    return prepared.grants(key, prepared.key_types.get(key.type))
 
 
 def step_credential(
@@ -67,8 +74,7 @@ def step_credential(
     key = engine.keys.lookup_id(key_id)
     if key is None:
         raise Refused(Code.NOT_FOUND, "the key that triggered the run no longer exists")
-    prepared = engine.prepared
-    granted = [str(scope) for scope in prepared.grants(key, prepared.key_types.get(key.type))]
+    granted = [str(scope) for scope in _granted(engine, key)]
     try:
         return engine.tokens.service.issue(
             key, granted, None if scopes is None else list(scopes), STEP_TOKEN_TTL, now
