@@ -65,7 +65,7 @@ class RedisInvalidator:
             raise ConfigError(
                 f"invalid Redis URL {self._where}: {self._where.scrub(error)}"
             ) from None
-        self._pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+        self._pubsub = self._client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
         try:
             if listen:
                 self._subscribe()
